@@ -1,0 +1,5 @@
+import sys
+
+from bertmon.cli import main
+
+sys.exit(main())
