@@ -1,0 +1,121 @@
+"""Fine-tune a tiny randomly initialised BERT with the real Hugging Face `Trainer`.
+
+Run as a subprocess by tests/conftest.py:
+
+    python tests/emitters/hf_trainer.py --out truth.json [--epochs N] [--logging-steps K]
+
+Nothing is downloaded: the model is built from a `BertConfig` (hidden 32, 2 layers, 2 heads,
+vocabulary 100) and fed random token ids. The Trainer prints its own tqdm bar and its dict lines
+(`{'loss': ..., 'grad_norm': ..., 'learning_rate': ..., 'epoch': ...}`); the ground truth written to
+--out is `trainer.state.log_history`, what the Trainer itself recorded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import sys
+import tempfile
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def _jsonable(value):
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    return value
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--epochs", type=int, default=3)
+    ap.add_argument("--train-size", type=int, default=64)
+    ap.add_argument("--eval-size", type=int, default=32)
+    ap.add_argument("--batch-size", type=int, default=8)
+    ap.add_argument("--seq-len", type=int, default=16)
+    ap.add_argument("--logging-steps", type=int, default=2)
+    ap.add_argument("--seed", type=int, default=42)
+    args = ap.parse_args(argv)
+
+    import numpy as np
+    import torch
+    import transformers
+    from transformers import (BertConfig, BertForSequenceClassification, Trainer,
+                              TrainingArguments)
+
+    torch.manual_seed(args.seed)
+    vocab = 100
+    config = BertConfig(vocab_size=vocab, hidden_size=32, num_hidden_layers=2,
+                        num_attention_heads=2, intermediate_size=64, max_position_embeddings=64,
+                        num_labels=2)
+    model = BertForSequenceClassification(config)
+
+    class RandomTokens(torch.utils.data.Dataset):
+        """Random token ids whose label is learnable: whether token 7 occurs more than token 9."""
+
+        def __init__(self, n: int, seed: int):
+            g = torch.Generator().manual_seed(seed)
+            self.ids = torch.randint(1, vocab, (n, args.seq_len), generator=g)
+            self.labels = ((self.ids < 50).sum(1) > args.seq_len // 2).long()
+
+        def __len__(self):
+            return len(self.ids)
+
+        def __getitem__(self, i):
+            return {"input_ids": self.ids[i],
+                    "attention_mask": torch.ones(args.seq_len, dtype=torch.long),
+                    "labels": self.labels[i]}
+
+    def compute_metrics(eval_pred):
+        logits, labels = eval_pred
+        return {"accuracy": float((np.argmax(logits, axis=-1) == labels).mean())}
+
+    with tempfile.TemporaryDirectory(prefix="bertmon-hf-") as out_dir:
+        training_args = TrainingArguments(
+            output_dir=out_dir,
+            num_train_epochs=args.epochs,
+            per_device_train_batch_size=args.batch_size,
+            per_device_eval_batch_size=args.batch_size,
+            learning_rate=5e-4,
+            logging_strategy="steps",
+            logging_steps=args.logging_steps,
+            eval_strategy="epoch",
+            save_strategy="no",
+            report_to="none",
+            disable_tqdm=False,
+            use_cpu=True,
+            seed=args.seed,
+            dataloader_num_workers=0,
+        )
+        trainer = Trainer(model=model, args=training_args,
+                          train_dataset=RandomTokens(args.train_size, args.seed),
+                          eval_dataset=RandomTokens(args.eval_size, args.seed + 1),
+                          compute_metrics=compute_metrics)
+        train_output = trainer.train()
+
+    truth = {
+        "emitter": "hf_trainer",
+        "argv": sys.argv[1:],
+        "versions": {"transformers": transformers.__version__, "torch": torch.__version__,
+                     "python": platform.python_version()},
+        "epochs_planned": args.epochs,
+        "max_steps": trainer.state.max_steps,
+        "logging_steps": args.logging_steps,
+        "log_history": [{k: _jsonable(v) for k, v in entry.items()}
+                        for entry in trainer.state.log_history],
+        "train_output_metrics": {k: _jsonable(v) for k, v in train_output.metrics.items()},
+    }
+    with open(args.out, "w", encoding="utf-8") as f:
+        json.dump(truth, f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
