@@ -1,0 +1,251 @@
+"""Records to typed events, behind cheap pre-filters.
+
+Most of a real log is noise: framework warnings, prints, blank redraws. `classify` looks at a
+record with a few substring tests first and only then hands it to the matching expression of
+`grammar`. Events are plain slotted dataclasses; they carry what the line says, nothing more: which
+epoch a metric belongs to, and which run, is decided later in `series.py`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import pyparsing as pp
+
+from . import grammar as g
+
+Pairs = list[tuple[str, float]]
+
+
+@dataclass(slots=True)
+class EpochHeader:
+    epoch: int
+    total: int | None
+
+
+@dataclass(slots=True)
+class KerasStep:
+    current: int
+    target: int | None
+    metrics: Pairs
+    seconds: float | None  # elapsed at the epoch's end (the ETA before it)
+
+
+@dataclass(slots=True)
+class TqdmUpdate:
+    desc: str
+    n: int
+    total: int | None
+    elapsed: float | None
+    postfix: Pairs
+    after: str  # text glued after the bar's closing bracket (a Trainer dict, say)
+
+
+@dataclass(slots=True)
+class TrainerLog:
+    values: dict[str, float]
+
+
+@dataclass(slots=True)
+class KeyValues:
+    pairs: Pairs
+    epoch: int | None = None
+    epoch_total: int | None = None
+    step: int | None = None
+    seconds: float | None = None
+    hints: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class PendingName:
+    """`final_score = ` with the value printed alone on the next line."""
+
+    name: str
+
+
+@dataclass(slots=True)
+class BareNumber:
+    value: float
+
+
+@dataclass(slots=True)
+class TracebackStart:
+    pass
+
+
+@dataclass(slots=True)
+class Fatal:
+    text: str
+
+
+Event = (
+    EpochHeader | KerasStep | TqdmUpdate | TrainerLog | KeyValues | PendingName | BareNumber
+    | TracebackStart | Fatal
+)
+
+
+def _pairs(found: list[tuple[str, str]]) -> Pairs:
+    out = []
+    for key, value in found:
+        try:
+            out.append((key, g.to_float(value)))
+        except ValueError:
+            continue
+    return out
+
+
+def classify(record: str) -> list[Event]:
+    """Every event one cleaned record holds (usually none or one)."""
+    f = g.fast()
+    # --- pre-filters: plain substring tests, most common first ---
+    if "Traceback (most recent call last)" in record:
+        head = record[: record.index("Traceback (most recent call last)")]
+        return [*classify(head), TracebackStart()] if head.strip() else [TracebackStart()]
+    if "/" in record:
+        m = f.keras_step.match(record)
+        if m:
+            return [_keras_step(record, m)]
+        if "%|" in record or "it/s" in record or "s/it" in record:
+            tq = _tqdm(record)
+            if tq is not None:
+                events: list[Event] = [tq]
+                if "{" in tq.after:
+                    events.extend(_trainer_dict(tq.after))
+                return events
+    elif "it/s" in record or "s/it" in record or "%|" in record:
+        tq = _tqdm(record)
+        if tq is not None:
+            return [tq] + (_trainer_dict(tq.after) if "{" in tq.after else [])
+    if "{'" in record or '{"' in record:
+        events = _trainer_dict(record)
+        if events:
+            return events
+    if ":" in record or "=" in record or "poch" in record:
+        m = f.epoch_header.match(record)
+        if m:
+            header = EpochHeader(int(m["epoch"]), int(m["total"]))
+            rest = record[m.end():]
+            kv = _key_values(rest, ws_ok=True) if rest.strip() else None
+            if f.keras_old_v2.match(rest):  # ` - 4s - loss: ...` on the header's line (rare)
+                kv = _key_values(rest, ws_ok=False)
+            return [header, kv] if kv else [header]
+        if " - " in record and f.keras_old_v2.match(record):
+            m = f.keras_old_v2.match(record)
+            metrics = _pairs(f.keras_metric.findall(record))
+            return [KerasStep(1, 1, metrics, float(m["seconds"]))]
+        pending = f.pending_name.search(record)
+        if pending:
+            return [PendingName(pending.group(1).strip())]
+        lowered = record.lstrip().lower()
+        kv = _key_values(record, ws_ok=lowered.startswith(("epoch", "step", "iter")))
+        if kv:
+            return [kv]
+    elif record.lstrip().lower().startswith(("epoch", "step", "iter")):
+        kv = _key_values(record, ws_ok=True)
+        if kv:
+            return [kv]
+    elif f.number_only.match(record):
+        return [BareNumber(g.to_float(record))]
+    if ("rror" in record or "Killed" in record or "memory" in record or "fault" in record
+            or "Abort" in record or "exception" in record) and f.fatal.search(record):
+        return [Fatal(record.strip())]
+    return []
+
+
+def _keras_step(record: str, m) -> KerasStep:
+    f = g.fast()
+    target = None if m["target"] == "Unknown" else int(m["target"])
+    rest = record[m.end():]
+    metrics = _pairs(f.keras_metric.findall(rest)) if " - " in rest else []
+    seconds = None
+    s = f.keras_seconds.search(rest.split(" - ", 1)[0] if "ETA" not in rest else "")
+    if s is None and " - " in rest:  # verbose=2: `875/875 - 211s - 228ms/step - loss: ...`
+        s = f.keras_seconds.search(rest.split(" - ", 2)[1] if rest.count(" - ") >= 2 else "")
+    if s is not None:
+        seconds = float(s["seconds"])
+    return KerasStep(int(m["current"]), target, metrics, seconds)
+
+
+def _tqdm(record: str) -> TqdmUpdate | None:
+    f = g.fast()
+    m = f.tqdm_bar.match(record)
+    total: int | None
+    if m:
+        total = g.si_to_int(m["total"])
+    else:
+        m = f.tqdm_no_total.match(record)
+        if not m:
+            return None
+        total = None
+    try:
+        n = g.si_to_int(m["n"])
+    except ValueError:
+        return None
+    postfix = m["postfix"]
+    pairs = _pairs(f.postfix_pair.findall(postfix)) if postfix else []
+    return TqdmUpdate(
+        desc=(m["desc"] or "").strip(),
+        n=n,
+        total=total,
+        elapsed=g.clock_to_seconds(m["elapsed"]),
+        postfix=pairs,
+        after=m["after"],
+    )
+
+
+def _trainer_dict(text: str) -> list[Event]:
+    start = text.find("{")
+    while start >= 0:
+        try:
+            result = g.grammar().trainer_dict.parse_string(text[start:])
+        except pp.ParseException:
+            start = text.find("{", start + 1)
+            continue
+        values: dict[str, float] = {}
+        for entry in result.get("entries", []):
+            value = entry.get("value")
+            if isinstance(value, str):
+                try:
+                    values[entry["name"]] = g.to_float(value)
+                except ValueError:
+                    continue
+        return [TrainerLog(values)] if values else []
+    return []
+
+
+def _key_values(text: str, ws_ok: bool) -> KeyValues | None:
+    gr = g.grammar()
+    found: list[tuple[str, str]] = []
+    if "=" in text or ":" in text:
+        found = [(t[0]["name"], t[0]["value"]) for t, _, _ in gr.kv_pair.scan_string(text)]
+    if ws_ok and not found:
+        try:
+            found = [(t["name"], t["value"]) for t in gr.ws_pairs.parse_string(text)]
+        except pp.ParseException:
+            found = []
+    if not found:
+        return None
+    kv = KeyValues(pairs=[])
+    for raw_name, raw_value in found:
+        key = raw_name.strip()
+        lower = key.lower()
+        try:
+            value = g.to_float(raw_value.rstrip("s") if raw_value.endswith("s") else raw_value)
+        except ValueError:
+            continue
+        if lower in g.POSITION_NAMES:
+            if math.isfinite(value) and value == int(value):
+                if lower.startswith("epoch"):
+                    kv.epoch = int(value)
+                else:
+                    kv.step = int(value)
+        elif lower in g.TIME_NAMES:
+            kv.seconds = value
+        elif lower in g.HINT_NAMES:
+            kv.hints[g.HINT_NAMES[lower]] = value
+        elif g.METRIC_WORDS.search(key):
+            kv.pairs.append((key, value))
+    if not kv.pairs and kv.epoch is None and not kv.hints:
+        return None
+    return kv

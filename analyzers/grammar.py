@@ -1,0 +1,192 @@
+"""The log grammar, in order: keywords, pieces (numbers, names, durations), then line expressions.
+
+Everything is built once, lazily (`grammar()`, `fast()`). Pieces are regular-expression strings,
+used both inside pyparsing `Regex` elements and in compiled `re` patterns. The two hottest line
+kinds — a Keras progress-bar frame and a tqdm frame, thousands per epoch — and the one-token lines
+(headers, tracebacks) are matched by compiled patterns (`fast()`): measured here, pyparsing took
+~25 us per Keras frame against ~2 us for the compiled pattern, and a log is mostly such frames.
+The structured, rarer lines — Trainer dicts, key/value lines a person prints — go through the
+pyparsing expressions (`grammar()`).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from functools import cache
+
+import pyparsing as pp
+
+# --- keywords -----------------------------------------------------------------------------
+EVAL_WORDS = ("eval", "valid", "val ", "dev", "test", "predict", "infer", "score")
+POSITION_NAMES = {"epoch", "step", "iter", "iteration", "global_step", "batch"}
+TIME_NAMES = {"time", "elapsed", "seconds", "epoch_time", "duration", "secs", "sec"}
+# names a person prints for configuration: kept as run hints, never as metrics
+HINT_NAMES = {
+    "lr": "lr", "learning_rate": "lr", "learning rate": "lr", "init_lr": "lr", "base_lr": "lr",
+    "max_len": "max_len", "maxlen": "max_len", "max_length": "max_len", "max_seq_length": "max_len",
+    "max_seq_len": "max_len", "seq_len": "max_len", "max len": "max_len",
+    "batch_size": "batch_size", "train_batch_size": "batch_size", "batch size": "batch_size",
+    "instantaneous batch size per device": "batch_size",
+    "num_labels": "num_classes", "num_classes": "num_classes", "n_labels": "num_classes",
+    "dropout": "dropout", "weight_decay": "weight_decay", "warmup_ratio": "warmup_ratio",
+    "warmup_steps": "warmup_steps", "seed": "seed", "freeze_encoder": "freeze_encoder",
+    "trainable": "trainable", "grad_accum": "grad_accum",
+    "gradient accumulation steps": "grad_accum", "num epochs": "epochs_planned",
+    "epochs": "epochs_planned", "num_epochs": "epochs_planned", "n_epochs": "epochs_planned",
+    "num_train_epochs": "epochs_planned", "total optimization steps": "total_steps",
+}
+# a plain key/value line counts as metrics only for names like these (noise has many `x=1`)
+METRIC_WORDS = re.compile(
+    r"loss|acc|f1|score|auc|mcc|matthews|precision|recall|perplexity|ppl|bleu|rouge|"
+    r"exact|\bem\b|pearson|spearman|corr|error|mae|mse|rmse|metric|top\d|wer|cer|kappa|"
+    r"grad_norm|correct",
+    re.I,
+)
+
+# --- pieces -------------------------------------------------------------------------------
+NUM = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?|[-+]?(?:nan|NaN|NAN|inf|Inf|INF|Infinity)"
+NAME = r"[A-Za-z_][\w.\-/@]*"
+SI = r"[kMGTPEZY]?"
+CLOCK = r"(?:\d+d, )?\d+(?::\d\d)+"  # tqdm 00:05, 1:02:03
+NUM_END = r"(?=$|[\s,;)|\]}])"
+
+number = pp.Regex(NUM).set_name("number")
+name = pp.Regex(NAME).set_name("name")
+
+
+def to_float(text: str) -> float:
+    t = text.strip().lower()
+    if t.endswith("%"):
+        return float(t[:-1]) / 100.0
+    if t.lstrip("+-") in ("nan",):
+        return math.nan
+    if t.lstrip("+-") in ("inf", "infinity"):
+        return -math.inf if t.startswith("-") else math.inf
+    return float(t.replace(",", ""))
+
+
+def si_to_int(text: str) -> int:
+    """tqdm's unit_scale: `1.23k` -> 1230."""
+    scale = {"k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15, "E": 1e18, "Z": 1e21, "Y": 1e24}
+    if text and text[-1] in scale:
+        return int(round(float(text[:-1]) * scale[text[-1]]))
+    return int(float(text))
+
+
+def clock_to_seconds(text: str) -> float | None:
+    if not text or text == "?":
+        return None
+    days = 0
+    if "d, " in text:
+        d, text = text.split("d, ", 1)
+        days = int(d)
+    seconds = 0
+    for part in text.split(":"):
+        seconds = seconds * 60 + int(part)
+    return float(days * 86400 + seconds)
+
+
+# --- line expressions: Keras --------------------------------------------------------------
+KERAS_METRIC = rf" - ({NAME}): ({NUM}){NUM_END}"
+KERAS_STEP = (
+    rf"^\s*(?P<current>\d+)/(?P<target>\d+|Unknown)"
+    rf"(?=\s+(?:\[[=>.]*\]|━|-\s|\d+s\s|\d+:\d\d|\d+(?:\.\d+)?[mu]?s/))"
+)
+# The first bare duration after the bar: elapsed seconds at the epoch's end, ETA before.
+KERAS_SECONDS = r"(?:^|\s)(?P<seconds>\d+(?:\.\d+)?)s(?=\s|$)"
+KERAS_OLD_V2 = rf"^\s*-\s+(?P<seconds>\d+)s\s+-\s+{NAME}:"  # Keras 2.2, verbose=2: ` - 4s - loss:`
+EPOCH_HEADER = r"^\s*[Ee]poch[\s:]+(?P<epoch>\d+)\s*/\s*(?P<total>\d+)"
+
+# --- line expressions: tqdm ---------------------------------------------------------------
+TQDM_BAR = (
+    rf"^(?:(?P<desc>.*?): ?)?\s*(?P<pct>\d{{1,3}})%\|(?P<bar>[^|]*)\|\s*"
+    rf"(?P<n>[\d.]+{SI})/(?P<total>[\d.]+{SI})\s*"
+    rf"\[(?P<elapsed>{CLOCK}|\?)<(?P<remaining>{CLOCK}|\?),\s*(?P<rate>[^,\]]*)"
+    r"(?P<postfix>(?:,[^\]]*)?)\](?P<after>.*)$"
+)
+TQDM_NO_TOTAL = (
+    rf"^(?:(?P<desc>.*?): ?)?\s*(?P<n>[\d.]+{SI})(?P<unit>[A-Za-z]*)\s+"
+    rf"\[(?P<elapsed>{CLOCK}),\s*(?P<rate>[^,\]]*(?:it|s|[A-Za-z]+)/(?:s|it|[A-Za-z]+))"
+    r"(?P<postfix>(?:,[^\]]*)?)\](?P<after>.*)$"
+)
+POSTFIX_PAIR = rf"({NAME})=({NUM}%?){NUM_END}"
+
+# --- line expressions: errors -------------------------------------------------------------
+FATAL = (
+    r"CUDA out of memory|OutOfMemoryError|out of memory|ResourceExhaustedError|OOM when allocating|"
+    r"^\s*Killed\s*$|Segmentation fault|Aborted \(core dumped\)|Floating point exception|"
+    r"CUDA error:|NCCL error|^\s*Bus error"
+)
+
+
+@dataclass(frozen=True)
+class Fast:
+    """Compiled patterns for the hot line kinds, built from the pieces above."""
+
+    keras_step: re.Pattern[str]
+    keras_metric: re.Pattern[str]
+    keras_seconds: re.Pattern[str]
+    keras_old_v2: re.Pattern[str]
+    epoch_header: re.Pattern[str]
+    tqdm_bar: re.Pattern[str]
+    tqdm_no_total: re.Pattern[str]
+    postfix_pair: re.Pattern[str]
+    fatal: re.Pattern[str]
+    number_only: re.Pattern[str]
+    pending_name: re.Pattern[str]
+
+
+@cache
+def fast() -> Fast:
+    return Fast(
+        keras_step=re.compile(KERAS_STEP),
+        keras_metric=re.compile(KERAS_METRIC),
+        keras_seconds=re.compile(KERAS_SECONDS),
+        keras_old_v2=re.compile(KERAS_OLD_V2),
+        epoch_header=re.compile(EPOCH_HEADER),
+        tqdm_bar=re.compile(TQDM_BAR),
+        tqdm_no_total=re.compile(TQDM_NO_TOTAL),
+        postfix_pair=re.compile(POSTFIX_PAIR),
+        fatal=re.compile(FATAL, re.M),
+        number_only=re.compile(rf"^\s*(?:{NUM})\s*$"),
+        pending_name=re.compile(rf"(?:^|\s)({NAME}(?: {NAME}){{0,3}})\s*[=:]\s*$"),
+    )
+
+
+# --- line expressions: pyparsing ----------------------------------------------------------
+@dataclass(frozen=True)
+class Grammar:
+    trainer_dict: pp.ParserElement
+    kv_pair: pp.ParserElement
+    ws_pairs: pp.ParserElement
+
+
+@cache
+def grammar() -> Grammar:
+    """Build every pyparsing expression once."""
+    # Trainer: {'loss': 0.69, 'grad_norm': 1.2, 'learning_rate': 5e-05, 'epoch': 0.16}
+    # transformers 5 prints numbers as strings: {'loss': '0.6928', 'epoch': '0.1587'}
+    key = pp.QuotedString("'") | pp.QuotedString('"')
+    value = (
+        number
+        | pp.QuotedString("'")
+        | pp.QuotedString('"')
+        | pp.Keyword("True") | pp.Keyword("False") | pp.Keyword("None")
+        | pp.nested_expr("[", "]").suppress()
+    )
+    entry = pp.Group(key("name") + pp.Suppress(":") + value("value"))
+    trainer_dict = pp.Suppress("{") + pp.DelimitedList(entry)("entries") + pp.Suppress("}")
+
+    # plain key/value: `loss: 0.41`, `dev_acc=0.80`, `final_score = 0.46`, `time=12.3s`, `85.3%`
+    sep = pp.Regex(r"\s*[:=]\s*")
+    kv_value = pp.Regex(rf"(?:{NUM})%?" + r"(?=$|[\s,;)|\]}/]|s\b)")
+    kv_name = pp.Regex(rf"{NAME}(?: [a-z]{{2,}}){{0,3}}")  # `Num Epochs`, `max len`
+    kv_pair = pp.Group(kv_name("name") + pp.Suppress(sep) + kv_value("value"))
+
+    # `epoch 3 train_loss 0.41 dev_acc 0.80`: names and numbers separated by blanks
+    ws_pair = pp.Group(name("name") + pp.Suppress(pp.White(" \t") | sep) + kv_value("value"))
+    ws_pairs = pp.OneOrMore(ws_pair | pp.Suppress(pp.Regex(r"[^\w\s]+|\s+")))
+
+    return Grammar(trainer_dict, kv_pair, ws_pairs)

@@ -1,0 +1,421 @@
+"""Events to runs: the epoch table, every observation, roles and status, built incrementally.
+
+`LogParser.feed(bytes)` may be called with any chunking; the result equals one-shot parsing of
+the same bytes. `runs` can be read at any time (a live view for the monitor); `close()` flushes
+the held-back tail and settles each run's status.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import deque
+from pathlib import Path
+
+from . import events as ev
+from .model import ROLE_NAMES, Analysis, EpochRow, Run, Series
+from .stream import RecordSplitter
+
+_EPOCH_IN_DESC = re.compile(r"[Ee]poch\D{0,3}(\d+)(?:\s*/\s*(\d+))?")
+_EVAL_DESC = re.compile(r"eval|valid|\bval\b|\bdev\b|test|predict|infer|inference", re.I)
+_DEV_PREFIX = re.compile(r"^(?:val|valid|validation|eval|dev|test)[_/ .-]", re.I)
+_LOSS = re.compile(r"loss", re.I)
+
+
+class _RunState:
+    """Parsing state of the run being built; dropped when the run ends."""
+
+    __slots__ = (
+        "run", "epoch", "base_epoch", "rows", "keras_done", "keras_last", "keras_frame",
+        "tqdm_last", "train_bar_done", "hf_epoch", "hf_last", "diverged", "crashed",
+    )
+
+    def __init__(self, run: Run) -> None:
+        self.run = run
+        self.epoch: int | None = None
+        self.base_epoch: int | None = None
+        self.rows: dict[int, EpochRow] = {}
+        self.keras_done = False  # this epoch's Keras bar reached its target
+        self.keras_last = 0
+        self.keras_frame: tuple | None = None
+        self.tqdm_last: tuple | None = None
+        self.train_bar_done = False
+        self.hf_epoch = -1.0
+        self.hf_last: dict[str, tuple[float, float]] = {}
+        self.diverged = False
+        self.crashed = False
+
+
+class LogParser:
+    """Incremental log parser: bytes in, runs out."""
+
+    def __init__(self, source: str = "-", keep_lines: int = 2000) -> None:
+        self.source = source
+        self.records = 0
+        self._splitter = RecordSplitter()
+        self._lines: deque[str] = deque(maxlen=keep_lines)
+        self._runs: list[Run] = []
+        self._states: list[_RunState] = []
+        self._state: _RunState | None = None
+        self._pending_name: str | None = None
+        self._in_traceback = False
+        self._closed = False
+
+    # --- public --------------------------------------------------------------------------
+    def feed(self, data: bytes) -> None:
+        for record in self._splitter.feed(data):
+            self._record(record)
+
+    def close(self) -> Analysis:
+        if not self._closed:
+            for record in self._splitter.close():
+                self._record(record)
+            self._closed = True
+        return Analysis(self.source, self.runs)
+
+    @property
+    def runs(self) -> list[Run]:
+        """The runs so far, with roles and status brought up to date."""
+        for state in self._states:
+            _settle(state.run, state, self._closed or state is not self._state)
+        return self._runs
+
+    def tail_lines(self, n: int) -> list[str]:
+        """The last `n` cleaned records (for a log pane)."""
+        return list(self._lines)[-n:] if n else []
+
+    @property
+    def dropped_bytes(self) -> int:
+        return self._splitter.dropped_bytes
+
+    # --- records -------------------------------------------------------------------------
+    def _record(self, record: str) -> None:
+        self.records += 1
+        self._lines.append(record)
+        if self._in_traceback:
+            self._traceback_line(record)
+            return
+        for event in ev.classify(record):
+            self._event(event)
+
+    def _traceback_line(self, record: str) -> None:
+        stripped = record.strip()
+        if not stripped or record[:1].isspace() or stripped.startswith(("Traceback", "^", "~")):
+            return
+        if stripped.startswith(("During handling", "The above exception")):
+            return
+        self._in_traceback = False
+        state = self._state_for_event()
+        state.crashed = True
+        state.run.error = stripped[:500]
+
+    def _event(self, event: ev.Event) -> None:
+        if isinstance(event, ev.BareNumber):
+            if self._pending_name is not None:
+                name, self._pending_name = self._pending_name, None
+                kv = ev._key_values(f"{name}={event.value!r}", ws_ok=False)
+                if kv:
+                    self._key_values(kv)
+            return
+        self._pending_name = None
+        state = self._state
+        if state is not None:  # redraw de-duplication spans consecutive frames only
+            if not isinstance(event, ev.TqdmUpdate):
+                state.tqdm_last = None
+            if not isinstance(event, ev.KerasStep):
+                state.keras_frame = None
+        match event:
+            case ev.KerasStep():
+                self._keras(event)
+            case ev.TqdmUpdate():
+                self._tqdm(event)
+            case ev.EpochHeader():
+                self._header(event.epoch, event.total)
+            case ev.KeyValues():
+                self._key_values(event)
+            case ev.TrainerLog():
+                self._trainer(event)
+            case ev.PendingName():
+                self._pending_name = event.name
+            case ev.TracebackStart():
+                self._in_traceback = True
+            case ev.Fatal():
+                state = self._state_for_event()
+                state.crashed = True
+                state.run.error = event.text[:500]
+
+    # --- runs and epochs -----------------------------------------------------------------
+    def _new_run(self) -> _RunState:
+        run = Run(index=len(self._runs))
+        self._runs.append(run)
+        self._state = _RunState(run)
+        self._states.append(self._state)
+        return self._state
+
+    def _state_for_event(self) -> _RunState:
+        return self._state or self._new_run()
+
+    def _progress(self) -> _RunState:
+        """A training event: a crash seen before it did not end the run."""
+        state = self._state_for_event()
+        state.crashed = False
+        return state
+
+    def _header(self, epoch: int, total: int | None) -> _RunState:
+        state = self._state_for_event()
+        run = state.run
+        restarted = state.epoch is not None and (
+            epoch < state.epoch
+            or (total is not None and run.epochs_planned is not None and total != run.epochs_planned)
+        )
+        if restarted:
+            state = self._new_run()
+            run = state.run
+        state.crashed = False
+        if total is not None:
+            run.epochs_planned = total
+        if epoch != state.epoch:
+            state.epoch = epoch
+            state.keras_done = False
+            state.keras_last = 0
+            state.train_bar_done = False
+            if state.base_epoch is None:
+                state.base_epoch = epoch
+        return state
+
+    def _row(self, state: _RunState) -> EpochRow | None:
+        if state.epoch is None:
+            return None
+        row = state.rows.get(state.epoch)
+        if row is None:
+            row = EpochRow(state.epoch)
+            state.rows[state.epoch] = row
+            state.run.epochs.append(row)
+        return row
+
+    def _observe(self, state: _RunState, name: str, epoch: float | None, step: int | None,
+                 value: float, row: EpochRow | None, train: bool = True) -> None:
+        series = state.run.series.get(name)
+        if series is None:
+            series = state.run.series[name] = Series(name)
+        series.append(epoch, step, value)
+        if row is not None:
+            row.metrics[name] = value
+        if train and not math.isfinite(value) and _LOSS.search(name) and not _DEV_PREFIX.match(name):
+            state.diverged = True
+
+    @staticmethod
+    def _add_format(run: Run, fmt: str) -> None:
+        if fmt not in run.formats:
+            run.formats.append(fmt)
+
+    # --- Keras ---------------------------------------------------------------------------
+    def _keras(self, step: ev.KerasStep) -> None:
+        state = self._progress()
+        run = state.run
+        self._add_format(run, "keras")
+        frame = (state.epoch, step.current, step.target, tuple(step.metrics))
+        if frame == state.keras_frame:
+            return  # an identical redraw
+        state.keras_frame = frame
+        evaluation = state.keras_done and step.current < state.keras_last
+        if evaluation:  # a second bar in the same epoch: model.evaluate / predict
+            for name, value in step.metrics:
+                name = name if _DEV_PREFIX.match(name) else f"eval_{name}"
+                self._observe(state, name, state.epoch, step.current, value, None, train=False)
+            return
+        state.keras_last = step.current
+        target = step.target
+        if target:
+            run.steps_per_epoch = target
+        gstep = step.current
+        if target and state.epoch is not None and state.base_epoch is not None:
+            gstep = (state.epoch - state.base_epoch) * target + step.current
+        run.step = gstep
+        row = self._row(state)
+        for name, value in step.metrics:
+            self._observe(state, name, state.epoch, gstep, value, row)
+        if target is not None and step.current >= target:
+            state.keras_done = True
+            if step.seconds is not None and row is not None:
+                row.seconds = step.seconds
+
+    # --- tqdm ----------------------------------------------------------------------------
+    def _tqdm(self, u: ev.TqdmUpdate) -> None:
+        state = self._state_for_event()
+        key = (u.desc, u.n, u.total, tuple(u.postfix))
+        if key == state.tqdm_last:
+            return  # the closing redraw of the same frame
+        state.tqdm_last = key
+        m = _EPOCH_IN_DESC.search(u.desc) if u.desc else None
+        if m:
+            state = self._header(int(m[1]), int(m[2]) if m[2] else None)
+        run = state.run
+        evaluation = bool(_EVAL_DESC.search(u.desc)) if u.desc else (
+            "keras" in run.formats or state.train_bar_done
+        )
+        self._add_format(run, "tqdm")
+        row = self._row(state) if state.epoch is not None else None
+        done = u.total is not None and u.n >= u.total
+        if evaluation:
+            for name, value in u.postfix:
+                name = name if _DEV_PREFIX.match(name) else f"eval_{name}"
+                self._observe(state, name, state.epoch, u.n, value, row, train=False)
+            if done and u.elapsed is not None and state.epoch is not None:
+                run.hints.setdefault("eval_seconds", {})[state.epoch] = u.elapsed
+            return
+        state.crashed = False
+        gstep = u.n
+        if m and u.total and state.base_epoch is not None:
+            gstep = (state.epoch - state.base_epoch) * u.total + u.n
+        run.step = gstep
+        if u.total and m:
+            run.steps_per_epoch = u.total
+        for name, value in u.postfix:
+            self._observe(state, name, state.epoch, gstep, value, row if m else None)
+        if done:
+            state.train_bar_done = True
+            if m and u.elapsed is not None and row is not None:
+                row.seconds = u.elapsed
+
+    # --- Hugging Face Trainer ------------------------------------------------------------
+    def _trainer(self, log: ev.TrainerLog) -> None:
+        state = self._progress()
+        values = dict(log.values)
+        epoch = values.pop("epoch", None)
+        if epoch is not None and epoch < state.hf_epoch - 1e-9:
+            state = self._new_run()
+        run = state.run
+        self._add_format(run, "hf-trainer")
+        if epoch is not None:
+            state.hf_epoch = epoch
+        step = run.step
+        is_eval = any(k.startswith("eval_") for k in values)
+        summary = "train_runtime" in values
+        for name, value in values.items():
+            self._observe(state, name, epoch, step, value, None, train=not is_eval)
+            if not is_eval and not summary and epoch is not None:
+                state.hf_last[name] = (epoch, value)
+        if epoch is None or not (is_eval or summary):
+            return
+        whole = round(epoch)
+        if whole < 1 or abs(epoch - whole) > 1e-6:
+            return
+        if state.epoch != whole:
+            state.epoch = whole
+            if state.base_epoch is None:
+                state.base_epoch = whole
+        row = self._row(state)
+        assert row is not None
+        for name, (seen_at, value) in state.hf_last.items():
+            if whole - 1 < seen_at <= whole + 1e-9:
+                row.metrics.setdefault(name, value)
+        row.metrics.update(values)
+
+    # --- plain key/value lines -----------------------------------------------------------
+    def _key_values(self, kv: ev.KeyValues) -> None:
+        state = self._state_for_event()
+        if kv.epoch is not None or kv.epoch_total is not None:
+            if kv.epoch is not None:
+                state = self._header(kv.epoch, kv.epoch_total)
+        if kv.hints:
+            planned = kv.hints.pop("epochs_planned", None)
+            if planned is not None and state.run.epochs_planned is None and planned == int(planned):
+                state.run.epochs_planned = int(planned)
+            state.run.hints.update(kv.hints)
+        if not kv.pairs:
+            return
+        if kv.epoch is not None:
+            state.crashed = False
+        run = state.run
+        self._add_format(run, "kv")
+        row = self._row(state)
+        step = kv.step if kv.step is not None else None
+        for name, value in kv.pairs:
+            self._observe(state, name, state.epoch, step, value, row)
+        if kv.seconds is not None and row is not None:
+            row.seconds = kv.seconds
+
+
+# --- settling: roles and status ---------------------------------------------------------------
+_TRAIN_LOSS = ("loss", "train_loss", "training_loss", "train/loss", "tr_loss", "avg_loss")
+_TRAIN_ACC = ("acc", "accuracy", "train_acc", "train_accuracy", "training_accuracy", "train/acc",
+              "binary_accuracy", "sparse_categorical_accuracy", "categorical_accuracy")
+_SCORE = re.compile(r"f1|score|mcc|matthews|auc|pearson|spearman|corr|bleu|rouge|exact|kappa", re.I)
+
+
+def _pick(names: list[str], exact: tuple[str, ...], test) -> str | None:
+    for want in exact:
+        if want in names:
+            return want
+    for name in names:
+        if test(name):
+            return name
+    return None
+
+
+def infer_roles(run: Run) -> dict[str, str | None]:
+    """Which printed name plays which part, from the names and their order."""
+    names = [n for n in run.metric_names() if "best" not in n.lower()]
+    per_epoch = set()
+    for row in run.epochs:
+        per_epoch.update(row.metrics)
+    # prefer names that have per-epoch values
+    names.sort(key=lambda n: n not in per_epoch)
+    dev = [n for n in names if _DEV_PREFIX.match(n) or n.lower().startswith(("val", "dev", "eval"))]
+    train = [n for n in names if n not in dev]
+    roles = dict.fromkeys(ROLE_NAMES)
+    roles["train_loss"] = _pick(train, _TRAIN_LOSS, lambda n: "loss" in n.lower())
+    roles["train_acc"] = _pick(train, _TRAIN_ACC, lambda n: n.lower().endswith(("acc", "accuracy")))
+    roles["dev_loss"] = _pick(dev, (), lambda n: "loss" in n.lower())
+    roles["dev_acc"] = _pick(dev, (), lambda n: "acc" in n.lower() and "loss" not in n.lower())
+    score = _pick(dev, (), lambda n: bool(_SCORE.search(n)))
+    if score is None:  # `final_score`, `score`: printed without a dev prefix, after evaluation
+        score = _pick(train, (), lambda n: bool(_SCORE.search(n)) and "train" not in n.lower())
+    roles["dev_score"] = score
+    return roles
+
+
+def _settle(run: Run, state: _RunState, closed: bool) -> None:
+    run.roles = infer_roles(run)
+    if state.crashed:
+        run.status = "crashed"
+    elif state.diverged:
+        run.status = "diverged"
+    elif not closed:
+        run.status = "running"
+    else:
+        incomplete = (
+            run.epochs_planned is not None
+            and run.current_epoch is not None
+            and run.current_epoch < run.epochs_planned
+            and "keras" in run.formats
+            and not state.keras_done
+        )
+        run.status = "running" if incomplete else "finished"
+
+
+def parse_bytes(data: bytes, source: str = "-") -> Analysis:
+    parser = LogParser(source)
+    parser.feed(data)
+    return parser.close()
+
+
+CHUNK = 1 << 20
+
+
+def resolve_log(path: str | Path) -> Path:
+    """A log path, or a run directory's `train.log`."""
+    p = Path(path)
+    if p.is_dir():
+        return p / "train.log"
+    return p
+
+
+def parse_path(path: str | Path, source: str | None = None) -> Analysis:
+    log = resolve_log(path)
+    parser = LogParser(source or str(path))
+    with open(log, "rb") as fh:
+        while chunk := fh.read(CHUNK):
+            parser.feed(chunk)
+    return parser.close()
