@@ -1,0 +1,134 @@
+"""The bertmon monitor app: screens and bindings. Entry points for `bertmon tail` and `train`."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Callable, Iterable
+
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+
+from bertmon.tui.dialogs import ConfirmScreen, PasteScreen
+from bertmon.tui.monitor import MonitorScreen, SourceSpec
+from bertmon.tui.sources import ChildProcess, FileTail, ProcessSource, TextSource
+
+
+class BertmonApp(App[int]):
+    """Watches one or two logs, a trainer, or pasted text."""
+
+    CSS_PATH = "bertmon.tcss"
+    TITLE = "bertmon"
+    BINDINGS = [
+        Binding("q", "quit_monitor", "quit"),
+        Binding("p", "paste", "paste a log"),
+    ]
+
+    def __init__(
+        self,
+        specs: list[SourceSpec],
+        *,
+        process: ChildProcess | None = None,
+        export_dir: Path | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__()
+        self.specs = specs
+        self.process = process
+        self.export_dir = export_dir
+        self.clock = clock
+
+    def get_default_screen(self) -> Screen:
+        return MonitorScreen(
+            self.specs, process=self.process, export_dir=self.export_dir, clock=self.clock
+        )
+
+    @property
+    def monitor(self) -> MonitorScreen:
+        """The main monitor (the bottom of the stack)."""
+        return self.screen_stack[0]  # type: ignore[return-value]
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        """The palette offers every key binding's action, under the footer's words."""
+        yield from super().get_system_commands(screen)
+        yield SystemCommand("Paste a log", "Analyse pasted text (p)", self.action_paste)
+        if isinstance(screen, MonitorScreen):
+            for binding in MonitorScreen.BINDINGS:
+                if binding.show and screen.check_action(binding.action, ()):
+                    action = getattr(screen, f"action_{binding.action}")
+                    yield SystemCommand(
+                        binding.description.capitalize(), f"key: {binding.key}", action
+                    )
+
+    def action_paste(self) -> None:
+        def analyse(text: str | None) -> None:
+            if text:
+                spec = SourceSpec(TextSource(text), "pasted text", live=False)
+                self.push_screen(
+                    MonitorScreen([spec], export_dir=self.export_dir, closable=True,
+                                  clock=self.clock)
+                )
+
+        self.push_screen(PasteScreen(), analyse)
+
+    async def action_quit(self) -> None:
+        """ctrl+q and the palette's Quit ask first too, while a trainer runs."""
+        self.action_quit_monitor()
+
+    def action_quit_monitor(self) -> None:
+        if self.monitor.trainer_running:
+            def answered(yes: bool | None) -> None:
+                if yes:
+                    self.process.stop()
+                    self.exit(0)
+
+            self.push_screen(
+                ConfirmScreen("The trainer is still running. Stop it and quit?"), answered
+            )
+            return
+        self.exit(0)
+
+
+def _config_near(path: Path) -> dict[str, object]:
+    """A run directory's config.json, for the header (framework, model, device)."""
+    config = path.parent / "config.json"
+    try:
+        data = json.loads(config.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def tail_specs(paths: list[Path]) -> list[SourceSpec]:
+    return [SourceSpec(FileTail(p), str(p), live=True, config=_config_near(p)) for p in paths]
+
+
+def run_tail_monitor(paths: list[str | Path]) -> int:
+    """`bertmon tail`: follow one log, or two overlaid as a comparison."""
+    app = BertmonApp(tail_specs([Path(p) for p in paths]))
+    app.run()
+    return 0 if app.return_code in (None, 0) else app.return_code
+
+
+def train_app(process: ChildProcess, run_dir: str | Path) -> BertmonApp:
+    run_dir = Path(run_dir)
+    log = run_dir / "train.log"
+    spec = SourceSpec(
+        ProcessSource(process, label=str(log)), str(log), live=True, config=_config_near(log)
+    )
+    return BertmonApp([spec], process=process, export_dir=run_dir)
+
+
+def run_train_monitor(process: ChildProcess, run_dir: str | Path) -> int:
+    """`bertmon train`: watch the child trainer; returns the trainer's exit status."""
+    app = train_app(process, run_dir)
+    try:
+        app.run()
+    except BaseException:
+        process.stop()
+        raise
+    if app.return_code not in (0, None):  # the monitor itself failed: do not orphan the run
+        process.stop()
+    return process.wait()

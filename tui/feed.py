@@ -1,0 +1,354 @@
+"""The incremental parser behind one source, and the immutable snapshots the screen draws.
+
+A `Feed` lives in a worker thread: it feeds bytes to `LogParser`, runs the rule registry at most
+once a second (and at once when the source has caught up), and copies what the widgets need into
+a `Snapshot`. The UI thread only ever sees snapshots, never the parser, so nothing here needs to
+be thread-safe except export, which takes the lock. No Textual import.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from bertmon.analyzers.model import SEVERITY_RANK, Analysis, EpochRow, Finding, Point, Run
+from bertmon.tui.plotdata import minmax_downsample
+
+LOG_LINES = 1000  # cleaned records kept for the log pane
+DRAW_BUCKETS = 600  # the step chart keeps min and max of this many buckets
+RULES_EVERY = 1.0  # seconds between rule runs while data streams in
+
+
+@dataclass(frozen=True, eq=False)
+class RunView:
+    """What the widgets show of one run, copied out of the parser."""
+
+    index: int
+    status: str
+    formats: tuple[str, ...]
+    epochs_planned: int | None
+    epochs: tuple[EpochRow, ...]
+    roles: dict[str, str | None]
+    step: int | None
+    steps_per_epoch: int | None
+    error: str | None
+    hints: dict[str, object]
+    findings: tuple[Finding, ...]
+    best: tuple[str, int, float] | None
+    step_x: np.ndarray  # train loss per step, downsampled for drawing
+    step_y: np.ndarray
+    loss_points: int  # observations of the train loss (not downsampled)
+    last_loss: Point | None
+    metric_names: tuple[str, ...]
+
+    @property
+    def current_epoch(self) -> int | None:
+        return self.epochs[-1].epoch if self.epochs else None
+
+    def epoch_values(self, name: str | None) -> list[tuple[int, float]]:
+        if name is None:
+            return []
+        return [(row.epoch, row.metrics[name]) for row in self.epochs if name in row.metrics]
+
+    def role_values(self, role: str) -> list[tuple[int, float]]:
+        return self.epoch_values(self.roles.get(role))
+
+    def has_metrics(self) -> bool:
+        return bool(self.epochs) or bool(self.metric_names)
+
+
+@dataclass(frozen=True, eq=False)
+class Snapshot:
+    """One source's state at one moment; replaced wholesale, never mutated."""
+
+    label: str
+    records: int
+    bytes_read: int
+    runs: tuple[RunView, ...]
+    log_tail: tuple[str, ...]
+    taken_at: float
+    started_at: float
+    live: bool  # more may come (a tail or a running trainer)
+    ended: bool = False
+    notice: str | None = None  # the latest word about the source (waiting, rotated, ...)
+    notice_level: str = "info"
+    exit_code: int | None = None
+    config: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def run(self) -> RunView | None:
+        """The run the screen shows: the latest one."""
+        return self.runs[-1] if self.runs else None
+
+    @property
+    def findings(self) -> list[Finding]:
+        found = [f for run in self.runs for f in run.findings]
+        return sorted(found, key=lambda f: -SEVERITY_RANK.get(f.severity, 0))
+
+
+def _step_axis(series, steps_per_epoch: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """x = global step where the log gives one, else epoch * steps_per_epoch + batch, else index."""
+    values = np.frombuffer(series.values, dtype=np.float64).copy()
+    raw_steps = getattr(series, "_steps", None)  # column buffers of model.Series
+    raw_epochs = getattr(series, "_epochs", None)
+    n = len(values)
+    if raw_steps is None or raw_epochs is None or n == 0:
+        return np.arange(n, dtype=np.float64), values
+    steps = np.frombuffer(raw_steps, dtype=np.int64)[:n].astype(np.float64)
+    epochs = np.frombuffer(raw_epochs, dtype=np.float64)[:n].copy()
+    if np.all(steps >= 0):
+        if np.all(np.diff(steps) >= 0):
+            return steps, values
+        if steps_per_epoch and np.all(np.isfinite(epochs)):
+            first = np.floor(np.nanmin(epochs))
+            return (np.floor(epochs) - first) * steps_per_epoch + steps, values
+    return np.arange(n, dtype=np.float64), values
+
+
+class Feed:
+    """One source's parser, fed in a worker thread."""
+
+    def __init__(self, label: str, *, live: bool, config: dict[str, object] | None = None):
+        from bertmon.analyzers import LogParser  # looked up late: the parser is its own wing
+
+        self.label = label
+        self.live = live
+        self.config = config or {}
+        self.parser = LogParser(source=label)
+        self.lock = threading.Lock()
+        self.bytes_read = 0
+        self.started_at = time.monotonic()
+        self.analysis: Analysis | None = None
+        self.notice: str | None = None
+        self.notice_level = "info"
+        self.exit_code: int | None = None
+        self.ended = False
+        self._log: deque[str] = deque(maxlen=LOG_LINES)
+        self._records_logged = 0
+        self._rules_at = 0.0
+        self._rules_records = -1
+        self._draw_cache: dict[int, tuple[int, float, np.ndarray, np.ndarray]] = {}
+
+    # --- called from the worker thread -------------------------------------------------------
+    def feed(self, data: bytes) -> None:
+        with self.lock:
+            self.parser.feed(data)
+            self.bytes_read += len(data)
+
+    def close(self) -> None:
+        """The source ended: flush the parser's partial tail and analyse the final runs."""
+        with self.lock:
+            if self.analysis is None:
+                self.analysis = self.parser.close()
+            self.ended = True
+            self.live = False
+
+    def snapshot(self, *, rules_now: bool = False) -> Snapshot:
+        with self.lock:
+            runs = self.analysis.runs if self.analysis is not None else self.parser.runs
+            records = self.parser.records
+            now = time.monotonic()
+            if self.analysis is None and records != self._rules_records and (
+                rules_now or now - self._rules_at >= RULES_EVERY
+            ):
+                from bertmon.analyzers import analyze
+
+                for run in runs:
+                    analyze(run)
+                self._rules_at = now
+                self._rules_records = records
+            self._take_log(records)
+            views = tuple(self._view(run) for run in runs)
+            return Snapshot(
+                label=self.label,
+                records=records,
+                bytes_read=self.bytes_read,
+                runs=views,
+                log_tail=tuple(self._log),
+                taken_at=now,
+                started_at=self.started_at,
+                live=self.live,
+                ended=self.ended,
+                notice=self.notice,
+                notice_level=self.notice_level,
+                exit_code=self.exit_code,
+                config=self.config,
+            )
+
+    def _take_log(self, records: int) -> None:
+        new = records - self._records_logged
+        if new > 0:
+            self._log.extend(self.parser.tail_lines(min(new, LOG_LINES)))
+            self._records_logged = records
+
+    def _view(self, run: Run) -> RunView:
+        loss_name = run.roles.get("train_loss")
+        series = run.series.get(loss_name) if loss_name else None
+        n = len(series) if series is not None else 0
+        x, y = self._draw_points(run.index, series, run.steps_per_epoch)
+        return RunView(
+            index=run.index,
+            status=run.status,
+            formats=tuple(run.formats),
+            epochs_planned=run.epochs_planned,
+            epochs=tuple(EpochRow(r.epoch, dict(r.metrics), r.seconds) for r in run.epochs),
+            roles=dict(run.roles),
+            step=run.step,
+            steps_per_epoch=run.steps_per_epoch,
+            error=run.error,
+            hints=dict(run.hints),
+            findings=tuple(copy.deepcopy(run.findings)),
+            best=run.best_dev(),
+            step_x=x,
+            step_y=y,
+            loss_points=n,
+            last_loss=series.last if series is not None else None,
+            metric_names=tuple(run.metric_names()),
+        )
+
+    def _draw_points(self, index: int, series, spe: int | None) -> tuple[np.ndarray, np.ndarray]:
+        """Downsample the train-loss series, again only when it grew and not too often."""
+        if series is None or len(series) == 0:
+            return np.empty(0), np.empty(0)
+        n = len(series)
+        cached = self._draw_cache.get(index)
+        now = time.monotonic()
+        if cached is not None:
+            n_was, next_at, cx, cy = cached
+            if n_was == n or (now < next_at and not self.ended):
+                return cx, cy
+        t0 = time.perf_counter()
+        x, y = _step_axis(series, spe)
+        x, y = minmax_downsample(x, y, DRAW_BUCKETS)
+        cost = time.perf_counter() - t0
+        self._draw_cache[index] = (n, now + 4 * cost, x, y)
+        return x, y
+
+    # --- export (from a worker thread of its own) --------------------------------------------
+    def export(self, directory: Path, stem: str) -> list[Path]:
+        """The series as CSV and JSON and the report as Markdown; returns the files written."""
+        from bertmon.analyzers import analyze
+
+        directory.mkdir(parents=True, exist_ok=True)
+        with self.lock:
+            if self.analysis is not None:
+                analysis = self.analysis
+            else:
+                for run in self.parser.runs:
+                    analyze(run)
+                analysis = Analysis(source=self.label, runs=list(self.parser.runs))
+            csv_path = directory / f"{stem}-series.csv"
+            with open(csv_path, "w", encoding="utf-8") as out:
+                out.write("run,metric,epoch,step,value\n")
+                for run in analysis.runs:
+                    for name, series in run.series.items():
+                        for p in series:
+                            out.write(
+                                f"{run.index},{_csv(name)},{_num(p.epoch)},"
+                                f"{'' if p.step is None else p.step},{_num(p.value)}\n"
+                            )
+            json_path = directory / f"{stem}-series.json"
+            doc = {
+                "source": analysis.source,
+                "runs": [
+                    {
+                        "index": run.index,
+                        "series": {
+                            name: [
+                                {"epoch": _js(p.epoch), "step": p.step, "value": _js(p.value)}
+                                for p in series
+                            ]
+                            for name, series in run.series.items()
+                        },
+                    }
+                    for run in analysis.runs
+                ],
+            }
+            json_path.write_text(json.dumps(doc, allow_nan=False), encoding="utf-8")
+            from bertmon.analyzers.report import render
+
+            md_path = directory / f"{stem}-report.md"
+            md_path.write_text(render(analysis, "markdown"), encoding="utf-8")
+        return [csv_path, json_path, md_path]
+
+
+def _num(v: float | None) -> str:
+    return "" if v is None else repr(v)
+
+
+def _js(v: float | None) -> object:
+    if v is None or math.isfinite(v):
+        return v
+    return "NaN" if math.isnan(v) else ("Infinity" if v > 0 else "-Infinity")
+
+
+def _csv(text: str) -> str:
+    if any(c in text for c in ',"\n'):
+        return '"' + text.replace('"', '""') + '"'
+    return text
+
+
+SNAPSHOT_EVERY = 0.15  # seconds between snapshots while bytes stream in
+QUIET = 0.3  # seconds without bytes after which the source counts as caught up
+
+
+def drive(
+    source,
+    feed: Feed,
+    *,
+    on_snapshot,
+    on_event,
+    cancelled,
+    every: float = SNAPSHOT_EVERY,
+) -> None:
+    """Run `source` into `feed` until it ends or `cancelled()`; report through the callbacks.
+
+    Snapshots are throttled to one per `every` seconds while data flows, and one goes out at once
+    (with fresh findings) whenever the source has caught up or gone idle, so the screen is
+    complete as soon as the reading is.
+    """
+    from bertmon.tui.sources import SourceEvent
+
+    dirty = True  # bytes or news not yet in a posted snapshot
+    rules_stale = True  # bytes not yet seen by a rule run made while the source was quiet
+    last = 0.0
+    last_data = 0.0
+    for item in source:
+        if cancelled():
+            return
+        now = time.monotonic()
+        if isinstance(item, bytes):
+            feed.feed(item)
+            dirty = rules_stale = True
+            last_data = now
+            if now - last >= every:
+                on_snapshot(feed.snapshot())
+                last = time.monotonic()
+                dirty = False
+            continue
+        if isinstance(item, SourceEvent):
+            feed.notice, feed.notice_level = item.text, item.level
+            if item.exit_code is not None:
+                feed.exit_code = item.exit_code
+            on_event(item)
+            if item.ended:
+                feed.close()
+                on_snapshot(feed.snapshot(rules_now=True))
+                return
+            dirty = True
+        # an idle tick or an event: flush what is pending; once the source has gone quiet,
+        # bring the findings up to date at once rather than at the next rule tick
+        quiet = now - last_data >= QUIET
+        if (dirty and now - last >= every) or (rules_stale and quiet):
+            on_snapshot(feed.snapshot(rules_now=quiet))
+            last = time.monotonic()
+            dirty = False
+            rules_stale = rules_stale and not quiet

@@ -1,0 +1,118 @@
+"""The charts: train loss per step, loss per epoch, train vs dev accuracy or score per epoch.
+
+Drawn with textual-plotext. The step chart draws the feed's downsampled points (min and max per
+bucket), smoothed as chosen; epoch charts draw every epoch. A second log overlays its lines.
+"""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.reactive import reactive
+from textual_plotext import PlotextPlot
+
+from bertmon.tui.feed import RunView, Snapshot
+from bertmon.tui.plotdata import SMOOTHING_LABEL, Smoothing, finite_points, smooth
+
+COLOURS = {"A": ("blue", "orange", "green"), "B": ("magenta", "red", "cyan")}
+
+
+class MetricChart(PlotextPlot):
+    """One plotext chart; `lines` are (label, xs, ys, colour)."""
+
+    def draw(
+        self,
+        title: str,
+        lines: list[tuple[str, list[float], list[float], str]],
+        marks: list[tuple[str, float, float, str]] = (),
+        xlabel: str = "",
+    ) -> None:
+        plt = self.plt
+        plt.clear_figure()
+        plt.title(title)
+        if xlabel:
+            plt.xlabel(xlabel)
+        drawn = False
+        for label, xs, ys, colour in lines:
+            xs, ys = finite_points(xs, ys)
+            if xs:
+                plt.plot(xs, ys, label=label, color=colour, marker="braille")
+                drawn = True
+        for label, x, y, colour in marks:
+            plt.scatter([x], [y], label=label, color=colour, marker="*")
+            plt.vline(x, colour)
+        if not drawn:
+            plt.text("no data yet", 0.5, 0.5, alignment="center")
+            plt.xlim(0, 1)
+            plt.ylim(0, 1)
+        self.refresh()
+
+
+class Charts(Vertical):
+    """The three charts, redrawn when a snapshot or the smoothing changes."""
+
+    primary: reactive[Snapshot | None] = reactive(None, always_update=True)
+    secondary: reactive[Snapshot | None] = reactive(None, always_update=True)
+    smoothing: reactive[Smoothing] = reactive("none")
+
+    def compose(self) -> ComposeResult:
+        yield MetricChart(id="step-loss")
+        with Horizontal(id="epoch-charts"):
+            yield MetricChart(id="epoch-loss")
+            yield MetricChart(id="epoch-acc")
+
+    def on_mount(self) -> None:
+        self.redraw()
+
+    def watch_primary(self) -> None:
+        self.redraw()
+
+    def watch_secondary(self) -> None:
+        self.redraw()
+
+    def watch_smoothing(self) -> None:
+        self.redraw()
+
+    def _runs(self) -> list[tuple[str, RunView]]:
+        out = []
+        for tag, snap in (("A", self.primary), ("B", self.secondary)):
+            if snap is not None and snap.run is not None:
+                out.append((tag, snap.run))
+        return out
+
+    def redraw(self) -> None:
+        if not self.is_mounted:
+            return
+        runs = self._runs()
+        both = len(runs) > 1
+        step_lines, loss_lines, acc_lines, marks = [], [], [], []
+        for tag, run in runs:
+            prefix = f"{tag} " if both else ""
+            c_train, c_dev, c_extra = COLOURS[tag]
+            if len(run.step_y):
+                ys = smooth(run.step_y, self.smoothing).tolist()
+                name = run.roles.get("train_loss") or "loss"
+                step_lines.append((f"{prefix}{name}", run.step_x.tolist(), ys, c_train))
+            for role, colour in (("train_loss", c_train), ("dev_loss", c_dev)):
+                values = run.role_values(role)
+                if values:
+                    label = f"{prefix}{run.roles[role]}"
+                    loss_lines.append((label, [e for e, _ in values], [v for _, v in values], colour))
+            for role, colour in (("train_acc", c_train), ("dev_acc", c_dev), ("dev_score", c_extra)):
+                values = run.role_values(role)
+                if values:
+                    label = f"{prefix}{run.roles[role]}"
+                    acc_lines.append((label, [e for e, _ in values], [v for _, v in values], colour))
+            if run.best is not None and run.best[0] != run.roles.get("dev_loss"):
+                name, epoch, value = run.best
+                marks.append((f"{prefix}best {name} {value:.4f} @ {epoch}", epoch, value, "red"))
+        points = sum(run.loss_points for _, run in runs)
+        self.query_one("#step-loss", MetricChart).draw(
+            f"train loss per step ({SMOOTHING_LABEL[self.smoothing]}; {points:,} points)",
+            step_lines,
+            xlabel="step",
+        )
+        self.query_one("#epoch-loss", MetricChart).draw("loss per epoch", loss_lines)
+        self.query_one("#epoch-acc", MetricChart).draw(
+            "train vs dev accuracy / score per epoch", acc_lines, marks
+        )

@@ -1,0 +1,151 @@
+"""The header: which run, from where, on what, and how far along it is."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Callable
+
+from rich.text import Text
+from textual.reactive import reactive
+from textual.widgets import Static
+
+from bertmon.tui.feed import RunView, Snapshot
+
+STATUS_STYLE = {
+    "running": "bold green",
+    "finished": "bold cyan",
+    "crashed": "bold red",
+    "diverged": "bold red",
+}
+FRAMEWORK_FROM_FORMAT = {"keras": "Keras/TensorFlow", "tqdm": "PyTorch", "hf-trainer": "PyTorch"}
+
+
+def run_name(label: str) -> str:
+    """A run directory's name for `runs/<name>/train.log`, else the log's file name."""
+    path = Path(label)
+    if path.name == "train.log" and path.parent.name:
+        return path.parent.name
+    return path.name or label
+
+
+def hms(seconds: float | None) -> str:
+    if seconds is None or seconds != seconds or seconds < 0:
+        return "–"
+    s = int(round(seconds))
+    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}"
+
+
+def mean_epoch_seconds(run: RunView) -> float | None:
+    secs = [row.seconds for row in run.epochs if row.seconds]
+    return sum(secs) / len(secs) if secs else None
+
+
+def describe_source(snap: Snapshot) -> tuple[str, str]:
+    """(words, style) for what the screen has of a source, for when there is no run to show."""
+    if snap.notice and snap.notice_level == "error":
+        return snap.notice, "bold red"
+    if snap.records == 0 and snap.bytes_read == 0:
+        return snap.notice or "waiting for output", "yellow"
+    run = snap.run
+    if run is None or not run.has_metrics():
+        return (
+            f"no recognisable training metrics in {snap.records:,} log records "
+            f"({snap.bytes_read:,} bytes) read so far",
+            "bold yellow",
+        )
+    return snap.notice or "", "dim"
+
+
+class RunHeader(Static):
+    """Run name, source, framework/model/device, status, epoch, step, elapsed, ETA, throughput."""
+
+    primary: reactive[Snapshot | None] = reactive(None, always_update=True)
+    secondary: reactive[Snapshot | None] = reactive(None, always_update=True)
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.clock = clock
+
+    def on_mount(self) -> None:
+        self.set_interval(1.0, self._tick)
+
+    def _tick(self) -> None:
+        snap = self.primary
+        if snap is not None and snap.live:
+            self.refresh_text()
+
+    def watch_primary(self) -> None:
+        self.refresh_text()
+
+    def watch_secondary(self) -> None:
+        self.refresh_text()
+
+    def refresh_text(self) -> None:
+        text = Text(no_wrap=True, overflow="ellipsis")
+        if self.primary is None:
+            text.append("bertmon", style="bold")
+            text.append("  starting…", style="dim")
+            self.update(text)
+            return
+        self._describe(text, self.primary, "A" if self.secondary else "")
+        if self.secondary is not None:
+            text.append("\n")
+            self._describe(text, self.secondary, "B")
+        self.update(text)
+
+    def _describe(self, text: Text, snap: Snapshot, tag: str) -> None:
+        run = snap.run
+        if tag:
+            text.append(f"{tag} ", style="bold reverse")
+        text.append(run_name(snap.label), style="bold")
+        text.append(f"  {snap.label}", style="dim")
+        config = snap.config or {}
+        framework = config.get("framework")
+        if not framework and run is not None:
+            guesses = [FRAMEWORK_FROM_FORMAT[f] for f in run.formats if f in FRAMEWORK_FROM_FORMAT]
+            framework = guesses[0] if guesses else None
+        hints = run.hints if run is not None else {}
+        for value in (
+            framework,
+            config.get("model") or hints.get("model"),
+            config.get("device") or hints.get("device"),
+        ):
+            if value:
+                text.append(f"  {value}", style="italic")
+        if len(snap.runs) > 1:
+            text.append(f"  run {len(snap.runs)} of {len(snap.runs)}", style="dim")
+        text.append("\n")
+        words, style = describe_source(snap)
+        if run is None or not run.has_metrics():
+            text.append(words or "no data yet", style=style)
+            return
+        status = run.status
+        if snap.exit_code is not None and status == "running":
+            status = "stopped" if snap.exit_code else "finished"
+        text.append(f" {status.upper()} ", style=STATUS_STYLE.get(status, "bold yellow") + " reverse")
+        done = run.current_epoch
+        planned = run.epochs_planned
+        text.append(f"  epoch {done if done is not None else '–'}/{planned or '?'}")
+        if run.step is not None:
+            text.append(f"  step {run.step:,}")
+            if run.steps_per_epoch:
+                text.append(f" ({run.steps_per_epoch:,}/epoch)", style="dim")
+        mean = mean_epoch_seconds(run)
+        log_secs = sum(row.seconds or 0.0 for row in run.epochs)
+        elapsed = log_secs or None
+        if snap.live:
+            live = self.clock() - snap.started_at
+            if live > 0:
+                elapsed = max(elapsed or 0.0, live)
+        text.append(f"  elapsed {hms(elapsed)}")
+        eta = None
+        if status == "running" and mean and planned and done is not None:
+            eta = max(0, planned - done) * mean
+        text.append(f"  ETA {hms(eta)}")
+        if mean and run.steps_per_epoch:
+            text.append(f"  {run.steps_per_epoch / mean:.2f} steps/s")
+        if run.error:
+            text.append(f"  {run.error}", style="bold red")
+        elif words:
+            text.append(f"  {words}", style=style)
