@@ -165,7 +165,7 @@ def write_report(run_dir: Path, show: bool) -> None:
         return
     try:
         analysis = parse_path(run_dir)
-        analysis = analyze(analysis) or analysis
+        analyze(analysis)  # stores the findings on each run
         (run_dir / "report.md").write_text(render(analysis, "markdown"), encoding="utf-8")
         if show:
             print()

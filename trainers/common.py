@@ -18,6 +18,22 @@ from bertmon.trainers.data import TaskData
 from bertmon.trainers.models import Encoded, ModelInfo
 
 
+TOKENIZER_FILES = ("vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")
+HEAD_FILE = "head.safetensors"
+
+
+def head_init(hidden: int, n_labels: int, dense: bool, seed: int) -> dict[str, np.ndarray]:
+    """The head's initial weights from numpy, so the TensorFlow trainer starts from the same ones."""
+    rng = np.random.default_rng(seed + 1)
+    out = {}
+    if dense:
+        out["dense.weight"] = (rng.standard_normal((hidden, hidden)) * 0.02).astype(np.float32)
+        out["dense.bias"] = np.zeros(hidden, np.float32)
+    out["classifier.weight"] = (rng.standard_normal((n_labels, hidden)) * 0.02).astype(np.float32)
+    out["classifier.bias"] = np.zeros(n_labels, np.float32)
+    return out
+
+
 def bucket_batches(lengths: list[int], batch_size: int, rng: np.random.Generator | None,
                    pool: int = 50) -> list[np.ndarray]:
     """Batches of similar length: shuffle, sort within pools of `pool` batches, shuffle batches.

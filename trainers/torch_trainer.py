@@ -23,27 +23,13 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from bertmon.trainers.common import (StopFlag, bucket_batches, config_record, env_rank, macro_f1,
-                                     pad_batch, preamble, versions)
+from bertmon.trainers.common import (HEAD_FILE, TOKENIZER_FILES, StopFlag, bucket_batches,
+                                     config_record, env_rank, head_init, macro_f1, pad_batch,
+                                     preamble, versions)
 from bertmon.trainers.config import TrainConfig
 from bertmon.trainers.data import load_task
 from bertmon.trainers.models import ModelInfo, encode, load_tokenizer
 from bertmon.trainers.rundir import RunDir
-
-TOKENIZER_FILES = ("vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")
-HEAD_FILE = "head.safetensors"
-
-
-def head_init(hidden: int, n_labels: int, dense: bool, seed: int) -> dict[str, np.ndarray]:
-    """The head's initial weights from numpy, so the TensorFlow trainer starts from the same ones."""
-    rng = np.random.default_rng(seed + 1)
-    out = {}
-    if dense:
-        out["dense.weight"] = (rng.standard_normal((hidden, hidden)) * 0.02).astype(np.float32)
-        out["dense.bias"] = np.zeros(hidden, np.float32)
-    out["classifier.weight"] = (rng.standard_normal((n_labels, hidden)) * 0.02).astype(np.float32)
-    out["classifier.bias"] = np.zeros(n_labels, np.float32)
-    return out
 
 
 class BertClassifier(nn.Module):

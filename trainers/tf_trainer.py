@@ -1,0 +1,318 @@
+"""The TensorFlow trainer: Keras 3 `model.fit` on our Keras BERT, with a dev-score callback.
+
+Its log is Keras's own: `Epoch k/N` and the progress bar, whose epoch-end line carries the dev
+metrics (`val_loss`, `val_accuracy`, `val_f1`) the callback adds. Mixed precision on a GPU,
+`tf.distribute.MirroredStrategy` when there are several.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import shutil
+import time
+from pathlib import Path
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+from keras import layers, ops  # noqa: E402
+
+from bertmon.trainers.common import (HEAD_FILE, TOKENIZER_FILES, StopFlag,  # noqa: E402
+                                     bucket_batches, config_record, head_init, macro_f1,
+                                     pad_batch, preamble, versions)
+from bertmon.trainers.config import TrainConfig, from_dict  # noqa: E402
+from bertmon.trainers.data import load_task  # noqa: E402
+from bertmon.trainers.keras_bert import BertEncoder, load_encoder  # noqa: E402
+from bertmon.trainers.models import ModelInfo, encode, load_tokenizer  # noqa: E402
+from bertmon.trainers.rundir import RunDir  # noqa: E402
+
+INPUT_KEYS = ("input_ids", "token_type_ids", "attention_mask")
+
+
+class KerasClassifier(keras.Model):
+    """The same heads as the PyTorch trainer: cls, pooler, cls-dense."""
+
+    def __init__(self, encoder: BertEncoder, n_labels: int, head: str, dropout: float,
+                 **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.encoder = encoder
+        self.head = head
+        hidden = encoder.cfg["hidden_size"]
+        self.dense = layers.Dense(hidden, activation="tanh", name="dense") \
+            if head == "cls-dense" else None
+        self.drop = layers.Dropout(dropout)
+        self.classifier = layers.Dense(n_labels, name="classifier", dtype="float32")
+
+    def call(self, inputs, training=False):
+        seq, pooled = self.encoder(inputs, training=training)
+        h = pooled if self.head == "pooler" else seq[:, 0]
+        if self.dense is not None:
+            h = self.dense(h)
+        return self.classifier(self.drop(h, training=training))
+
+    def head_layers(self) -> dict[str, layers.Dense]:
+        out = {"classifier": self.classifier}
+        if self.dense is not None:
+            out["dense"] = self.dense
+        return out
+
+    def set_head(self, weights: dict[str, np.ndarray]) -> None:
+        for name, layer in self.head_layers().items():
+            layer.kernel.assign(weights[f"{name}.weight"].T)
+            layer.bias.assign(weights[f"{name}.bias"])
+
+    def get_head(self) -> dict[str, np.ndarray]:
+        out = {}
+        for name, layer in self.head_layers().items():
+            out[f"{name}.weight"] = np.ascontiguousarray(
+                np.asarray(ops.convert_to_numpy(layer.kernel), np.float32).T)
+            out[f"{name}.bias"] = np.asarray(ops.convert_to_numpy(layer.bias), np.float32)
+        return out
+
+
+class LinearWarmupDecay(keras.optimizers.schedules.LearningRateSchedule):
+    def __init__(self, peak: float, warmup: int, total: int) -> None:
+        self.peak, self.warmup, self.total = peak, warmup, total
+
+    def __call__(self, step):
+        step = ops.cast(step, "float32")
+        up = (step + 1.0) / max(1, self.warmup)
+        down = (self.total - step) / max(1, self.total - self.warmup)
+        factor = ops.where(step < self.warmup, up, ops.maximum(0.0, down))
+        return self.peak * factor
+
+    def get_config(self) -> dict:
+        return {"peak": self.peak, "warmup": self.warmup, "total": self.total}
+
+
+def save_checkpoint(model: KerasClassifier, out: Path, source: Path, meta: dict) -> None:
+    """Hugging Face names in safetensors: loadable by this trainer and by `AutoModel` alike."""
+    from safetensors.numpy import save_file
+
+    tmp = out.with_name(out.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    save_file(model.encoder.hf_weights(), str(tmp / "model.safetensors"),
+              metadata={"format": "pt"})
+    save_file(model.get_head(), str(tmp / HEAD_FILE))
+    shutil.copy(source / "config.json", tmp / "config.json")
+    for name in TOKENIZER_FILES:
+        if (source / name).exists():
+            shutil.copy(source / name, tmp / name)
+    (tmp / "bertmon.json").write_text(json.dumps(meta, indent=2) + "\n")
+    old = out.with_name(out.name + ".old")
+    shutil.rmtree(old, ignore_errors=True)
+    if out.exists():
+        out.rename(old)
+    tmp.rename(out)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def make_dataset(enc, labels: np.ndarray, batch_size: int, seed: int | None) -> tf.data.Dataset:
+    """Length-bucketed, dynamically padded batches; reshuffled every epoch when `seed` is set.
+
+    Shapes are (None, None), so Keras traces its train step once whatever the batch length.
+    """
+    lengths = [len(x) for x in enc.input_ids]
+    n_batches = len(bucket_batches(lengths, batch_size, None))
+    epoch = [0]
+
+    def generate():
+        epoch[0] += 1
+        rng = None if seed is None else np.random.default_rng(seed * 1000 + epoch[0])
+        for idx in bucket_batches(lengths, batch_size, rng):
+            batch = pad_batch(enc, idx)
+            yield {k: batch[k].astype(np.int32) for k in INPUT_KEYS}, labels[idx].astype(np.int32)
+
+    spec = ({k: tf.TensorSpec((None, None), tf.int32) for k in INPUT_KEYS},
+            tf.TensorSpec((None,), tf.int32))
+    ds = tf.data.Dataset.from_generator(generate, output_signature=spec)
+    return ds.apply(tf.data.experimental.assert_cardinality(n_batches)).prefetch(2)
+
+
+class DevScore(keras.callbacks.Callback):
+    """Scores dev after every epoch (loss, accuracy, macro-F1) into the epoch's logs, so the
+    progress bar prints them; keeps the best checkpoint; early stopping; graceful stop."""
+
+    def __init__(self, cfg: TrainConfig, rd: RunDir, dev_ds, y_dev: np.ndarray, n_labels: int,
+                 source: Path, label_names: list[str], stop: StopFlag) -> None:
+        super().__init__()
+        self.cfg, self.rd, self.dev_ds, self.y_dev = cfg, rd, dev_ds, y_dev
+        self.n_labels, self.source, self.label_names, self.stop = (n_labels, source,
+                                                                   label_names, stop)
+        self.best: dict[str, float] | None = None
+        self.best_epoch: int | None = None
+        self.since_best = 0
+        self.stopped = False
+        self.early = False
+        self.messages: list[str] = []
+        self.started = 0.0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.started = time.perf_counter()
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.stop.requested:
+            self.stopped = True
+            self.model.stop_training = True
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.stopped or logs is None:
+            return
+        epoch += 1
+        logits = self.model.predict(self.dev_ds, verbose=0).astype(np.float64)
+        shifted = logits - logits.max(-1, keepdims=True)
+        logp = shifted - np.log(np.exp(shifted).sum(-1, keepdims=True))
+        pred = logits.argmax(-1)
+        logs["val_loss"] = float(-logp[np.arange(len(self.y_dev)), self.y_dev].mean())
+        logs["val_accuracy"] = float(np.mean(pred == self.y_dev))
+        logs["val_f1"] = macro_f1(self.y_dev, pred, self.n_labels)
+        seconds = time.perf_counter() - self.started
+        self.rd.append_metrics(epoch, {**{k: v for k, v in logs.items()
+                                          if isinstance(v, (int, float))}, "time": seconds})
+        scores = {"dev_f1": logs["val_f1"], "dev_acc": logs["val_accuracy"]}
+        if self.best is None or scores["dev_f1"] > self.best["dev_f1"]:
+            self.best, self.best_epoch, self.since_best = scores, epoch, 0
+            save_checkpoint(self.model, self.rd.checkpoint, self.source,
+                            _meta(self.cfg, self.label_names, epoch, dict(logs)))
+            self.messages.append(f"new best val_f1={scores['dev_f1']:.4f} at epoch {epoch}: "
+                                 f"saved {self.rd.checkpoint}")
+        else:
+            self.since_best += 1
+        self.rd.write_status("running", None, self.best_epoch, self.best)
+        if (self.cfg.patience and self.since_best >= self.cfg.patience
+                and epoch < self.cfg.epochs):
+            self.early = True
+            self.model.stop_training = True
+            self.messages.append(f"early stopping: val_f1 has not improved for "
+                                 f"{self.since_best} epochs (best {self.best['dev_f1']:.4f} "
+                                 f"at epoch {self.best_epoch})")
+
+
+class AfterProgbar(keras.callbacks.Callback):
+    """Prints the dev-score callback's messages once Keras has finished its epoch line."""
+
+    def __init__(self, dev_score: DevScore) -> None:
+        super().__init__()
+        self.dev_score = dev_score
+
+    def on_epoch_end(self, epoch, logs=None):
+        for line in self.dev_score.messages:
+            print(line, flush=True)
+        self.dev_score.messages.clear()
+
+
+def describe_device(gpus: list, replicas: int) -> str:
+    if not gpus:
+        return f"cpu (tensorflow {tf.__version__}, {os.cpu_count()} cores)"
+    text = f"gpu ({len(gpus)} x {gpus[0].name})"
+    return text + (f", MirroredStrategy replicas={replicas}" if replicas > 1 else "")
+
+
+def policy_for(precision: str, gpus: list) -> tuple[str, str]:
+    if precision == "auto":
+        precision = "fp16" if gpus else "fp32"
+    if precision == "fp16" and not gpus:
+        print("note: fp16 needs a GPU; training in fp32 on the CPU")
+        precision = "fp32"
+    policy = {"fp32": "float32", "fp16": "mixed_float16", "bf16": "mixed_bfloat16"}[precision]
+    return policy, precision
+
+
+def train(run_dir: Path) -> int:
+    rd = RunDir(run_dir)
+    record = json.loads((rd.path / "config.json").read_text(encoding="utf-8"))
+    cfg = from_dict(record)
+    model_info = ModelInfo(Path(record["model_path"]), bool(record["pretrained"]),
+                           record.get("model_source", "--model"), {})
+    model_info.config = json.loads((model_info.path / "config.json").read_text())
+    stop = StopFlag().install()
+    keras.utils.set_random_seed(cfg.seed)
+
+    task = load_task(cfg.data, cfg.dev_data, cfg.dev_ratio, cfg.seed, cfg.text_column,
+                     cfg.label_column, cfg.text_pair_column)
+    tok = load_tokenizer(model_info.path)
+    train_enc = encode(tok, task.train.texts, task.train.pairs, cfg.max_len)
+    dev_enc = encode(tok, task.dev.texts, task.dev.pairs, cfg.max_len)
+    y_train = np.asarray(task.label_ids(task.train), np.int64)
+    y_dev = np.asarray(task.label_ids(task.dev), np.int64)
+    n_labels = len(task.label_names)
+
+    gpus = tf.config.list_physical_devices("GPU")
+    strategy = tf.distribute.MirroredStrategy() if len(gpus) > 1 else None
+    replicas = strategy.num_replicas_in_sync if strategy else 1
+    policy, precision = policy_for(cfg.precision, gpus)
+    keras.mixed_precision.set_global_policy(policy)
+    libs = versions("tensorflow-cpu", "tensorflow", "keras", "tokenizers")
+    device = describe_device(gpus, replicas)
+    rd.write_config(config_record(cfg, model_info, device, task, libs, precision_used=precision,
+                                  world_size=replicas, n_truncated_train=train_enc.n_truncated,
+                                  n_truncated_dev=dev_enc.n_truncated))
+    preamble(cfg, model_info, device, task, train_enc, dev_enc, libs)
+
+    train_ds = make_dataset(train_enc, y_train, cfg.batch_size, cfg.seed)
+    dev_ds = make_dataset(dev_enc, y_dev, cfg.batch_size * 2, None)
+    n_batches = math.ceil(len(y_train) / cfg.batch_size)
+    total = math.ceil(n_batches / cfg.grad_accum) * cfg.epochs
+    schedule = LinearWarmupDecay(cfg.lr, int(cfg.warmup_ratio * total), total)
+
+    with strategy.scope() if strategy else contextlib.nullcontext():
+        encoder = load_encoder(model_info.path)
+        model = KerasClassifier(encoder, n_labels, cfg.head, cfg.dropout, name="classifier")
+        model(next(iter(dev_ds))[0])  # build
+        model.set_head(head_init(model_info.config["hidden_size"], n_labels,
+                                 cfg.head == "cls-dense", cfg.seed))
+        if cfg.freeze_encoder:
+            encoder.trainable = False
+        elif cfg.head != "pooler":
+            encoder.pooler.trainable = False  # unused by the head: keep it as loaded
+        common = {"learning_rate": schedule, "epsilon": 1e-8, "global_clipnorm": 1.0}
+        if cfg.grad_accum > 1:
+            common["gradient_accumulation_steps"] = cfg.grad_accum
+        if cfg.optimizer == "adam":
+            if cfg.weight_decay:
+                print(f"note: optimizer=adam ignores weight_decay={cfg.weight_decay}")
+            optimizer = keras.optimizers.Adam(**common)
+        else:
+            optimizer = keras.optimizers.AdamW(weight_decay=cfg.weight_decay, **common)
+            optimizer.exclude_from_weight_decay(var_names=["bias", "gamma", "beta"])
+        model.compile(optimizer=optimizer,
+                      loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                      metrics=["accuracy"])
+    n_trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+    n_total = sum(int(np.prod(w.shape)) for w in model.weights)
+    print(f"parameters: {n_trainable:,} trainable of {n_total:,}"
+          + (" (encoder frozen)" if cfg.freeze_encoder else ""), flush=True)
+
+    rd.write_status("running")
+    dev_score = DevScore(cfg, rd, dev_ds, y_dev, n_labels, model_info.path, task.label_names,
+                         stop)
+    callbacks = [dev_score, keras.callbacks.ProgbarLogger(), AfterProgbar(dev_score)]
+    model.fit(train_ds, epochs=cfg.epochs, callbacks=callbacks, verbose=1, shuffle=False)
+
+    stopped = dev_score.stopped
+    if stopped and dev_score.best is None:
+        save_checkpoint(model, rd.checkpoint, model_info.path,
+                        _meta(cfg, task.label_names, None, {}))
+        print(f"\nstopped before the first epoch ended: saved the current model to "
+              f"{rd.checkpoint}", flush=True)
+    if dev_score.best is not None:
+        print(f"{'' if not stopped else chr(10)}best val_f1={dev_score.best['dev_f1']:.4f} "
+              f"at epoch {dev_score.best_epoch}", flush=True)
+    print("training stopped" if stopped else "training finished", flush=True)
+    code = 130 if stopped else 0
+    rd.write_status("stopped" if stopped else "finished", code, dev_score.best_epoch,
+                    dev_score.best or {})
+    return code
+
+
+def _meta(cfg: TrainConfig, labels: list[str], epoch: int | None, metrics: dict) -> dict:
+    clean = {k: float(v) for k, v in metrics.items() if isinstance(v, (int, float))}
+    return {"framework": "tf", "head": cfg.head, "dropout": cfg.dropout, "labels": labels,
+            "max_len": cfg.max_len, "epoch": epoch, "metrics": clean}
