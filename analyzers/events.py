@@ -89,9 +89,12 @@ def _pairs(found: list[tuple[str, str]]) -> Pairs:
     out = []
     for key, value in found:
         try:
-            out.append((key, g.to_float(value)))
+            out.append((key, float(value)))  # float() reads nan, inf, -inf, Infinity itself
         except ValueError:
-            continue
+            try:
+                out.append((key, g.to_float(value)))
+            except ValueError:
+                continue
     return out
 
 
@@ -134,9 +137,10 @@ def classify(record: str) -> list[Event]:
             m = f.keras_old_v2.match(record)
             metrics = _pairs(f.keras_metric.findall(record))
             return [KerasStep(1, 1, metrics, float(m["seconds"]))]
-        pending = f.pending_name.search(record)
-        if pending:
-            return [PendingName(pending.group(1).strip())]
+        if record.rstrip().endswith(("=", ":")):
+            pending = f.pending_name.search(record)
+            if pending:
+                return [PendingName(pending.group(1).strip())]
         lowered = record.lstrip().lower()
         kv = _key_values(record, ws_ok=lowered.startswith(("epoch", "step", "iter")))
         if kv:
@@ -156,15 +160,17 @@ def classify(record: str) -> list[Event]:
 def _keras_step(record: str, m) -> KerasStep:
     f = g.fast()
     target = None if m["target"] == "Unknown" else int(m["target"])
+    current = int(m["current"])
     rest = record[m.end():]
     metrics = _pairs(f.keras_metric.findall(rest)) if " - " in rest else []
     seconds = None
-    s = f.keras_seconds.search(rest.split(" - ", 1)[0] if "ETA" not in rest else "")
-    if s is None and " - " in rest:  # verbose=2: `875/875 - 211s - 228ms/step - loss: ...`
-        s = f.keras_seconds.search(rest.split(" - ", 2)[1] if rest.count(" - ") >= 2 else "")
-    if s is not None:
-        seconds = float(s["seconds"])
-    return KerasStep(int(m["current"]), target, metrics, seconds)
+    if target is None or current >= target:  # elapsed time is printed only at the end
+        s = f.keras_seconds.search(rest.split(" - ", 1)[0])
+        if s is None and " - " in rest:  # verbose=2: `875/875 - 211s - 228ms/step - loss: ...`
+            s = f.keras_seconds.search(rest.split(" - ", 2)[1] if rest.count(" - ") >= 2 else "")
+        if s is not None:
+            seconds = float(s["seconds"])
+    return KerasStep(current, target, metrics, seconds)
 
 
 def _tqdm(record: str) -> TqdmUpdate | None:
@@ -217,15 +223,30 @@ def _trainer_dict(text: str) -> list[Event]:
 def _key_values(text: str, ws_ok: bool) -> KeyValues | None:
     gr = g.grammar()
     found: list[tuple[str, str]] = []
-    if "=" in text or ":" in text:
-        found = [(t[0]["name"], t[0]["value"]) for t, _, _ in gr.kv_pair.scan_string(text)]
-    if ws_ok and not found:
+    f = g.fast()
+    if ("=" in text or ":" in text) and f.kv_candidate.search(text):
+        if not f.kv_words.search(text.lower()):
+            return None
+        found = [(t["name"], t["value"]) for t in gr.kv_line.parse_string(text)]
+    if ws_ok and not found and f.kv_words.search(text.lower()):
         try:
             found = [(t["name"], t["value"]) for t in gr.ws_pairs.parse_string(text)]
         except pp.ParseException:
             found = []
     if not found:
         return None
+    kv = key_values(found)
+    m = f.epoch_prefix.match(text)  # `epoch 3: loss=...`, `Step 100: loss = 0.5`
+    if m and kv is not None:
+        if m["what"].lower() == "epoch":
+            kv.epoch = kv.epoch if kv.epoch is not None else int(m["n"])
+        elif kv.step is None:
+            kv.step = int(m["n"])
+    return kv
+
+
+def key_values(found: list[tuple[str, str]]) -> KeyValues | None:
+    """Sort printed name/value pairs into position, time, configuration hints and metrics."""
     kv = KeyValues(pairs=[])
     for raw_name, raw_value in found:
         key = raw_name.strip()

@@ -51,6 +51,7 @@ NAME = r"[A-Za-z_][\w.\-/@]*"
 SI = r"[kMGTPEZY]?"
 CLOCK = r"(?:\d+d, )?\d+(?::\d\d)+"  # tqdm 00:05, 1:02:03
 NUM_END = r"(?=$|[\s,;)|\]}])"
+KV_END = r"(?=$|[\s,;)|}]|s\b)"  # not `]` or `:`: `file.cc:404]`, `x.py:121:` are not metrics
 
 number = pp.Regex(NUM).set_name("number")
 name = pp.Regex(NAME).set_name("name")
@@ -136,6 +137,9 @@ class Fast:
     fatal: re.Pattern[str]
     number_only: re.Pattern[str]
     pending_name: re.Pattern[str]
+    kv_candidate: re.Pattern[str]
+    kv_words: re.Pattern[str]
+    epoch_prefix: re.Pattern[str]
 
 
 @cache
@@ -152,6 +156,12 @@ def fast() -> Fast:
         fatal=re.compile(FATAL, re.M),
         number_only=re.compile(rf"^\s*(?:{NUM})\s*$"),
         pending_name=re.compile(rf"(?:^|\s)({NAME}(?: {NAME}){{0,3}})\s*[=:]\s*$"),
+        kv_candidate=re.compile(rf"(?<![\w.\-/@])[A-Za-z_][\w.\-/@]*\s*[:=]\s*(?:{NUM})%?{KV_END}"),
+        kv_words=re.compile(  # searched in the lowered line: re.I alternations are slow
+            METRIC_WORDS.pattern + "|" + "|".join(re.escape(k) for k in HINT_NAMES)
+            + r"|epoch|step|iter|time|elapsed"),
+        epoch_prefix=re.compile(
+            r"^\s*(?P<what>[Ee]poch|[Ss]tep|[Ii]ter(?:ation)?)\s*[:=#]?\s*(?P<n>\d+)\b(?!\s*/)"),
     )
 
 
@@ -159,7 +169,7 @@ def fast() -> Fast:
 @dataclass(frozen=True)
 class Grammar:
     trainer_dict: pp.ParserElement
-    kv_pair: pp.ParserElement
+    kv_line: pp.ParserElement
     ws_pairs: pp.ParserElement
 
 
@@ -179,14 +189,17 @@ def grammar() -> Grammar:
     entry = pp.Group(key("name") + pp.Suppress(":") + value("value"))
     trainer_dict = pp.Suppress("{") + pp.DelimitedList(entry)("entries") + pp.Suppress("}")
 
-    # plain key/value: `loss: 0.41`, `dev_acc=0.80`, `final_score = 0.46`, `time=12.3s`, `85.3%`
+    # plain key/value: `loss: 0.41`, `dev_acc=0.80`, `final_score = 0.46`, `time=12.3s`, `85.3%`.
+    # One pass over the line: at each token a pair, else one word / punctuation run / blank
+    # skipped (cheaper than `scan_string`, which retries the pair at every character).
     sep = pp.Regex(r"\s*[:=]\s*")
-    kv_value = pp.Regex(rf"(?:{NUM})%?" + r"(?=$|[\s,;)|\]}/]|s\b)")
+    kv_value = pp.Regex(rf"(?:{NUM})%?{KV_END}")
     kv_name = pp.Regex(rf"{NAME}(?: [a-z]{{2,}}){{0,3}}")  # `Num Epochs`, `max len`
     kv_pair = pp.Group(kv_name("name") + pp.Suppress(sep) + kv_value("value"))
+    skip = pp.Suppress(pp.Regex(r"[^\w\s]+|[\w.\-/@]+|\s+"))
+    kv_line = pp.ZeroOrMore(kv_pair | skip)
 
     # `epoch 3 train_loss 0.41 dev_acc 0.80`: names and numbers separated by blanks
     ws_pair = pp.Group(name("name") + pp.Suppress(pp.White(" \t") | sep) + kv_value("value"))
-    ws_pairs = pp.OneOrMore(ws_pair | pp.Suppress(pp.Regex(r"[^\w\s]+|\s+")))
-
-    return Grammar(trainer_dict, kv_pair, ws_pairs)
+    ws_pairs = pp.ZeroOrMore(ws_pair | skip)
+    return Grammar(trainer_dict, kv_line, ws_pairs)

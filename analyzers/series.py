@@ -113,7 +113,7 @@ class LogParser:
         if isinstance(event, ev.BareNumber):
             if self._pending_name is not None:
                 name, self._pending_name = self._pending_name, None
-                kv = ev._key_values(f"{name}={event.value!r}", ws_ok=False)
+                kv = ev.key_values([(name, repr(event.value))])
                 if kv:
                     self._key_values(kv)
             return
@@ -201,8 +201,9 @@ class LogParser:
         series.append(epoch, step, value)
         if row is not None:
             row.metrics[name] = value
-        if train and not math.isfinite(value) and _LOSS.search(name) and not _DEV_PREFIX.match(name):
-            state.diverged = True
+        if train and (value != value or value in (math.inf, -math.inf)):
+            if _LOSS.search(name) and not _DEV_PREFIX.match(name):
+                state.diverged = True
 
     @staticmethod
     def _add_format(run: Run, fmt: str) -> None:
