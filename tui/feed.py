@@ -116,7 +116,14 @@ def _step_axis(series, steps_per_epoch: int | None) -> tuple[np.ndarray, np.ndar
 class Feed:
     """One source's parser, fed in a worker thread."""
 
-    def __init__(self, label: str, *, live: bool, config: dict[str, object] | None = None):
+    def __init__(
+        self,
+        label: str,
+        *,
+        live: bool,
+        config: dict[str, object] | None = None,
+        clock=time.monotonic,
+    ):
         from bertmon.analyzers import LogParser  # looked up late: the parser is its own wing
 
         self.label = label
@@ -125,7 +132,7 @@ class Feed:
         self.parser = LogParser(source=label)
         self.lock = threading.Lock()
         self.bytes_read = 0
-        self.started_at = time.monotonic()
+        self.started_at = clock()  # the screen's clock: tests freeze it
         self.analysis: Analysis | None = None
         self.notice: str | None = None
         self.notice_level = "info"

@@ -74,6 +74,7 @@ class MonitorScreen(Screen):
         self.exit_code: int | None = None
         self.stopping = False
         self.exported: list[Path] = []
+        self.notices: list[str] = []  # every word about the sources, in order
 
     def compose(self) -> ComposeResult:
         yield RunHeader(self.clock, id="header").data_bind(
@@ -111,7 +112,7 @@ class MonitorScreen(Screen):
         spec = self.specs[slot]
         worker = get_current_worker()
         try:
-            feed = Feed(spec.label, live=spec.live, config=spec.config)
+            feed = Feed(spec.label, live=spec.live, config=spec.config, clock=self.clock)
             self.feeds[slot] = feed
             drive(
                 spec.source,
@@ -136,6 +137,7 @@ class MonitorScreen(Screen):
 
     @on(SourceNotice)
     def _notice(self, message: SourceNotice) -> None:
+        self.notices.append(message.text)
         if message.level in ("warning", "error"):
             self.notify(message.text, severity=message.level, timeout=6)
 

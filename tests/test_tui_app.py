@@ -1,0 +1,298 @@
+"""Pilot tests: every source and every key of the monitor, on real logs and a real child."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+from test_tui_support import (
+    KERAS_SCRIPT,
+    SEED000,
+    SEED001,
+    SIZE,
+    analyze_json,
+    caught_up,
+    frozen_clock,
+    wait_for,
+)
+from textual.widgets import DataTable, TextArea
+
+from bertmon.tui.app import BertmonApp, tail_specs, train_app
+from bertmon.tui.monitor import MonitorScreen
+from bertmon.tui.widgets.epoch_table import fmt
+from bertmon.tui.widgets.findings import FindingsPanel
+from bertmon.tui.widgets.log_pane import LogPane
+
+
+def tail_app(*paths: Path, export_dir: Path | None = None) -> BertmonApp:
+    return BertmonApp(tail_specs(list(paths)), export_dir=export_dir, clock=frozen_clock)
+
+
+def header_text(app) -> str:
+    return str(app.screen.query_one("#header").render())
+
+
+def table_rows(app) -> list[list[str]]:
+    table = app.screen.query_one(DataTable)
+    return [[str(cell) for cell in table.get_row_at(i)] for i in range(table.row_count)]
+
+
+def assert_screen_matches(app, screen: MonitorScreen, doc: dict, *, status: bool) -> None:
+    """The screen's data and widgets show what `bertmon analyze` says, number for number."""
+    expected = doc["runs"][-1]
+    run = screen.primary.run
+    assert [(r.epoch, r.metrics, r.seconds) for r in run.epochs] == [
+        (e["epoch"], e["metrics"], e["seconds"]) for e in expected["epochs"]
+    ]
+    assert run.roles == expected["roles"]
+    assert run.epochs_planned == expected["epochs_planned"]
+    got = [(f.rule, f.severity, f.epoch, f.message) for f in run.findings]
+    assert got == [(f["rule"], f["severity"], f["epoch"], f["message"]) for f in expected["findings"]]
+    if status:
+        assert run.status == expected["status"]
+    # ...and the widgets draw those numbers
+    table = screen.query_one(DataTable)
+    labels = [str(c.label) for c in table.columns.values()]
+    rows = [[str(cell) for cell in table.get_row_at(i)] for i in range(table.row_count)]
+    assert len(rows) == len(expected["epochs"])
+    for row, epoch in zip(rows, expected["epochs"]):
+        for name, value in epoch["metrics"].items():
+            assert row[labels.index(name)] == fmt(value)
+    shown = " ".join(str(s.render()) for s in screen.query(".finding"))
+    for finding in expected["findings"]:
+        assert finding["message"][:40] in shown.replace("\n", " ")
+
+
+async def test_tail_shows_what_analyze_gives() -> None:
+    doc = analyze_json(SEED000)
+    app = tail_app(SEED000)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, caught_up(app))
+        assert_screen_matches(app, app.screen, doc, status=False)
+        best = [row for row in table_rows(app) if row[0].startswith("★")]
+        metric, epoch, value = app.screen.primary.run.best
+        assert best and best[0][0] == f"★ {epoch}"
+        assert "epoch 18/20" in header_text(app)
+
+
+async def test_paste_screen_analyses_on_submit() -> None:
+    doc = analyze_json(SEED000)
+    app = tail_app(SEED001)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("p")
+        area = app.screen.query_one(TextArea)
+        area.load_text(SEED000.read_text(encoding="utf-8"))
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: isinstance(app.screen, MonitorScreen) and app.screen.closable)
+        pasted = app.screen
+        await wait_for(pilot, lambda: pasted.primary is not None and pasted.primary.ended)
+        # a pasted log is a finished log: the status agrees too
+        assert_screen_matches(app, pasted, doc, status=True)
+        assert "pasted text" in header_text(app)
+        await pilot.press("escape")
+        assert app.screen is app.monitor
+
+
+async def test_paste_screen_cancel_and_empty() -> None:
+    app = tail_app(SEED001)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("p", "ctrl+s")  # nothing pasted: stays
+        assert app.screen.query(TextArea)
+        await pilot.press("escape")
+        assert app.screen is app.monitor
+
+
+async def test_tail_waits_truncates_rotates(tmp_path: Path) -> None:
+    log = tmp_path / "later.log"
+    data = SEED000.read_bytes()
+    cut1 = data.index(b"Epoch 4/20")
+    cut2 = data.index(b"Epoch 9/20")
+    app = tail_app(log)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: "waiting for" in header_text(app))
+        log.write_bytes(data[:cut1])  # created: read from the start
+        await wait_for(pilot, lambda: app.screen.primary and app.screen.primary.run
+                       and len(app.screen.primary.run.epochs) == 3)
+        # copytruncate: logrotate copies the file away, then truncates it in place
+        shutil.copy(log, tmp_path / "later.log.1")
+        with open(log, "r+b") as fh:
+            fh.truncate(0)
+        await wait_for(pilot, lambda: "truncated" in (app.screen.primary.notice or ""))
+        with open(log, "ab") as fh:
+            fh.write(data[cut1:cut2])
+        await wait_for(pilot, lambda: len(app.screen.primary.run.epochs) == 8)
+        # rename and recreate
+        os.rename(log, tmp_path / "later.log.2")
+        log.write_bytes(data[cut2:])
+        await wait_for(pilot, caught_up(app))
+        await wait_for(pilot, lambda: len(app.screen.primary.run.epochs) == 18)
+        assert any("was rotated" in n for n in app.screen.notices)
+        assert_screen_matches(app, app.screen, analyze_json(SEED000), status=False)
+
+
+async def test_deleted_file_keeps_running(tmp_path: Path) -> None:
+    log = tmp_path / "gone.log"
+    shutil.copy(SEED001, log)
+    app = tail_app(log)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, caught_up(app))
+        log.unlink()
+        await wait_for(pilot, lambda: "deleted" in header_text(app))
+        assert app.is_running
+        assert len(app.screen.primary.run.epochs) == 2  # what was read is kept
+        await pilot.press("q")
+    assert app.return_code == 0
+
+
+@pytest.mark.parametrize("kind", ["random", "no-metrics"])
+async def test_bad_input_is_said_in_words(tmp_path: Path, kind: str) -> None:
+    log = tmp_path / "bad.log"
+    if kind == "random":
+        log.write_bytes(os.urandom(200_000))
+    else:
+        log.write_text("hello\nthis is not a training log\n" * 50)
+    app = tail_app(log)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: "no recognisable training metrics" in header_text(app))
+        await pilot.press("m", "f")  # keys still work
+        assert app.is_running
+
+
+async def test_directory_is_said_in_words(tmp_path: Path) -> None:
+    app = tail_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: "is a directory" in header_text(app))
+        assert app.is_running
+
+
+async def test_keys_smoothing_follow_search(tmp_path: Path) -> None:
+    app = tail_app(SEED000)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, caught_up(app))
+        screen = app.screen
+        assert screen.smoothing == "none"
+        await pilot.press("m")
+        assert screen.smoothing == "ema"
+        await pilot.press("m")
+        assert screen.smoothing == "mean"
+        await pilot.press("m")
+        assert screen.smoothing == "none"
+        pane = screen.query_one(LogPane)
+        assert pane.follow
+        await pilot.press("f")
+        assert not pane.follow and "paused" in pane.border_title
+        await pilot.press("f")
+        assert pane.follow
+        await pilot.press("slash")
+        await pilot.press(*"epoch 5/20", "enter")
+        first = pane._match_line
+        assert "Epoch 5/20" in pane.lines[first]
+        assert not pane.follow
+        await pilot.press("slash", *"final_score", "enter")
+        one = pane._match_line
+        await pilot.press("n")
+        assert pane._match_line > one and "final_score" in pane.lines[pane._match_line]
+
+
+async def test_export_writes_series_and_report(tmp_path: Path) -> None:
+    app = tail_app(SEED000, export_dir=tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, caught_up(app))
+        await pilot.press("e")
+        await wait_for(pilot, lambda: len(app.screen.exported) == 3)
+    stem = "bertmon-seed000_tf_reference.log"
+    rows = list(csv.DictReader(open(tmp_path / f"{stem}-series.csv", encoding="utf-8")))
+    doc = json.loads((tmp_path / f"{stem}-series.json").read_text())
+    expected = analyze_json(SEED000)["runs"][0]["series"]
+    assert {r["metric"] for r in rows} == set(expected)
+    assert len(rows) == sum(len(v) for v in expected.values())
+    assert doc["runs"][0]["series"] == expected
+    report = (tmp_path / f"{stem}-report.md").read_text()
+    assert "train_dev_gap" in report
+
+
+async def test_command_palette_offers_the_actions() -> None:
+    app = tail_app(SEED001)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, caught_up(app))
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        for words in ("Smoothing", "Follow log", "Search log", "Export", "Paste a log", "Quit"):
+            assert words in titles
+        assert "Stop trainer" not in titles  # no trainer here
+        await pilot.press("ctrl+p")
+        await pilot.pause(0.2)
+        await pilot.press(*"smoothing")
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.monitor.smoothing == "ema")
+
+
+async def test_two_logs_overlay_as_comparison() -> None:
+    app = tail_app(SEED000, SEED001)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, caught_up(app, 0))
+        await wait_for(pilot, caught_up(app, 1))
+        table = app.screen.query_one(DataTable)
+        labels = [str(c.label) for c in table.columns.values()]
+        assert "A loss" in labels and "B val_accuracy" in labels
+        assert "A " in header_text(app) and "B " in header_text(app)
+        titles = [str(s.render()) for s in app.screen.query_one(FindingsPanel).query(".finding")]
+        assert any("[A]" in t for t in titles)
+
+
+def start_trainer(tmp_path: Path, epochs: int, delay: float):
+    from bertmon.trainers.launch import TrainerProcess
+
+    return TrainerProcess(
+        tmp_path, command=[sys.executable, "-u", "-c", KERAS_SCRIPT, str(epochs), str(delay)]
+    ).start()
+
+
+async def test_trainer_source_runs_to_exit(tmp_path: Path) -> None:
+    process = start_trainer(tmp_path, 4, 0.05)
+    app = train_app(process, tmp_path)
+    app.clock = frozen_clock
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.screen.ended[0])
+        await wait_for(pilot, lambda: app.screen.primary.ended)
+        snap = app.screen.primary
+        assert [r.epoch for r in snap.run.epochs] == [1, 2, 3, 4]
+        assert snap.exit_code == 0 and "exited with code 0" in header_text(app)
+        assert not app.screen.trainer_running
+        await pilot.press("q")  # nothing runs: no question
+    assert process.wait() == 0
+    assert (tmp_path / "train.log").read_bytes().count(b"Epoch ") == 4
+
+
+async def test_trainer_s_stops_gracefully(tmp_path: Path) -> None:
+    process = start_trainer(tmp_path, 200, 0.1)
+    app = train_app(process, tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.screen.primary and app.screen.primary.run
+                       and app.screen.primary.run.epochs)
+        assert app.screen.trainer_running
+        assert "Stop trainer" in [c.title for c in app.get_system_commands(app.screen)]
+        await pilot.press("s")
+        await wait_for(pilot, lambda: app.screen.ended[0], timeout=20)
+        assert app.screen.exit_code == 130
+        assert "exited with code 130" in header_text(app)
+    assert process.wait() == 130
+
+
+async def test_trainer_q_asks_before_stopping(tmp_path: Path) -> None:
+    process = start_trainer(tmp_path, 200, 0.1)
+    app = train_app(process, tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.screen.primary is not None)
+        await pilot.press("q")
+        assert "still running" in str(app.screen.query_one("#confirm-question").render())
+        await pilot.press("n")
+        assert app.is_running and process.poll() is None
+        await pilot.press("q", "y")
+        await pilot.pause(0.2)
+    assert process.wait() == 130
