@@ -55,7 +55,7 @@ class RecordSplitter:
             self._hold(buf)
             return []
         head, self._tail = buf[: last + 1], buf[last + 1 :]
-        if head.endswith(b"\r"):
+        if not self._tail and head.endswith(b"\r"):
             self._pending_cr = True  # the `\n` of a `\r\n` may come in the next chunk
         if len(self._tail) > MAX_RECORD:
             self._hold(self._tail)

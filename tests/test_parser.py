@@ -1,0 +1,272 @@
+"""Records -> events -> runs, on the seeds' real logs, real captures and each line form."""
+
+import json
+import math
+import random
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bertmon.analyzers import LogParser, parse_bytes, parse_path
+
+LOGS = Path(__file__).resolve().parent.parent / "sample_logs"
+
+
+def one_run(text: str | bytes):
+    data = text.encode() if isinstance(text, str) else text
+    runs = parse_bytes(data).runs
+    assert len(runs) == 1, [r.epochs for r in runs]
+    return runs[0]
+
+
+# --- the seeds ----------------------------------------------------------------------------
+SEED000_SCORES = [0.4637266561611361, 0.4715278770706616, 0.48631696631087207, 0.4927837543840665,
+                  0.4603489827324962, 0.5136259654205074, 0.5293800811021452, 0.4566600972331969,
+                  0.484445120332004, 0.46480710031858224, 0.4820417457316996, 0.5076002583300518,
+                  0.4855591258396087, 0.47588983392087264, 0.49583256897288686, 0.4645668699854448,
+                  0.4835244217626551, 0.5069050625288192]
+
+
+@pytest.mark.parametrize("name", ["seed000_tf_reference.log", "seed000_full_post.txt"])
+def test_seed000_keras_bars_tqdm_eval_and_value_on_next_line(name):
+    run = one_run((LOGS / name).read_bytes())
+    assert run.formats == ["keras", "tqdm", "kv"]
+    assert run.epochs_planned == 20
+    assert [row.epoch for row in run.epochs] == list(range(1, 19))
+    assert [row.metrics["final_score"] for row in run.epochs] == SEED000_SCORES
+    assert run.epochs[0].metrics["loss"] == 1.5204 and run.epochs[0].metrics["acc"] == 0.5936
+    assert run.epochs[17].metrics["acc"] == 0.9860
+    assert run.epochs[0].seconds == 211.0 and run.epochs[16].seconds == 200.0
+    assert run.roles == {"train_loss": "loss", "train_acc": "acc", "dev_loss": None,
+                         "dev_acc": None, "dev_score": "final_score"}
+    assert run.best_dev() == ("final_score", 7, 0.5293800811021452)
+    assert run.status == "finished"
+    # the tqdm bar after each Keras epoch is the evaluation, not training
+    assert sorted(run.hints["eval_seconds"]) == list(range(1, 19))
+    assert run.hints["eval_seconds"][1] == 87.0
+
+
+@pytest.mark.parametrize("name", ["seed001_frozen_cola.log", "seed001_full_post.txt"])
+def test_seed001_keras2_per_sample_lines(name):
+    run = one_run((LOGS / name).read_bytes())
+    assert run.formats == ["keras"]
+    assert [row.metrics for row in run.epochs] == [
+        {"loss": 0.6531, "accuracy": 0.5792, "val_loss": 0.5296, "val_accuracy": 0.7675},
+        {"loss": 0.6288, "accuracy": 0.6119, "val_loss": 0.5020, "val_accuracy": 0.7850},
+    ]
+    assert [row.seconds for row in run.epochs] == [177.0, 172.0]
+    assert run.roles["dev_acc"] == "val_accuracy" and run.roles["train_acc"] == "accuracy"
+
+
+# --- real captures against what the library itself recorded ----------------------------
+def truth(name: str) -> dict:
+    return json.loads((LOGS / f"{name}.truth.json").read_text())
+
+
+def close(a: float, b: float) -> bool:
+    """Keras prints %.4f (or %.4e below 1e-3)."""
+    a, b = float(a), float(b)
+    if math.isnan(a) or math.isnan(b):
+        return math.isnan(a) and math.isnan(b)
+    return abs(a - b) <= 5e-5 + 5e-4 * abs(b)
+
+
+@pytest.mark.parametrize("name", ["keras3_verbose1_pty", "keras3_verbose2_file", "keras3_nan_pty",
+                                  "keras3_restart_file"])
+def test_keras3_captures_equal_history(name):
+    t = truth(name)
+    runs = parse_path(LOGS / f"{name}.log").runs
+    assert len(runs) == len(t["runs"])
+    for run, expected in zip(runs, t["runs"]):
+        assert run.epochs_planned == expected["epochs"]
+        history = expected["history"]
+        assert len(run.epochs) == len(next(iter(history.values())))
+        for name_, values in history.items():
+            got = [row.metrics[name_] for row in run.epochs]
+            assert all(close(a, b) for a, b in zip(got, values)), (name_, got, values)
+    if "nan" in name:
+        assert runs[0].status == "diverged"
+
+
+def test_keras3_pty_capture_keeps_every_intermediate_running_average():
+    run = one_run((LOGS / "keras3_verbose1_pty.log").read_bytes())
+    steps = truth("keras3_verbose1_pty")["runs"][0]["steps"]
+    loss = list(run.series["loss"])
+    assert len(loss) >= 3 * 2  # more than one observation an epoch
+    assert {p.epoch for p in loss} == {1, 2, 3}
+    assert max(p.step for p in loss) == 3 * steps  # global step across epochs
+
+
+def test_crash_capture_ends_crashed_with_the_exception_line():
+    run = one_run((LOGS / "keras3_crash_file.log").read_bytes())
+    assert run.status == "crashed"
+    assert run.error.startswith("RuntimeError: bertmon test emitter: simulated crash")
+    assert run.epochs[0].metrics["val_loss"] == pytest.approx(0.8178)
+
+
+def test_tqdm_loop_capture():
+    t = truth("tqdm_loop_pty")
+    run = one_run((LOGS / "tqdm_loop_pty.log").read_bytes())
+    assert "tqdm" in run.formats and "kv" in run.formats
+    assert run.epochs_planned == t["epochs_planned"]
+    for row, expected in zip(run.epochs, t["epochs"], strict=True):
+        for key, value in expected["summary"].items():
+            assert row.metrics[key] == pytest.approx(value, abs=5e-5)
+    assert len(run.series["loss"]) >= t["steps"]  # postfix values, one per redraw
+    assert run.roles["dev_acc"] == "dev_acc" and run.roles["dev_score"] == "dev_f1"
+    assert not any(name.startswith("eval_") and name != "eval_loss" for name in run.series)
+
+
+@pytest.mark.parametrize("name", ["hf_trainer_file", "hf_trainer_pty"])
+def test_hf_trainer_captures_equal_log_history(name):
+    t = truth(name)
+    run = one_run((LOGS / f"{name}.log").read_bytes())
+    assert "hf-trainer" in run.formats
+    evals = [h for h in t["log_history"] if "eval_loss" in h]
+    assert [row.epoch for row in run.epochs] == [round(h["epoch"]) for h in evals]
+    for row, h in zip(run.epochs, evals):
+        assert row.metrics["eval_loss"] == pytest.approx(h["eval_loss"], abs=5e-5)
+    logged = [h for h in t["log_history"] if "loss" in h and "eval_loss" not in h]
+    series = list(run.series["loss"])
+    assert [p.value for p in series] == pytest.approx([h["loss"] for h in logged], abs=5e-5)
+    assert [p.epoch for p in series] == pytest.approx([h["epoch"] for h in logged], abs=5e-4)
+    assert run.roles["train_loss"] == "loss" and run.roles["dev_loss"] == "eval_loss"
+
+
+# --- line forms ---------------------------------------------------------------------------
+def test_keras2_verbose2_and_scientific_notation():
+    run = one_run("Epoch 1/2\n875/875 - 211s - loss: 1.5204e-04 - acc: 0.5936 - val_loss: nan"
+                  " - 211s/epoch - 241ms/step\nEpoch 2/2\n875/875 - 199s - loss: 0.9490 -"
+                  " acc: 0.7278 - val_loss: 0.8\n")
+    assert run.epochs[0].metrics["loss"] == 1.5204e-04
+    assert math.isnan(run.epochs[0].metrics["val_loss"])
+    assert [row.seconds for row in run.epochs] == [211.0, 199.0]
+    assert run.status == "finished"  # a NaN dev loss is not divergence
+
+
+def test_keras_unknown_total_and_us_per_step():
+    run = one_run("Epoch 1/3\n     50/Unknown 5s 97us/step - loss: 0.6931\n")
+    assert run.epochs[0].metrics == {"loss": 0.6931}
+    assert run.steps_per_epoch is None
+
+
+def test_hf_trainer_string_numbers_glued_to_a_bar_frame():
+    run = one_run(
+        " 50%|█████     | 10/20 [00:01<00:01,  8.50it/s]{'loss': '0.6928', 'grad_norm': "
+        "'1.2', 'learning_rate': '2.5e-05', 'epoch': '0.5'}\n"
+        "{'eval_loss': '0.61', 'eval_accuracy': '0.71', 'epoch': '1.0'}\n"
+        "{'loss': 'nan', 'epoch': '1.5'}\n"
+    )
+    assert run.series["loss"][0].value == 0.6928 and run.series["loss"][0].step == 10
+    assert run.epochs[0].epoch == 1
+    assert run.epochs[0].metrics["eval_accuracy"] == 0.71
+    assert run.epochs[0].metrics["loss"] == 0.6928
+    assert run.status == "diverged"
+
+
+def test_key_value_forms():
+    run = one_run(
+        "lr=2e-05 max_len=32 batch_size=16\n"
+        "epoch 1 train_loss 0.61 dev_acc 0.70\n"
+        "Epoch 2/10 - loss: 0.41 - val_acc: 0.80\n"
+        "epoch 3: train_loss=0.35, dev_acc=81.5%, time=12.3s\n"
+        "final_score = \n0.4637266561611361\n"
+    )
+    assert run.hints == {"lr": 2e-05, "max_len": 32.0, "batch_size": 16.0}
+    assert [row.epoch for row in run.epochs] == [1, 2, 3]
+    assert run.epochs[0].metrics == {"train_loss": 0.61, "dev_acc": 0.70}
+    assert run.epochs[1].metrics == {"loss": 0.41, "val_acc": 0.80}
+    assert run.epochs[2].metrics == {"train_loss": 0.35, "dev_acc": 0.815,
+                                     "final_score": 0.4637266561611361}
+    assert run.epochs[2].seconds == 12.3
+    assert run.epochs_planned == 10
+    assert run.formats == ["kv"]
+
+
+def test_noise_is_not_taken_for_metrics():
+    run_log = parse_bytes(
+        b"2021-09-19 16:34:15.721296: I tensorflow/stream_executor/cuda/cuda_blas.cc:1760] x\n"
+        b'  File "/x.py", line 123, in <module>\n'
+        b"/usr/lib/python3.11/site-packages/keras/adapter.py:121: UserWarning: call super\n"
+        b"Created device /job:localhost/replica:0/task:0/device:GPU:0 with 78000 MB memory\n"
+        b"Type an opinion: \n42\n"
+    )
+    assert run_log.runs == []
+
+
+def test_restart_starts_a_new_run():
+    text = "Epoch 1/2\nloss: 0.5\nEpoch 2/2\nloss: 0.4\nEpoch 1/3\nloss: 0.6\n"
+    runs = parse_bytes(text.encode()).runs
+    assert [len(r.epochs) for r in runs] == [2, 1]
+    assert [r.epochs_planned for r in runs] == [2, 3]
+    assert runs[0].status == "finished"
+
+
+@pytest.mark.parametrize("tail,error", [
+    ("RuntimeError: CUDA out of memory. Tried to allocate 20.00 MiB", "RuntimeError: CUDA out"),
+    ("Killed", "Killed"),
+])
+def test_fatal_endings(tail, error):
+    run = one_run(f"Epoch 1/3\n1/10 [==>....] - ETA: 9s - loss: 0.7\n{tail}\n")
+    assert run.status == "crashed" and run.error.startswith(error)
+
+
+def test_a_traceback_followed_by_more_training_is_not_a_crash():
+    run = one_run("Epoch 1/2\nloss: 0.7\nTraceback (most recent call last):\n  File \"a.py\", "
+                  "line 1\nValueError: tokenizer warning\nEpoch 2/2\nloss: 0.6\n")
+    assert run.status == "finished" and run.error == "ValueError: tokenizer warning"
+
+
+def test_live_status_is_running_until_closed():
+    p = LogParser("x")
+    p.feed(b"Epoch 1/3\n 5/10 [==>...] - ETA: 3s - loss: 0.7")
+    p.feed(b"\n")
+    assert p.runs[0].status == "running"
+    assert p.close().runs[0].status == "running"  # ended mid-epoch 1 of 3: not finished
+
+
+# --- incremental = one-shot; never raises -------------------------------------------------
+def snapshot(analysis) -> str:
+    """A comparable picture of every run (repr, so that NaN equals NaN)."""
+    return repr([(r.formats, r.status, r.epochs_planned, r.roles, r.error,
+                  [(row.epoch, row.metrics, row.seconds) for row in r.epochs],
+                  {k: [tuple(p) for p in s] for k, s in r.series.items()}) for r in analysis.runs])
+
+
+@pytest.mark.parametrize("path", sorted(LOGS.glob("*.log")), ids=lambda p: p.name)
+def test_random_chunking_equals_one_shot(path):
+    data = path.read_bytes()
+    expected = snapshot(parse_bytes(data))
+    rng = random.Random(path.name)
+    for _ in range(3):
+        p = LogParser()
+        pos = 0
+        while pos < len(data):
+            size = rng.choice([1, 2, 3, 7, 64, 1000])
+            p.feed(data[pos : pos + size])
+            pos += size
+        assert snapshot(p.close()) == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=2000))
+def test_arbitrary_bytes_never_raise(data):
+    parse_bytes(data)
+
+
+FRAGMENTS = [b"Epoch 1/3\n", b" 3/10 [==>...] - ETA: 3s - loss: nan", b"\x08\x08\r", b"\r",
+             b"{'loss': '0.5', 'epoch': 1.0}", b"final_score = \n", b"0.5\n", b"\x1b[32m",
+             b"Traceback (most recent call last):\n", b"Eval:  50%|##  | 5/10 [00:01<00:01, 1.2it/s, acc=0.5]",
+             b"epoch 2 loss 0.3\n", b"\xff", b"\n"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(FRAGMENTS), max_size=40), st.integers(1, 17))
+def test_log_like_fragments_parse_the_same_in_any_chunking(parts, size):
+    data = b"".join(parts)
+    p = LogParser()
+    for i in range(0, len(data), size):
+        p.feed(data[i : i + size])
+    assert snapshot(p.close()) == snapshot(parse_bytes(data))
