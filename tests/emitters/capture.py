@@ -78,11 +78,6 @@ def run_to_file(script: str, args: tuple[str, ...], workdir: Path) -> Capture:
     return Capture(log_path.read_bytes(), _read_truth(truth_path), proc.returncode, "file", cmd)
 
 
-def _make_controlling_tty() -> None:  # runs in the child between fork and exec
-    os.setsid()
-    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
-
-
 def run_in_pty(script: str, args: tuple[str, ...], workdir: Path,
                columns: int = COLUMNS, rows: int = ROWS) -> Capture:
     workdir.mkdir(parents=True, exist_ok=True)
@@ -94,7 +89,7 @@ def run_in_pty(script: str, args: tuple[str, ...], workdir: Path,
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
     try:
         proc = subprocess.Popen(cmd, stdin=slave, stdout=slave, stderr=slave, env=env,
-                                cwd=workdir, close_fds=True, preexec_fn=_make_controlling_tty)
+                                cwd=workdir, close_fds=True, start_new_session=True)
     finally:
         os.close(slave)  # only the child holds the slave now: EOF (EIO) once it exits
     chunks: list[bytes] = []

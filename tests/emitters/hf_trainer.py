@@ -47,8 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     import numpy as np
     import torch
     import transformers
-    from transformers import (BertConfig, BertForSequenceClassification, Trainer,
-                              TrainingArguments)
+    from transformers import BertConfig, BertForSequenceClassification, Trainer, TrainingArguments
 
     torch.manual_seed(args.seed)
     vocab = 100

@@ -56,8 +56,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=1234)
     args = ap.parse_args(argv)
 
-    import numpy as np
     import keras
+    import numpy as np
     import tensorflow as tf
 
     keras.utils.set_random_seed(args.seed)
