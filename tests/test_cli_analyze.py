@@ -1,0 +1,151 @@
+"""`bertmon analyze` as a user runs it: the installed console script, in a subprocess."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+LOGS = Path(__file__).resolve().parent.parent / "sample_logs"
+BERTMON = shutil.which("bertmon", path=os.path.dirname(sys.executable)) or "bertmon"
+
+
+def bertmon(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([BERTMON, *args], input=stdin, capture_output=True, timeout=120)
+
+
+def analyze_json(path: Path | str, *extra: str) -> dict:
+    out = bertmon("analyze", "--format", "json", *extra, str(path))
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)  # exactly one JSON document on stdout
+
+
+def test_json_contract_on_seed000():
+    doc = analyze_json(LOGS / "seed000_full_post.txt")
+    assert doc["bertmon"] == "0.1.0" and doc["source"].endswith("seed000_full_post.txt")
+    (run,) = doc["runs"]
+    assert set(run) >= {"index", "formats", "status", "epochs_planned", "roles", "epochs",
+                        "series", "findings"}
+    assert run["formats"] == ["keras", "tqdm", "kv"] and run["status"] == "finished"
+    assert run["epochs_planned"] == 20
+    assert run["roles"]["dev_score"] == "final_score"
+    assert run["epochs"][0] == {"epoch": 1, "seconds": 211.0, "metrics": {
+        "loss": 1.5204, "acc": 0.5936, "final_score": 0.4637266561611361,
+        "self.best_score": 0.4637266561611361}}
+    assert run["series"]["loss"][0] == {"epoch": 1, "step": 875, "value": 1.5204}
+    for f in run["findings"]:
+        assert set(f) >= {"rule", "severity", "epoch", "message", "evidence"}
+        assert f["severity"] in ("info", "warning", "error")
+
+
+def test_seed000_diagnosis():
+    (run,) = analyze_json(LOGS / "seed000_full_post.txt")["runs"]
+    rules = {f["rule"] for f in run["findings"]}
+    assert {"train_dev_gap", "unstable_dev"} <= rules
+    text = json.dumps(run["findings"])
+    assert "0.5294" in text and "epoch 7" in text
+    assert run["best"] == {"metric": "final_score", "epoch": 7, "value": 0.5293800811021452}
+
+
+def test_seed001_diagnosis_points_at_lr_and_frozen_encoder():
+    (run,) = analyze_json(LOGS / "seed001_full_post.txt")["runs"]
+    rules = {f["rule"] for f in run["findings"]}
+    assert rules & {"stalled_loss", "chance_level"}
+    assert "dev_above_train" in rules
+    text = " ".join(f["message"] + " " + f.get("remedy", "") for f in run["findings"])
+    assert "2e-5" in text and "1e-3" in text and "frozen" in text.lower()
+
+
+def test_nan_is_written_as_a_string_and_json_stays_strict():
+    doc = analyze_json(LOGS / "keras3_nan_pty.log")
+    (run,) = doc["runs"]
+    assert run["status"] == "diverged"
+    assert run["epochs"][1]["metrics"]["loss"] == "NaN"
+    assert "diverged" in {f["rule"] for f in run["findings"]}
+    json.loads(json.dumps(doc), parse_constant=lambda c: pytest.fail(f"non-strict {c}"))
+
+
+def test_text_report_plain_when_piped():
+    out = bertmon("analyze", str(LOGS / "seed000_tf_reference.log"))
+    assert out.returncode == 0
+    text = out.stdout.decode()
+    assert "\x1b[" not in text
+    assert "best dev final_score: 0.5294 at epoch 7" in text
+    assert "train_dev_gap" in text and "remedy:" in text
+
+
+def test_markdown_report():
+    out = bertmon("analyze", "--format", "markdown", str(LOGS / "seed001_frozen_cola.log"))
+    md = out.stdout.decode()
+    assert md.startswith("# bertmon report") and "| epoch |" in md and "**(best)**" in md
+
+
+def test_stdin_dash_reads_a_pasted_log():
+    data = (LOGS / "seed001_frozen_cola.log").read_bytes()
+    out = bertmon("analyze", "--format", "json", "-", stdin=data)
+    assert out.returncode == 0
+    doc = json.loads(out.stdout)
+    assert doc["source"] == "<stdin>" and len(doc["runs"][0]["epochs"]) == 2
+
+
+def test_fail_on_sets_exit_status_1():
+    log = str(LOGS / "seed000_tf_reference.log")
+    assert bertmon("analyze", "--fail-on", "warning", log).returncode == 1
+    assert bertmon("analyze", "--fail-on", "error", log).returncode == 0
+
+
+def test_threshold_override_changes_the_verdict():
+    log = str(LOGS / "seed000_tf_reference.log")
+    base = {f["rule"] for f in analyze_json(log)["runs"][0]["findings"]}
+    assert "train_dev_gap" in base
+    out = bertmon("analyze", "--format", "json", "--set", "train_dev_gap.min_gap=0.9", log)
+    assert "train_dev_gap" not in {f["rule"] for f in json.loads(out.stdout)["runs"][0]["findings"]}
+
+
+@pytest.mark.parametrize("args,message", [
+    (["/no/such/log"], "no such file"),
+    ([str(LOGS)], "directory without train.log"),
+    (["--set", "nodot=1", str(LOGS / "seed001_frozen_cola.log")], "RULE.NAME=VALUE"),
+])
+def test_bad_input_one_line_exit_2(args, message):
+    out = bertmon("analyze", *args)
+    assert out.returncode == 2
+    err = out.stderr.decode()
+    assert message in err and err.count("\n") == 1 and "Traceback" not in err
+    assert out.stdout == b""
+
+
+def test_unknown_rule_in_set_is_a_usage_error():
+    out = bertmon("analyze", "--set", "no_such_rule.x=1", str(LOGS / "seed001_frozen_cola.log"))
+    assert out.returncode == 2 and b"Traceback" not in out.stderr
+
+
+@pytest.mark.parametrize("content", [
+    b"", os.urandom(200_000), b"\xff\xfe\x00garbage\x80" * 1000, b"no metrics at all\n" * 100,
+], ids=["empty", "random", "invalid-utf8", "no-metrics"])
+def test_odd_content_is_analysed_not_fatal(tmp_path, content):
+    log = tmp_path / "odd.log"
+    log.write_bytes(content)
+    out = bertmon("analyze", "--format", "json", str(log))
+    assert out.returncode == 0, out.stderr
+    json.loads(out.stdout)
+    text = bertmon("analyze", str(log))
+    assert text.returncode == 0 and b"Traceback" not in text.stderr
+
+
+def test_a_50mb_line_without_newline(tmp_path):
+    log = tmp_path / "long.log"
+    with open(log, "wb") as fh:
+        fh.write(b"Epoch 1/1\n1/1 [====] - 1s 1ms/step - loss: 0.5 - acc: 0.7\n")
+        for _ in range(50):
+            fh.write(b"x" * (1 << 20))
+    doc = analyze_json(log)
+    assert doc["runs"][0]["epochs"][0]["metrics"] == {"loss": 0.5, "acc": 0.7}
+
+
+def test_run_directory_reads_train_log(tmp_path):
+    (tmp_path / "train.log").write_bytes((LOGS / "seed001_frozen_cola.log").read_bytes())
+    assert len(analyze_json(tmp_path)["runs"][0]["epochs"]) == 2
