@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import signal
 import sys
 from pathlib import Path
 
@@ -123,24 +124,31 @@ def run(args: argparse.Namespace) -> int:
 
 
 def stream(process, run_dir: Path) -> int:
-    """Copy the log to stdout as it comes; Ctrl-C stops the trainer after its step, twice kills."""
+    """Copy the log to stdout as it comes; Ctrl-C stops the trainer after its step, twice kills.
+
+    A signal handler rather than KeyboardInterrupt, so that no chunk is lost mid-copy.
+    """
     out = sys.stdout.buffer
     interrupts = 0
-    while True:
-        try:
-            for chunk in process.iter_chunks():
-                out.write(chunk)
-                out.flush()
-            break
-        except KeyboardInterrupt:
-            interrupts += 1
-            if interrupts == 1:
-                print("\nbertmon: stopping the trainer after its current step "
-                      "(Ctrl-C again to kill it)", file=sys.stderr, flush=True)
-                process.stop()
-            else:
-                process.kill()
-    code = process.wait()
+
+    def on_sigint(signum: int, frame: object) -> None:
+        nonlocal interrupts
+        interrupts += 1
+        if interrupts == 1:
+            print("\nbertmon: stopping the trainer after its current step "
+                  "(Ctrl-C again to kill it)", file=sys.stderr, flush=True)
+            process.stop()
+        else:
+            process.kill()
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        for chunk in process.iter_chunks():
+            out.write(chunk)
+            out.flush()
+        code = process.wait()
+    finally:
+        signal.signal(signal.SIGINT, previous)
     write_report(run_dir, show=True)
     status = _status(run_dir)
     print(f"\nbertmon: run {status} (exit {code}); run directory {run_dir}", file=sys.stderr)
