@@ -154,7 +154,11 @@ class Feed:
         """The source ended: flush the parser's partial tail and analyse the final runs."""
         with self.lock:
             if self.analysis is None:
+                from bertmon.analyzers import analyze
+
                 self.analysis = self.parser.close()
+                analyze(self.analysis)  # as `bertmon analyze` does on the finished log
+                self._rules_records = self.parser.records
             self.ended = True
             self.live = False
 

@@ -1,0 +1,147 @@
+"""Plain tests for the TUI's headless parts: sources, plot data, feed; import hygiene; CLI."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+from test_tui_support import SEED000
+
+from bertmon.tui.feed import Feed, drive
+from bertmon.tui.plotdata import minmax_downsample, smooth
+from bertmon.tui.sources import FileTail, SourceEvent, TextSource
+
+
+def collect(source, until, timeout: float = 10.0) -> list:
+    items, start = [], time.monotonic()
+    for item in source:
+        if item is not None:
+            items.append(item)
+        if until(items) or time.monotonic() - start > timeout:
+            return items
+    return items
+
+
+def data_of(items) -> bytes:
+    return b"".join(i for i in items if isinstance(i, bytes))
+
+
+def test_file_tail_reads_existing_content_first(tmp_path: Path) -> None:
+    log = tmp_path / "a.log"
+    log.write_bytes(b"one\ntwo\n")
+    items = collect(FileTail(log), lambda it: any(getattr(i, "caught_up", False) for i in it))
+    assert data_of(items) == b"one\ntwo\n"
+
+
+def test_file_tail_waits_then_survives_truncate_and_rotation(tmp_path: Path) -> None:
+    log = tmp_path / "b.log"
+    steps = [
+        lambda: log.write_bytes(b"first\n"),
+        lambda: open(log, "ab").write(b"second\n"),
+        lambda: open(log, "r+b").truncate(0),
+        lambda: open(log, "ab").write(b"third\n"),
+        lambda: (os.rename(log, tmp_path / "b.log.1"), log.write_bytes(b"fourth\n")),
+    ]
+
+    def writer() -> None:
+        for step in steps:
+            time.sleep(0.3)
+            step()
+
+    threading.Thread(target=writer, daemon=True).start()
+    items = collect(FileTail(log, tick=0.02), lambda it: b"fourth" in data_of(it))
+    assert data_of(items) == b"first\nsecond\nthird\nfourth\n"
+    texts = [i.text for i in items if isinstance(i, SourceEvent)]
+    assert any("waiting for" in t for t in texts)
+    assert any("truncated" in t for t in texts)
+    assert any("rotated" in t for t in texts)
+
+
+def test_file_tail_deleted_then_recreated(tmp_path: Path) -> None:
+    log = tmp_path / "c.log"
+    log.write_bytes(b"x\n")
+
+    def writer() -> None:
+        time.sleep(0.3)
+        log.unlink()
+        time.sleep(0.3)
+        log.write_bytes(b"y\n")
+
+    threading.Thread(target=writer, daemon=True).start()
+    items = collect(FileTail(log, tick=0.02), lambda it: b"y\n" in data_of(it))
+    texts = [i.text for i in items if isinstance(i, SourceEvent)]
+    assert any("deleted" in t for t in texts) and any("recreated" in t for t in texts)
+    assert data_of(items) == b"x\ny\n"
+
+
+def test_file_tail_directory_is_an_error_event(tmp_path: Path) -> None:
+    items = collect(FileTail(tmp_path), lambda it: bool(it))
+    assert items[0].level == "error" and "is a directory" in items[0].text
+
+
+def test_feed_any_chunking_gives_the_same_snapshot() -> None:
+    data = SEED000.read_bytes()
+    shots = []
+    for size in (len(data), 7):
+        feed = Feed("x", live=False)
+        chunks = [data[i : i + size] for i in range(0, len(data), size)]
+        final = []
+        drive(iter(chunks + [SourceEvent("info", "end", ended=True)]), feed,
+              on_snapshot=final.append, on_event=lambda e: None, cancelled=lambda: False)
+        shots.append(final[-1].run)
+    a, b = shots
+    assert [(r.epoch, r.metrics) for r in a.epochs] == [(r.epoch, r.metrics) for r in b.epochs]
+    assert [f.message for f in a.findings] == [f.message for f in b.findings]
+
+
+def test_text_source_ends() -> None:
+    items = list(TextSource("Epoch 1/2\n"))
+    assert items[0] == b"Epoch 1/2\n" and items[-1].ended
+
+
+def test_minmax_downsample_keeps_extremes_and_order() -> None:
+    y = np.sin(np.linspace(0, 50, 100_000))
+    y[12_345] = 9.0
+    y[54_321] = -9.0
+    x = np.arange(len(y), dtype=float)
+    dx, dy = minmax_downsample(x, y, 500)
+    assert len(dx) <= 1000 + 1
+    assert dy.max() == 9.0 and dy.min() == -9.0
+    assert np.all(np.diff(dx) > 0)
+    sx, sy = minmax_downsample(x[:100], y[:100], 500)
+    assert len(sx) == 100  # short series drawn as they are
+
+
+def test_smoothing() -> None:
+    y = np.array([1.0, 0.0, 1.0, 0.0, 1.0, 0.0])
+    assert np.array_equal(smooth(y, "none"), y)
+    ema = smooth(y, "ema")
+    assert ema[0] == 1.0 and 0 < ema[-1] < 1
+    mean = smooth(np.arange(40.0), "mean")
+    assert mean[-1] == np.mean([37.0, 38.0, 39.0])
+    assert np.isfinite(smooth(np.array([1.0, np.nan, 2.0, 3.0]), "ema")).all()
+
+
+def test_cli_and_tail_command_import_no_textual() -> None:
+    code = (
+        "import sys; from bertmon.cli import build_parser; build_parser();"
+        "import bertmon.tui.sources, bertmon.tui.feed, bertmon.tui.plotdata;"
+        "bad = [m for m in ('textual', 'rich', 'torch', 'tensorflow') if m in sys.modules];"
+        "assert not bad, bad"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_tail_usage_errors(tmp_path: Path) -> None:
+    run = lambda *a: subprocess.run(  # noqa: E731
+        [sys.executable, "-m", "bertmon", "tail", *a], capture_output=True, text=True
+    )
+    empty = run(str(tmp_path))
+    assert empty.returncode == 2 and "without a train.log" in empty.stderr
+    three = run("a", "b", "c")
+    assert three.returncode == 2 and "two to compare" in three.stderr
