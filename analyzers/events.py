@@ -112,14 +112,11 @@ def classify(record: str) -> list[Event]:
         if "%|" in record or "it/s" in record or "s/it" in record:
             tq = _tqdm(record)
             if tq is not None:
-                events: list[Event] = [tq]
-                if "{" in tq.after:
-                    events.extend(_trainer_dict(tq.after))
-                return events
+                return _with_glued(tq)
     elif "it/s" in record or "s/it" in record or "%|" in record:
         tq = _tqdm(record)
         if tq is not None:
-            return [tq] + (_trainer_dict(tq.after) if "{" in tq.after else [])
+            return _with_glued(tq)
     if "{'" in record or '{"' in record:
         events = _trainer_dict(record)
         if events:
@@ -155,6 +152,12 @@ def classify(record: str) -> list[Event]:
             or "Abort" in record or "exception" in record) and f.fatal.search(record):
         return [Fatal(record.strip())]
     return []
+
+
+def _with_glued(tq: TqdmUpdate) -> list[Event]:
+    """A bar frame plus whatever was printed onto its end without a newline (a Trainer dict,
+    a summary line printed while a nested bar was drawn)."""
+    return [tq, *classify(tq.after)] if tq.after.strip() else [tq]
 
 
 def _keras_step(record: str, m) -> KerasStep:
