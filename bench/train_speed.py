@@ -17,6 +17,7 @@ graph trace), each epoch timed as its training pass plus one dev pass, checkpoin
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import subprocess
@@ -50,14 +51,12 @@ def worker_bare_torch(spec: dict) -> dict:
     import numpy as np
     import torch
     import torch.nn.functional as F
-
     from bertmon.trainers.common import bucket_batches, pad_batch
+    from bertmon.trainers.config import TrainConfig
     from bertmon.trainers.torch_trainer import linear_schedule, load_classifier, make_optimizer
 
-    from bertmon.trainers.config import TrainConfig
-
     task, tr, dv = _task(spec)
-    y, yd = (np.asarray(task.label_ids(d), np.int64) for d in (task.train, task.dev))
+    y = np.asarray(task.label_ids(task.train), np.int64)
     torch.manual_seed(spec["seed"])
     model = load_classifier(Path(spec["model"]), len(task.label_names), "cls", 0.1, spec["seed"])
     for p in model.encoder.pooler.parameters():
@@ -91,7 +90,6 @@ def worker_bare_tf(spec: dict) -> dict:
     import keras
     import numpy as np
     import tensorflow as tf
-
     from bertmon.trainers.common import head_init
     from bertmon.trainers.keras_bert import load_encoder
     from bertmon.trainers.tf_trainer import KerasClassifier, make_dataset
@@ -137,10 +135,13 @@ def worker_bare_tf(spec: dict) -> dict:
 def worker_hf_trainer(spec: dict) -> dict:
     import numpy as np
     import torch
-    from transformers import (BertForSequenceClassification, Trainer, TrainerCallback,
-                              TrainingArguments)
-
     from bertmon.trainers.common import pad_batch
+    from transformers import (
+        BertForSequenceClassification,
+        Trainer,
+        TrainerCallback,
+        TrainingArguments,
+    )
 
     task, tr, dv = _task(spec)
     y, yd = (task.label_ids(d) for d in (task.train, task.dev))
@@ -188,7 +189,7 @@ def worker_hf_trainer(spec: dict) -> dict:
     trainer = Collated(model=model, args=args, train_dataset=rows(tr, y),
                        eval_dataset=rows(dv, yd), data_collator=collate(tr))
     trainer.train()
-    return {"epoch_times": [b - a for a, b in zip(marks, marks[1:])], "n_train": len(y)}
+    return {"epoch_times": [b - a for a, b in itertools.pairwise(marks)], "n_train": len(y)}
 
 
 WORKERS = {"bare-torch": worker_bare_torch, "bare-tf": worker_bare_tf,
@@ -198,7 +199,7 @@ WORKERS = {"bare-torch": worker_bare_torch, "bare-tf": worker_bare_tf,
 # --- driver ----------------------------------------------------------------------------------
 def run_worker(kind: str, spec: dict) -> dict:
     res = subprocess.run([sys.executable, __file__, "--worker", kind, json.dumps(spec)],
-                         capture_output=True, text=True, env=ENV)
+                         capture_output=True, text=True, env=ENV, check=False)
     if res.returncode:
         raise RuntimeError(f"{kind} failed:\n{res.stderr[-3000:]}")
     return json.loads(res.stdout.strip().splitlines()[-1])
@@ -210,7 +211,7 @@ def run_trainer(framework: str, spec: dict, runs: Path, name: str, max_len: int)
            "--batch-size", str(spec["batch_size"]), "--lr", str(spec["lr"]),
            "--max-len", str(max_len), "--seed", str(spec["seed"]), "--runs-dir", str(runs),
            "--name", name]
-    res = subprocess.run(cmd, capture_output=True, text=True, env=ENV)
+    res = subprocess.run(cmd, capture_output=True, text=True, env=ENV, check=False)
     if res.returncode:
         raise RuntimeError(f"bertmon train failed:\n{res.stdout[-2000:]}{res.stderr[-2000:]}")
     rows = [json.loads(x) for x in (runs / name / "metrics.jsonl").read_text().splitlines()]

@@ -178,5 +178,5 @@ def write_report(run_dir: Path, show: bool) -> None:
         if show:
             print()
             print(render(analysis, "text"), flush=True)
-    except Exception as exc:  # the run itself is done; a report failure must not hide it
+    except Exception as exc:  # noqa: BLE001 - the run is done; a report failure must not hide it
         print(f"bertmon: could not analyse {run_dir / 'train.log'}: {exc}", file=sys.stderr)

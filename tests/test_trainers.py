@@ -17,13 +17,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from bertmon.trainers import rundir
 from bertmon.trainers.common import bucket_batches, macro_f1
 from bertmon.trainers.config import ConfigError, TrainConfig, build_config
-from bertmon.trainers.data import DEMO_DATA, DataError, load_task, read_dataset, split
-from bertmon.trainers.models import (ModelError, check_model_dir, demo_vocab, encode,
-                                     load_tokenizer, make_random_bert)
+from bertmon.trainers.data import DEMO_DATA, load_task, read_dataset, split
+from bertmon.trainers.models import (
+    ModelError,
+    check_model_dir,
+    demo_vocab,
+    encode,
+    load_tokenizer,
+    make_random_bert,
+)
 
 ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HUB_DISABLE_PROGRESS_BARS": "1",
        "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1"}
@@ -32,7 +37,8 @@ SMALL = ["--epochs", "2", "--max-len", "24", "--batch-size", "16", "--lr", "1e-3
 
 def bertmon_train(*args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "bertmon", "train", "--no-tui", *args],
-                          capture_output=True, text=True, env=ENV, timeout=timeout)
+                          capture_output=True, text=True, env=ENV, timeout=timeout,
+                          check=False)
 
 
 @pytest.fixture(scope="module")
@@ -117,8 +123,9 @@ def test_macro_f1() -> None:
 
 def test_max_len_truncation_count(tiny_model: Path) -> None:
     tok = load_tokenizer(tiny_model)
-    texts = ["the food was great", "the food was great , but the staff was rude and the "
-             "price was terrible again", "bad"]
+    texts = ["the food was great",
+             ("the food was great , but the staff was rude and the price was terrible again"),
+             "bad"]
     lengths = [len(e.ids) for e in tok.encode_batch(texts)]
     assert lengths[0] == 6  # [CLS] the food was great [SEP]: exactly max_len is not truncated
     enc = encode(tok, texts, None, 6)
@@ -280,7 +287,6 @@ def test_torch_pooler_head_trains_the_pooler(tmp_path, tiny_model, small_data) -
     assert not np.array_equal(before["pooler.dense.weight"], after["pooler.dense.weight"])
     # and the logits depend on the pooler
     import torch
-
     from bertmon.trainers.torch_trainer import load_classifier
 
     model = load_classifier(tmp_path / "p" / "checkpoint", 2, "pooler", 0.0, 0).eval()
@@ -303,7 +309,7 @@ def tf_run(tmp_path_factory, tiny_model, small_data) -> tuple[Path, subprocess.C
 
 @pytest.mark.slow
 def test_tf_run_dir_and_log(tf_run, tiny_model) -> None:
-    run, res = tf_run
+    run, _ = tf_run
     rows = check_run_dir(run, "tf", 2)
     assert set(rows[0]) >= {"loss", "accuracy", "val_loss", "val_accuracy", "val_f1"}
     log = (run / "train.log").read_text()
@@ -338,7 +344,7 @@ print(max(np.abs(np.asarray(seq)[m] - out.last_hidden_state.numpy()[m]).max(),
           np.abs(np.asarray(pooled) - out.pooler_output.numpy()).max()))
 """
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=ENV,
-                         timeout=180)
+                         timeout=180, check=False)
     assert res.returncode == 0, res.stderr[-3000:]
     return float(res.stdout.strip().splitlines()[-1])
 

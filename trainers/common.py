@@ -12,11 +12,9 @@ import sys
 from importlib import metadata
 
 import numpy as np
-
 from bertmon.trainers.config import TrainConfig
 from bertmon.trainers.data import TaskData
 from bertmon.trainers.models import Encoded, ModelInfo
-
 
 TOKENIZER_FILES = ("vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")
 HEAD_FILE = "head.safetensors"
@@ -88,7 +86,7 @@ class StopFlag:
     def __init__(self) -> None:
         self.requested = False
 
-    def install(self) -> "StopFlag":
+    def install(self) -> StopFlag:
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, self._handler)
         return self
@@ -150,5 +148,5 @@ def preamble(cfg: TrainConfig, model: ModelInfo, device: str, task: TaskData,
 
 def env_rank() -> tuple[int, int, int]:
     """(rank, local_rank, world_size) from torchrun's environment, (0, 0, 1) without it."""
-    return (int(os.environ.get("RANK", 0)), int(os.environ.get("LOCAL_RANK", 0)),
-            int(os.environ.get("WORLD_SIZE", 1)))
+    return (int(os.environ.get("RANK", "0")), int(os.environ.get("LOCAL_RANK", "0")),
+            int(os.environ.get("WORLD_SIZE", "1")))

@@ -32,7 +32,7 @@ class Dataset:
     def __len__(self) -> int:
         return len(self.texts)
 
-    def subset(self, idx: list[int]) -> "Dataset":
+    def subset(self, idx: list[int]) -> Dataset:
         return Dataset([self.texts[i] for i in idx], [self.labels[i] for i in idx],
                        None if self.pairs is None else [self.pairs[i] for i in idx], self.source)
 
@@ -159,7 +159,7 @@ def split(ds: Dataset, dev_ratio: float, seed: int) -> tuple[Dataset, Dataset]:
     for label in sorted(by_label):
         idx = by_label[label]
         rng.shuffle(idx)
-        n_dev = int(round(len(idx) * dev_ratio)) if len(idx) > 1 else 0
+        n_dev = round(len(idx) * dev_ratio) if len(idx) > 1 else 0
         dev_idx += idx[:n_dev]
         train_idx += idx[n_dev:]
     if not dev_idx:

@@ -12,11 +12,11 @@ import signal
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
-from bertmon.trainers.rundir import RunDir
 from bertmon.trainers.run import ENV_DEFAULTS
+from bertmon.trainers.rundir import RunDir
 
 
 def trainer_command(run_dir: Path, nproc: int = 1) -> list[str]:
@@ -53,7 +53,7 @@ class TrainerProcess:
     def pid(self) -> int | None:
         return self._proc.pid if self._proc else None
 
-    def start(self) -> "TrainerProcess":
+    def start(self) -> TrainerProcess:
         self._proc = subprocess.Popen(
             self.command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT, env=self._env, start_new_session=True, bufsize=0)

@@ -69,9 +69,8 @@ def check_model_dir(path: str | Path) -> ModelInfo:
     if model_type != "bert" and not any(str(a).startswith("Bert") for a in archs):
         raise ModelError(f"{path} holds a {model_type or 'unknown'} model, not BERT "
                          "(bertmon's trainers fine-tune BERT-family encoders)")
-    if (path / "model.safetensors").exists() is False:
-        if weights_file(path) is None:
-            raise ModelError(f"{path} has no model.safetensors weights")
+    if weights_file(path) is None:
+        raise ModelError(f"{path} has no model.safetensors weights")
     if not (path / "vocab.txt").exists() and not (path / "tokenizer.json").exists():
         raise ModelError(f"{path} has no vocab.txt or tokenizer.json")
     pretrained = not (path / RANDOM_MARKER).exists()

@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
             print("\ninterrupted", flush=True)
             _finish(rd, "stopped", 130)
         return 130
-    except Exception:
+    except Exception:  # noqa: BLE001 - any crash: keep the log, mark the run crashed
         traceback.print_exc()
         sys.stderr.flush()
         if main_rank:

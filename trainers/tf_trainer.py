@@ -18,19 +18,27 @@ from pathlib import Path
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
-from keras import layers, ops  # noqa: E402
-
-from bertmon.trainers.common import (HEAD_FILE, TOKENIZER_FILES, StopFlag,  # noqa: E402
-                                     bucket_batches, config_record, head_init, macro_f1,
-                                     pad_batch, preamble, versions)
-from bertmon.trainers.config import TrainConfig, from_dict  # noqa: E402
-from bertmon.trainers.data import load_task  # noqa: E402
-from bertmon.trainers.keras_bert import BertEncoder, load_encoder  # noqa: E402
-from bertmon.trainers.models import ModelInfo, encode, load_tokenizer  # noqa: E402
-from bertmon.trainers.rundir import RunDir  # noqa: E402
+import keras
+import numpy as np
+import tensorflow as tf
+from bertmon.trainers.common import (
+    HEAD_FILE,
+    TOKENIZER_FILES,
+    StopFlag,
+    bucket_batches,
+    config_record,
+    head_init,
+    macro_f1,
+    pad_batch,
+    preamble,
+    versions,
+)
+from bertmon.trainers.config import TrainConfig, from_dict
+from bertmon.trainers.data import load_task
+from bertmon.trainers.keras_bert import BertEncoder, load_encoder
+from bertmon.trainers.models import ModelInfo, encode, load_tokenizer
+from bertmon.trainers.rundir import RunDir
+from keras import layers, ops
 
 INPUT_KEYS = ("input_ids", "token_type_ids", "attention_mask")
 
@@ -259,7 +267,7 @@ def train(run_dir: Path) -> int:
     train_ds = make_dataset(train_enc, y_train, cfg.batch_size, cfg.seed)
     dev_ds = make_dataset(dev_enc, y_dev, cfg.batch_size * 2, None)
     n_batches = math.ceil(len(y_train) / cfg.batch_size)
-    total = math.ceil(n_batches / cfg.grad_accum) * cfg.epochs
+    total = n_batches * cfg.epochs  # Keras feeds the schedule batches, accumulated or not
     schedule = LinearWarmupDecay(cfg.lr, int(cfg.warmup_ratio * total), total)
 
     with strategy.scope() if strategy else contextlib.nullcontext():

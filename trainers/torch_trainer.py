@@ -20,16 +20,25 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import nn
-from tqdm import tqdm
-
-from bertmon.trainers.common import (HEAD_FILE, TOKENIZER_FILES, StopFlag, bucket_batches,
-                                     config_record, env_rank, head_init, macro_f1, pad_batch,
-                                     preamble, versions)
+from bertmon.trainers.common import (
+    HEAD_FILE,
+    TOKENIZER_FILES,
+    StopFlag,
+    bucket_batches,
+    config_record,
+    env_rank,
+    head_init,
+    macro_f1,
+    pad_batch,
+    preamble,
+    versions,
+)
 from bertmon.trainers.config import TrainConfig
 from bertmon.trainers.data import load_task
 from bertmon.trainers.models import ModelInfo, encode, load_tokenizer
 from bertmon.trainers.rundir import RunDir
+from torch import nn
+from tqdm import tqdm
 
 
 class BertClassifier(nn.Module):
@@ -194,7 +203,7 @@ def train(run_dir: Path) -> int:
     ddp = world > 1
     main = rank == 0
     if not main:
-        sys.stdout = open(os.devnull, "w")  # rank 0 alone writes the log
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - rank 0 alone writes the log
     device = pick_device(local_rank)
     if ddp:
         import torch.distributed as dist
