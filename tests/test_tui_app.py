@@ -122,7 +122,7 @@ async def test_tail_waits_truncates_rotates(tmp_path: Path) -> None:
         shutil.copy(log, tmp_path / "later.log.1")
         with open(log, "r+b") as fh:
             fh.truncate(0)
-        await wait_for(pilot, lambda: "truncated" in (app.screen.primary.notice or ""))
+        await wait_for(pilot, lambda: any("truncated" in n for n in app.screen.notices))
         with open(log, "ab") as fh:
             fh.write(data[cut1:cut2])
         await wait_for(pilot, lambda: len(app.screen.primary.run.epochs) == 8)

@@ -23,8 +23,9 @@ from bertmon.analyzers.model import SEVERITY_RANK, Analysis, EpochRow, Finding, 
 from bertmon.tui.plotdata import minmax_downsample
 
 LOG_LINES = 1000  # cleaned records kept for the log pane
-DRAW_BUCKETS = 600  # the step chart keeps min and max of this many buckets
-RULES_EVERY = 1.0  # seconds between rule runs while data streams in
+DRAW_BUCKETS = 160  # the step chart keeps min and max of this many buckets (~2 per column)
+RULES_EVERY = 1.0  # seconds between rule runs while data streams in...
+RULES_SHARE = 0.2  # ...or longer, so that rules take at most this share of the time
 
 
 @dataclass(frozen=True, eq=False)
@@ -141,6 +142,7 @@ class Feed:
         self._log: deque[str] = deque(maxlen=LOG_LINES)
         self._records_logged = 0
         self._rules_at = 0.0
+        self._rules_every = RULES_EVERY
         self._rules_records = -1
         self._draw_cache: dict[int, tuple[int, float, np.ndarray, np.ndarray]] = {}
 
@@ -168,13 +170,16 @@ class Feed:
             records = self.parser.records
             now = time.monotonic()
             if self.analysis is None and records != self._rules_records and (
-                rules_now or now - self._rules_at >= RULES_EVERY
+                rules_now or now - self._rules_at >= self._rules_every
             ):
                 from bertmon.analyzers import analyze
 
+                t0 = time.perf_counter()
                 for run in runs:
                     analyze(run)
-                self._rules_at = now
+                cost = time.perf_counter() - t0
+                self._rules_every = max(RULES_EVERY, cost / RULES_SHARE)
+                self._rules_at = time.monotonic()
                 self._rules_records = records
             self._take_log(records)
             views = tuple(self._view(run) for run in runs)

@@ -39,7 +39,7 @@ class FileTail:
     truncation continue the same log, so the parser is not reset.
     """
 
-    def __init__(self, path: str | os.PathLike[str], *, tick: float = 0.05) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, tick: float = 0.025) -> None:
         self.path = Path(path)
         self.tick = tick
         self.label = str(path)

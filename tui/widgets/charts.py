@@ -6,6 +6,8 @@ bucket), smoothed as chosen; epoch charts draw every epoch. A second log overlay
 
 from __future__ import annotations
 
+import time
+
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.reactive import reactive
@@ -14,6 +16,7 @@ from textual_plotext import PlotextPlot
 from bertmon.tui.feed import RunView, Snapshot
 from bertmon.tui.plotdata import SMOOTHING_LABEL, Smoothing, finite_points, smooth
 
+REDRAW_EVERY = 0.3  # seconds: plotext draws in Python, so bursts of snapshots share a redraw
 COLOURS = {"A": ("blue", "orange", "green"), "B": ("magenta", "red", "cyan")}
 
 
@@ -61,16 +64,34 @@ class Charts(Vertical):
             yield MetricChart(id="epoch-loss")
             yield MetricChart(id="epoch-acc")
 
+    _drawn_at = 0.0
+    _pending = False
+
     def on_mount(self) -> None:
         self.redraw()
 
     def watch_primary(self) -> None:
-        self.redraw()
+        self.request_redraw()
 
     def watch_secondary(self) -> None:
-        self.redraw()
+        self.request_redraw()
 
     def watch_smoothing(self) -> None:
+        self.redraw()
+
+    def request_redraw(self) -> None:
+        """Redraw now, or once when REDRAW_EVERY has passed since the last redraw."""
+        if self._pending:
+            return
+        wait = self._drawn_at + REDRAW_EVERY - time.monotonic()
+        if wait <= 0:
+            self.redraw()
+        else:
+            self._pending = True
+            self.set_timer(wait, self._deferred)
+
+    def _deferred(self) -> None:
+        self._pending = False
         self.redraw()
 
     def _runs(self) -> list[tuple[str, RunView]]:
@@ -83,6 +104,7 @@ class Charts(Vertical):
     def redraw(self) -> None:
         if not self.is_mounted:
             return
+        self._drawn_at = time.monotonic()
         runs = self._runs()
         both = len(runs) > 1
         step_lines, loss_lines, acc_lines, marks = [], [], [], []
