@@ -1,0 +1,127 @@
+"""`loss_spike`: sudden spikes in the per-step training loss.
+
+Anti-pattern: single steps where the loss jumps far above its recent level: too high a learning
+rate, no warmup, no gradient clipping, fp16 overflow, or a bad batch (empty or very long texts,
+wrong labels). Spikes often precede divergence or leave a run worse than before.
+Detection: in the per-step train loss series (at least `min_points` observations), a point at
+least `factor` times the median of the `window` points before it, and above that median by at
+least `min_rise` of the series' opening level (so that late-training noise around a nearly-zero
+loss does not count). Consecutive spiking points are one spike.
+Remedy: warmup, gradient clipping, a BERT learning rate (2e-5..5e-5), bf16, checking the batches.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass, field
+
+from ..model import Finding, Run
+from .base import Rule, RuleSettings, doc, finite_values, fmt, label, median, r, role_series
+
+REMEDY = (
+    "Use warmup (about 10% of steps), clip gradients (max norm 1.0), keep the learning rate at "
+    "2e-5..5e-5, prefer bf16 to fp16, and look at the batches at the spiking steps."
+)
+
+
+@dataclass(frozen=True)
+class Settings(RuleSettings):
+    window: int = field(
+        default=20, metadata=doc("points of recent history a step is compared with")
+    )
+    factor: float = field(
+        default=2.5, metadata=doc("a spike is at least this many times the recent median")
+    )
+    min_rise: float = field(
+        default=0.5, metadata=doc("... and above it by this fraction of the opening level")
+    )
+    min_points: int = field(default=30, metadata=doc("per-step observations needed"))
+    max_listed: int = field(default=5, metadata=doc("spikes listed in the evidence"))
+
+
+class LossSpike(Rule[Settings]):
+    """Sudden spikes in the per-step training loss."""
+
+    id = "loss_spike"
+    name = "Loss spikes"
+    Settings = Settings
+
+    def check(self, run: Run, settings: Settings) -> list[Finding]:
+        series = role_series(run, "train_loss")
+        index, values = finite_values(series)
+        window = max(1, settings.window)
+        if series is None or len(values) < max(settings.min_points, window + 1):
+            return []
+        spikes = _spikes(values, window, settings.factor, settings.min_rise)
+        if not spikes:
+            return []
+        i, value, base = max(spikes, key=lambda s: s[1] / s[2])
+        point = series[index[i]]
+        listed = [
+            {
+                "epoch": _epoch(series[index[j]].epoch),
+                "step": series[index[j]].step,
+                "value": r(v),
+                "baseline": r(b),
+            }
+            for j, v, b in spikes[: settings.max_listed]
+        ]
+        where = f"step {point.step}" if point.step is not None else f"observation {index[i] + 1}"
+        message = (
+            f"{label(run, 'train_loss')} spiked {len(spikes)} time(s); the largest to "
+            f"{fmt(value)} at {where}, {value / base:.1f}x its recent level of "
+            f"{fmt(base)}: too high a learning rate, missing warmup or clipping, or a "
+            "bad batch."
+        )
+        evidence = {"count": len(spikes), "spikes": listed, "factor": r(value / base, 2)}
+        return [
+            self.finding(
+                "warning", message, epoch=_epoch(point.epoch), evidence=evidence, remedy=REMEDY
+            )
+        ]
+
+
+def _spikes(
+    values: list[float], window: int, factor: float, min_rise: float
+) -> list[tuple[int, float, float]]:
+    """(index, value, baseline) of each spike; a run of spiking points is one, at its peak.
+
+    The median of the window is at least its minimum, so only points that clear the rolling
+    minimum (kept in a monotonic deque, O(n)) need the median: long series stay cheap.
+    """
+    opening = median(values[:window])
+    lows: deque[int] = deque()  # indices of increasing values: lows[0] is the window's minimum
+    spikes: list[tuple[int, float, float]] = []
+    for i, v in enumerate(values):
+        if i >= window:
+            low = values[lows[0]]
+            if v >= factor * low and v - low >= min_rise * opening:
+                base = median(values[i - window : i])
+                if base > 0 and v >= factor * base and v - base >= min_rise * opening:
+                    spikes.append((i, v, base))
+        while lows and values[lows[-1]] >= v:
+            lows.pop()
+        lows.append(i)
+        if lows[0] <= i - window:
+            lows.popleft()
+    return _merge(spikes)
+
+
+def _merge(spikes: list[tuple[int, float, float]]) -> list[tuple[int, float, float]]:
+    """Consecutive spiking points are one spike, reported at its highest point."""
+    merged: list[tuple[int, float, float]] = []
+    last = -2
+    for i, v, b in spikes:
+        if merged and i == last + 1:
+            if v > merged[-1][1]:
+                merged[-1] = (i, v, merged[-1][2])
+        else:
+            merged.append((i, v, b))
+        last = i
+    return merged
+
+
+def _epoch(epoch: float | None) -> int | None:
+    """The epoch a point belongs to (a fractional Trainer epoch 0.4 is in epoch 1)."""
+    return None if epoch is None else math.ceil(epoch)

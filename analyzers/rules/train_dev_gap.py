@@ -1,0 +1,151 @@
+"""`train_dev_gap`: train performance runs far ahead of dev.
+
+Anti-pattern: the model memorises the training set (too many epochs, too high a learning rate,
+too little regularisation) or the dev pipeline differs from training (other max length or
+preprocessing, an extra untrained pooler/dense head), so train accuracy climbs while dev lags.
+Detection: once `judge_after` of the planned epochs (or of the epochs seen when the plan is
+unknown) and at least `min_epochs` are in, the train accuracy exceeds the dev accuracy (or, with
+no dev accuracy, the dev score) by at least `min_gap` on each of the last `patience` epochs
+(AUTOTRAINER's overfitting test: gap >= 0.10 after 30% of training). A dev score is another
+metric (F1, MCC, a competition score) on its own scale, so against it the gap must also have
+widened by `min_gap` since the first epoch. Or, with losses: the dev loss
+has stayed above its minimum for `loss_patience` epochs, ending `loss_rise` above it, while the
+train loss kept falling by at least `train_fall`.
+Remedy: early stopping at the best dev epoch, 2-4 epochs at 2e-5..5e-5 with warmup, dropout and
+weight decay; make dev preprocessing match training.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from ..model import Finding, Run
+from .base import (
+    Rule,
+    RuleSettings,
+    aligned,
+    as_fractions,
+    doc,
+    infer_mode,
+    label,
+    planned_or_seen,
+    r,
+    role_points,
+)
+
+REMEDY = (
+    "Stop at the best dev epoch (early stopping, keep the best checkpoint); BERT usually needs "
+    "2-4 epochs at 2e-5..5e-5 with warmup; add dropout/weight decay; make dev preprocessing "
+    "match training (same max_length and truncation, e.g. 128 not 32) and avoid an extra "
+    "untrained pooler/dense layer on top of the encoder."
+)
+
+
+@dataclass(frozen=True)
+class Settings(RuleSettings):
+    min_gap: float = field(
+        default=0.10, metadata=doc("train - dev accuracy that counts as overfitting (AUTOTRAINER)")
+    )
+    judge_after: float = field(
+        default=0.30,
+        metadata=doc("judge only after this fraction of the planned epochs (AUTOTRAINER)"),
+    )
+    min_epochs: int = field(default=3, metadata=doc("and never on fewer epochs than this"))
+    patience: int = field(default=2, metadata=doc("the gap must hold on this many latest epochs"))
+    loss_patience: int = field(
+        default=3, metadata=doc("epochs the dev loss must stay above its minimum")
+    )
+    loss_rise: float = field(
+        default=0.05, metadata=doc("relative rise of the latest dev loss above its minimum")
+    )
+    train_fall: float = field(
+        default=0.05, metadata=doc("relative fall of the train loss over the same stretch")
+    )
+
+
+class TrainDevGap(Rule[Settings]):
+    """Train performance runs far ahead of dev (accuracy gap, or train loss down, dev loss up)."""
+
+    id = "train_dev_gap"
+    name = "Train/dev gap"
+    Settings = Settings
+
+    def check(self, run: Run, settings: Settings) -> list[Finding]:
+        return self._accuracy(run, settings) or self._losses(run, settings)
+
+    def _accuracy(self, run: Run, settings: Settings) -> list[Finding]:
+        dev_role = "dev_acc" if role_points(run, "dev_acc") else "dev_score"
+        if infer_mode(run.roles.get(dev_role)) == "min":
+            return []  # a dev score that falls as it improves is no accuracy to compare with
+        rows = as_fractions(aligned(run, "train_acc", dev_role))
+        needed = max(
+            settings.min_epochs,
+            math.ceil(settings.judge_after * planned_or_seen(run, len(rows))),
+            settings.patience,
+            1,
+        )
+        if len(rows) < needed:
+            return []
+        gaps = [(epoch, train - dev) for epoch, train, dev in rows]
+        if any(g < settings.min_gap for _, g in gaps[-settings.patience :]):
+            return []
+        widened = gaps[-1][1] - gaps[0][1]
+        if dev_role == "dev_score" and widened < settings.min_gap:
+            return []  # e.g. accuracy vs MCC: a steady offset between scales is no overfitting
+        since = gaps[-1][0]
+        for epoch, g in reversed(gaps):
+            if g < settings.min_gap:
+                break
+            since = epoch
+        epoch, train, dev = rows[-1]
+        other = "" if dev_role == "dev_acc" else " (a different metric from accuracy)"
+        message = (
+            f"{label(run, 'train_acc')} {train:.3f} vs {label(run, dev_role)} {dev:.3f}"
+            f"{other} at epoch {epoch}: a gap of {train - dev:.2f}, at least "
+            f"{settings.min_gap:.2f} since epoch {since}. The model fits the training set far "
+            "better than dev: overfitting, or dev preprocessing that differs from training."
+        )
+        evidence = {
+            "train_acc": r(train),
+            dev_role: r(dev),
+            "gap": r(train - dev),
+            "widened": r(widened),
+            "since_epoch": since,
+            "epochs": [e for e, _ in gaps],
+            "gaps": [r(g) for _, g in gaps],
+            "train_metric": run.roles.get("train_acc"),
+            "dev_metric": run.roles.get(dev_role),
+        }
+        return [self.finding("warning", message, epoch=epoch, evidence=evidence, remedy=REMEDY)]
+
+    def _losses(self, run: Run, settings: Settings) -> list[Finding]:
+        rows = aligned(run, "train_loss", "dev_loss")
+        if len(rows) <= settings.loss_patience:
+            return []
+        low_i = min(range(len(rows)), key=lambda i: rows[i][2])
+        _, train_low, dev_low = rows[low_i]
+        epoch, train, dev = rows[-1]
+        if (
+            len(rows) - 1 - low_i < settings.loss_patience
+            or dev_low <= 0
+            or train_low <= 0
+            or dev < dev_low * (1 + settings.loss_rise)
+            or train > train_low * (1 - settings.train_fall)
+        ):
+            return []
+        low_epoch = rows[low_i][0]
+        message = (
+            f"{label(run, 'dev_loss')} rose from {dev_low:.4f} at epoch {low_epoch} to "
+            f"{dev:.4f} at epoch {epoch} while {label(run, 'train_loss')} fell from "
+            f"{train_low:.4f} to {train:.4f}: the model is overfitting since epoch "
+            f"{low_epoch}."
+        )
+        evidence = {
+            "dev_loss_low": r(dev_low),
+            "dev_loss_low_epoch": low_epoch,
+            "dev_loss": r(dev),
+            "train_loss_then": r(train_low),
+            "train_loss": r(train),
+        }
+        return [self.finding("warning", message, epoch=epoch, evidence=evidence, remedy=REMEDY)]

@@ -1,0 +1,767 @@
+"""The analyzer rules, tested with data: one table of small runs that must or must not fire.
+
+Each case builds a Run by hand (the way the parser would fill it) and names the rule ids that
+must be present (optionally with their severity) and those that must be absent. The two seed
+runs are built from the numbers printed in sample_logs/.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields, is_dataclass
+
+import pytest
+from bertmon.analyzers.model import SEVERITY_RANK, EpochRow, Finding, Run, Series
+from bertmon.analyzers.rules import REGISTRY, check_run, describe_rules, get_rule
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+NAMES = {
+    "train_loss": "loss",
+    "train_acc": "acc",
+    "dev_loss": "val_loss",
+    "dev_acc": "val_acc",
+    "dev_score": "final_score",
+}
+REQUIRED = {
+    "train_dev_gap",
+    "unstable_dev",
+    "stalled_loss",
+    "diverged",
+    "crashed",
+    "early_peak",
+    "dev_above_train",
+    "chance_level",
+    "loss_spike",
+    "eval_dominates",
+}
+ALL = frozenset(REGISTRY)
+NAN, INF = math.nan, math.inf
+
+
+def make_run(
+    *,
+    loss: list[float] | None = None,
+    acc: list[float] | None = None,
+    val_loss: list[float] | None = None,
+    val_acc: list[float] | None = None,
+    score: list[float] | None = None,
+    names: dict[str, str] | None = None,
+    planned: int | None = None,
+    status: str = "finished",
+    error: str | None = None,
+    hints: dict[str, object] | None = None,
+    seconds: list[float] | None = None,
+    steps: list[float] | None = None,
+    steps_per_epoch: int = 50,
+) -> Run:
+    """A Run as the parser would build it: the epoch table plus one series point per value.
+
+    `steps` replaces the train loss series with per-step observations (global step numbers).
+    """
+    by_role = {
+        "train_loss": loss,
+        "train_acc": acc,
+        "dev_loss": val_loss,
+        "dev_acc": val_acc,
+        "dev_score": score,
+    }
+    role_names = {**NAMES, **(names or {})}
+    run = Run(
+        status=status,
+        epochs_planned=planned,
+        error=error,  # type: ignore[arg-type]
+        hints=dict(hints or {}),
+        formats=["keras"],
+    )
+    n = max((len(v) for v in by_role.values() if v), default=0)
+    for i in range(n):
+        row = EpochRow(epoch=i + 1, seconds=seconds[i] if seconds and i < len(seconds) else None)
+        for role, values in by_role.items():
+            if values and i < len(values):
+                row.metrics[role_names[role]] = values[i]
+        run.epochs.append(row)
+    for role, values in by_role.items():
+        if not values:
+            continue
+        name = role_names[role]
+        run.roles[role] = name
+        series = run.series.setdefault(name, Series(name))
+        if role == "train_loss" and steps is not None:
+            continue
+        for i, value in enumerate(values):
+            series.append(i + 1, None, value)
+    if steps is not None:
+        name = role_names["train_loss"]
+        run.roles["train_loss"] = name
+        series = run.series.setdefault(name, Series(name))
+        for i, value in enumerate(steps):
+            series.append(i // steps_per_epoch + 1, i + 1, value)
+    return run
+
+
+def wobble(level: list[float], per_epoch: int = 50, amp: float = 0.1) -> list[float]:
+    """A per-step series around each epoch's level, with deterministic +-amp relative noise."""
+    return [
+        v * (1 + amp * math.sin(1.7 * (e * per_epoch + i)))
+        for e, v in enumerate(level)
+        for i in range(per_epoch)
+    ]
+
+
+# --- the runs ----------------------------------------------------------------------------------
+
+HEALTHY = {
+    "loss": [0.60, 0.48, 0.40, 0.34, 0.30, 0.27, 0.25, 0.23],
+    "acc": [0.70, 0.78, 0.83, 0.86, 0.88, 0.90, 0.91, 0.92],
+    "val_loss": [0.62, 0.52, 0.46, 0.42, 0.40, 0.385, 0.375, 0.37],
+    "val_acc": [0.68, 0.74, 0.78, 0.81, 0.83, 0.845, 0.855, 0.86],
+    "planned": 8,
+    "seconds": [200.0] * 8,
+    "hints": {"lr": 3e-5, "max_len": 128, "eval_seconds": {e: 20.0 for e in range(1, 9)}},
+}
+
+
+def healthy(**changes: object) -> Run:
+    return make_run(**{**HEALTHY, **changes})  # type: ignore[arg-type]
+
+
+SEED000_SCORE = [
+    0.4637266561611361,
+    0.4715278770706616,
+    0.48631696631087207,
+    0.4927837543840665,
+    0.4603489827324962,
+    0.5136259654205074,
+    0.5293800811021452,
+    0.4566600972331969,
+    0.484445120332004,
+    0.46480710031858224,
+    0.4820417457316996,
+    0.5076002583300518,
+    0.4855591258396087,
+    0.47588983392087264,
+    0.49583256897288686,
+    0.4645668699854448,
+    0.4835244217626551,
+    0.5069050625288192,
+]
+SEED000_EVAL = [87, 78, 80, 79, 79, 79, 79, 78, 79, 78, 79, 78, 78, 80, 77, 80, 78, 80]
+
+
+def seed000() -> Run:
+    """sample_logs/seed000_tf_reference.log: Keras loss/acc, final_score after each epoch."""
+    return make_run(
+        loss=[
+            1.5204,
+            0.9490,
+            0.7054,
+            0.4862,
+            0.2881,
+            0.2006,
+            0.1359,
+            0.1007,
+            0.0830,
+            0.0796,
+            0.0588,
+            0.0660,
+            0.0655,
+            0.0553,
+            0.0643,
+            0.0468,
+            0.0483,
+            0.0494,
+        ],
+        acc=[
+            0.5936,
+            0.7278,
+            0.7865,
+            0.8514,
+            0.9099,
+            0.9365,
+            0.9576,
+            0.9684,
+            0.9744,
+            0.9761,
+            0.9827,
+            0.9812,
+            0.9803,
+            0.9848,
+            0.9827,
+            0.9863,
+            0.9854,
+            0.9860,
+        ],
+        score=SEED000_SCORE,
+        planned=20,
+        status="running",
+        seconds=[211.0] + [199.0] * 15 + [200.0, 199.0],
+        hints={"eval_seconds": {e + 1: float(s) for e, s in enumerate(SEED000_EVAL)}},
+    )
+
+
+def seed001(**hints: object) -> Run:
+    """sample_logs/seed001_frozen_cola.log: two Keras epochs, frozen TFBertModel on CoLA."""
+    return make_run(
+        loss=[0.6531, 0.6288],
+        acc=[0.5792, 0.6119],
+        val_loss=[0.5296, 0.5020],
+        val_acc=[0.7675, 0.7850],
+        names={"train_acc": "accuracy", "dev_acc": "val_accuracy"},
+        planned=2,
+        seconds=[177.0, 172.0],
+        hints=hints,
+    )
+
+
+@dataclass
+class Case:
+    name: str
+    build: Callable[[], Run]
+    present: dict[str, str | None] = field(default_factory=dict)  # rule id -> severity or None
+    absent: frozenset[str] | set[str] = frozenset()
+
+
+def spikes() -> list[float]:
+    values = wobble([0.6, 0.5, 0.45], amp=0.05)
+    values[120] = 2.0
+    return values
+
+
+def late_noise() -> list[float]:
+    values = [0.7 * math.exp(-i / 30) + 0.02 for i in range(150)]
+    for i in range(100, 150, 7):
+        values[i] = 0.2
+    return values
+
+
+CASES = [
+    Case("healthy", healthy, {}, ALL),
+    Case("healthy_with_steps", lambda: healthy(steps=wobble(HEALTHY["loss"])), {}, ALL),
+    Case(
+        "seed000",
+        seed000,
+        {"train_dev_gap": "warning", "unstable_dev": "warning", "early_peak": "warning"},
+        {"dev_above_train", "chance_level", "stalled_loss", "diverged", "eval_dominates"},
+    ),
+    Case(
+        "seed001",
+        seed001,
+        {"dev_above_train": "warning", "stalled_loss": "warning", "chance_level": "warning"},
+        {
+            "train_dev_gap",
+            "unstable_dev",
+            "early_peak",
+            "diverged",
+            "crashed",
+            "high_lr",
+            "frozen_encoder",
+        },
+    ),
+    Case(
+        "seed001_with_hints",
+        lambda: seed001(lr=1e-3, frozen=True),
+        {"high_lr": "warning", "frozen_encoder": "info", "dev_above_train": "warning"},
+    ),
+    # train_dev_gap
+    Case(
+        "acc_gap",
+        lambda: make_run(
+            acc=[0.70, 0.80, 0.88, 0.93, 0.96, 0.97, 0.98, 0.99],
+            val_acc=[0.68, 0.72, 0.74, 0.75, 0.75, 0.755, 0.75, 0.752],
+        ),
+        {"train_dev_gap": "warning"},
+        {"dev_above_train", "unstable_dev"},
+    ),
+    Case(
+        "acc_gap_percent",
+        lambda: make_run(
+            acc=[70.0, 80.0, 88.0, 93.0, 96.0], val_acc=[0.68, 0.72, 0.74, 0.75, 0.75]
+        ),
+        {"train_dev_gap": None},
+        {"dev_above_train"},
+    ),
+    Case(
+        "acc_vs_mcc_steady_offset",
+        lambda: make_run(
+            acc=[0.75, 0.82, 0.87, 0.90, 0.92, 0.93],
+            score=[0.45, 0.50, 0.53, 0.55, 0.56, 0.57],
+            names={"dev_score": "mcc"},
+        ),
+        {},
+        {"train_dev_gap", "unstable_dev"},
+    ),
+    Case(
+        "acc_gap_below_threshold",
+        lambda: make_run(
+            acc=[0.70, 0.75, 0.80, 0.85, 0.88, 0.90], val_acc=[0.62, 0.67, 0.72, 0.77, 0.80, 0.82]
+        ),
+        {},
+        {"train_dev_gap"},
+    ),
+    Case(
+        "acc_gap_too_early",
+        lambda: make_run(acc=[0.80, 0.90, 0.95], val_acc=[0.60, 0.65, 0.66], planned=20),
+        {},
+        {"train_dev_gap"},
+    ),
+    Case(
+        "dev_loss_rises",
+        lambda: make_run(
+            loss=[0.60, 0.40, 0.30, 0.20, 0.12, 0.08, 0.05],
+            val_loss=[0.55, 0.45, 0.42, 0.44, 0.48, 0.53, 0.60],
+        ),
+        {"train_dev_gap": "warning"},
+    ),
+    Case(
+        "dev_loss_flat_after_min",
+        lambda: make_run(
+            loss=[0.60, 0.40, 0.30, 0.20, 0.12, 0.08, 0.05],
+            val_loss=[0.55, 0.45, 0.42, 0.425, 0.43, 0.428, 0.43],
+        ),
+        {},
+        {"train_dev_gap"},
+    ),
+    # unstable_dev
+    Case(
+        "zigzag_dev_acc",
+        lambda: make_run(
+            acc=[0.70, 0.75, 0.78, 0.80, 0.81, 0.82, 0.82, 0.83],
+            val_acc=[0.70, 0.76, 0.71, 0.77, 0.72, 0.78, 0.73, 0.79],
+        ),
+        {"unstable_dev": "warning"},
+    ),
+    Case(
+        "uneven_monotone_dev_acc",
+        lambda: make_run(val_acc=[0.60, 0.70, 0.71, 0.72, 0.80, 0.81, 0.82, 0.83]),
+        {},
+        {"unstable_dev"},
+    ),
+    Case(
+        "zigzag_dev_loss",
+        lambda: make_run(val_loss=[0.50, 0.60, 0.48, 0.62, 0.47, 0.63]),
+        {"unstable_dev": "warning"},
+    ),
+    Case(
+        "too_few_epochs_to_swing",
+        lambda: make_run(val_acc=[0.70, 0.80, 0.70, 0.80]),
+        {},
+        {"unstable_dev"},
+    ),
+    # early_peak
+    Case(
+        "early_peak_drop",
+        lambda: make_run(val_acc=[0.78, 0.83, 0.85, 0.83, 0.82, 0.81, 0.80, 0.80]),
+        {"early_peak": "warning"},
+    ),
+    Case(
+        "plateau_is_info",
+        lambda: make_run(val_acc=[0.80, 0.84, 0.86, 0.862, 0.861, 0.861, 0.860]),
+        {"early_peak": "info"},
+    ),
+    Case(
+        "dev_loss_min_early",
+        lambda: make_run(val_loss=[0.50, 0.40, 0.45, 0.50, 0.55, 0.60]),
+        {"early_peak": "warning"},
+    ),
+    # dev_above_train
+    Case(
+        "dev_above_train_sustained",
+        lambda: make_run(
+            acc=[0.60, 0.65, 0.68, 0.70, 0.71, 0.72, 0.73, 0.74],
+            val_acc=[0.62, 0.68, 0.72, 0.74, 0.75, 0.76, 0.77, 0.78],
+        ),
+        {"dev_above_train": "warning"},
+        {"train_dev_gap"},
+    ),
+    Case(
+        "dev_above_train_early_only",
+        lambda: make_run(
+            acc=[0.60, 0.70, 0.78, 0.83, 0.86, 0.88], val_acc=[0.65, 0.72, 0.77, 0.80, 0.82, 0.83]
+        ),
+        {},
+        {"dev_above_train"},
+    ),
+    Case(
+        "dev_above_train_small_short",
+        lambda: make_run(acc=[0.70, 0.80], val_acc=[0.75, 0.83]),
+        {},
+        {"dev_above_train"},
+    ),
+    # chance_level / stalled_loss
+    Case(
+        "loss_at_ln2",
+        lambda: make_run(loss=[0.70, 0.695, 0.693, 0.694, 0.692]),
+        {"chance_level": "warning", "stalled_loss": "warning"},
+    ),
+    Case(
+        "constant_dev_acc",
+        lambda: make_run(loss=[0.50, 0.45, 0.42, 0.40], val_acc=[0.6912, 0.6912, 0.6912, 0.6912]),
+        {"chance_level": "warning"},
+    ),
+    Case(
+        "acc_at_chance_3_classes",
+        lambda: make_run(acc=[0.34, 0.35, 0.34], hints={"num_classes": 3}),
+        {"chance_level": "warning"},
+    ),
+    Case(
+        "acc_below_majority",
+        lambda: make_run(acc=[0.65, 0.68, 0.70], hints={"majority_rate": 0.70}),
+        {"chance_level": "warning"},
+    ),
+    Case(
+        "high_plateau",
+        lambda: make_run(loss=[1.2, 0.9, 0.80, 0.79, 0.788, 0.787]),
+        {"stalled_loss": "warning"},
+        {"chance_level"},
+    ),
+    Case(
+        "two_epochs_flat_steps",
+        lambda: make_run(loss=[0.91, 0.90], steps=wobble([0.91, 0.90], amp=0.03)),
+        {"stalled_loss": "warning"},
+        {"chance_level"},
+    ),
+    Case(
+        "two_epochs_falling",
+        lambda: make_run(loss=[0.60, 0.40]),
+        {},
+        {"stalled_loss", "chance_level"},
+    ),
+    Case(
+        "two_epochs_slow_far_from_chance",
+        lambda: make_run(loss=[0.30, 0.295]),
+        {},
+        {"stalled_loss", "chance_level"},
+    ),
+    Case(
+        "plateau_after_halving",
+        lambda: make_run(loss=[0.6, 0.4, 0.3, 0.30, 0.298, 0.297]),
+        {},
+        {"stalled_loss"},
+    ),
+    Case(
+        "converged_plateau",
+        lambda: make_run(loss=[0.6, 0.3, 0.1, 0.05, 0.049, 0.0488, 0.0487]),
+        {},
+        {"stalled_loss"},
+    ),
+    # diverged
+    Case(
+        "nan_loss", lambda: make_run(loss=[0.6, 0.5, NAN], status="diverged"), {"diverged": "error"}
+    ),
+    Case(
+        "nan_dev_loss_in_epoch_table_only",
+        lambda: _without_series(make_run(loss=[0.6, 0.5], val_loss=[0.5, NAN])),
+        {"diverged": "error"},
+    ),
+    Case(
+        "status_diverged",
+        lambda: make_run(loss=[0.6, 0.5], status="diverged"),
+        {"diverged": "error"},
+    ),
+    Case(
+        "inf_in_steps",
+        lambda: make_run(loss=[0.6, 0.5], steps=[0.6] * 60 + [INF] + [0.5] * 39),
+        {"diverged": "error"},
+    ),
+    Case("exploding_loss", lambda: make_run(loss=[0.6, 0.4, 0.3, 2.5]), {"diverged": "error"}),
+    Case("low_loss_wobble", lambda: make_run(loss=[0.05, 0.01, 0.03]), {}, {"diverged"}),
+    # crashed
+    Case(
+        "cuda_oom",
+        lambda: make_run(
+            loss=[0.6],
+            status="crashed",
+            error="RuntimeError: CUDA out of memory. Tried to allocate 20.00 MiB",
+        ),
+        {"crashed": "error"},
+    ),
+    Case(
+        "killed",
+        lambda: make_run(loss=[0.6], status="crashed", error="Killed"),
+        {"crashed": "error"},
+    ),
+    Case("finished_not_crashed", lambda: make_run(loss=[0.6], error="Killed"), {}, {"crashed"}),
+    # loss_spike
+    Case(
+        "loss_spike",
+        lambda: make_run(loss=[0.6, 0.5, 0.45], steps=spikes()),
+        {"loss_spike": "warning"},
+    ),
+    Case(
+        "late_noise_no_spike",
+        lambda: make_run(loss=[0.4, 0.1, 0.05], steps=late_noise()),
+        {},
+        {"loss_spike"},
+    ),
+    # eval_dominates
+    Case(
+        "eval_slow",
+        lambda: make_run(
+            loss=[0.6, 0.5],
+            seconds=[200.0, 200.0],
+            hints={"eval_seconds": {"1": 300.0, "2": 310.0}},
+        ),
+        {"eval_dominates": "info"},
+    ),
+    Case(
+        "eval_fast",
+        lambda: make_run(
+            loss=[0.6, 0.5], seconds=[200.0, 200.0], hints={"eval_seconds": {1: 80.0, 2: 80.0}}
+        ),
+        {},
+        {"eval_dominates"},
+    ),
+    # configuration hints
+    Case("high_lr", lambda: make_run(loss=[0.6], hints={"lr": 1e-3}), {"high_lr": "warning"}),
+    Case("bert_lr", lambda: make_run(loss=[0.6], hints={"learning_rate": "3e-5"}), {}, {"high_lr"}),
+    Case(
+        "short_max_len",
+        lambda: make_run(loss=[0.6], hints={"maxlen": 32}),
+        {"short_max_len": "info"},
+    ),
+    Case(
+        "long_max_len", lambda: make_run(loss=[0.6], hints={"max_len": 128}), {}, {"short_max_len"}
+    ),
+    Case(
+        "frozen", lambda: make_run(loss=[0.6], hints={"frozen": True}), {"frozen_encoder": "info"}
+    ),
+    # odd data
+    Case("empty_run", Run, {}, ALL),
+    Case(
+        "one_epoch",
+        lambda: make_run(loss=[0.69], acc=[0.5], val_loss=[0.7], val_acc=[0.5]),
+        {},
+        ALL,
+    ),
+    Case("roles_unknown", lambda: _without_roles(healthy()), {}, ALL),
+]
+
+
+def _without_series(run: Run) -> Run:
+    run.series.clear()
+    return run
+
+
+def _without_roles(run: Run) -> Run:
+    run.roles = dict.fromkeys(run.roles)
+    return run
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_rule_cases(case: Case) -> None:
+    findings = check_run(case.build())
+    got = {f.rule: f for f in findings}
+    assert not [f for f in findings if f.evidence.get("internal_error")]
+    for rule_id, severity in case.present.items():
+        assert rule_id in got, f"{case.name}: expected {rule_id}, got {sorted(got)}"
+        if severity is not None:
+            assert got[rule_id].severity == severity, got[rule_id]
+    unexpected = set(case.absent) & set(got)
+    assert not unexpected, f"{case.name}: unexpected {[got[r].message for r in unexpected]}"
+
+
+def test_cases_cover_every_rule_both_ways() -> None:
+    fired = {rule for case in CASES for rule in case.present}
+    quiet = {rule for case in CASES if case.absent is not ALL for rule in case.absent}
+    assert fired == set(REGISTRY)
+    assert quiet == set(REGISTRY)
+
+
+# --- the seeds ---------------------------------------------------------------------------------
+
+
+def test_seed000_names_the_best_dev_score() -> None:
+    findings = check_run(seed000())
+    gap = next(f for f in findings if f.rule == "train_dev_gap")
+    assert "train acc 0.986" in gap.message and "dev final_score 0.507" in gap.message
+    assert gap.epoch == 18
+    for rule_id in ("unstable_dev", "early_peak"):
+        f = next(f for f in findings if f.rule == rule_id)
+        assert f.evidence["best_epoch"] == 7 and f.evidence["best"] == pytest.approx(0.5294)
+        assert "0.5294 at epoch 7" in f.message
+    peak = next(f for f in findings if f.rule == "early_peak")
+    assert peak.evidence["epochs_since_best"] == 11 and "monitor='final_score'" in peak.remedy
+
+
+def test_seed001_points_at_learning_rate_and_frozen_encoder() -> None:
+    findings = check_run(seed001())
+    by_rule = {f.rule: f for f in findings}
+    assert "ln 2 = 0.693" in by_rule["chance_level"].message
+    assert "ln 2 = 0.693" in by_rule["stalled_loss"].message
+    dev = by_rule["dev_above_train"]
+    assert "dev val_accuracy 0.7850" in dev.message and "train accuracy 0.6119" in dev.message
+    for f in (by_rule["dev_above_train"], by_rule["stalled_loss"], by_rule["chance_level"]):
+        text = f.message + " " + f.remedy
+        assert "1e-3" in text and "2e-5..5e-5" in text and "frozen" in text.lower()
+
+
+def test_seed001_hints_are_quoted() -> None:
+    findings = check_run(seed001(lr=1e-3, frozen=True))
+    dev = next(f for f in findings if f.rule == "dev_above_train")
+    assert "the log shows lr 0.001 (far above 2e-5..5e-5) and a frozen encoder" in dev.message
+    assert "Adam's default" in next(f for f in findings if f.rule == "high_lr").message
+
+
+def test_healthy_run_gets_no_warning() -> None:
+    findings = check_run(healthy(steps=wobble(HEALTHY["loss"])))
+    assert [f for f in findings if SEVERITY_RANK[f.severity] >= SEVERITY_RANK["warning"]] == []
+
+
+def test_oom_message_quotes_error_and_suggests_memory_savers() -> None:
+    error = "RuntimeError: CUDA out of memory. Tried to allocate 20.00 MiB"
+    (f,) = [
+        f
+        for f in check_run(make_run(loss=[0.6, 0.5], status="crashed", error=error))
+        if f.rule == "crashed"
+    ]
+    assert error in f.message and f.epoch == 2 and f.evidence["kind"] == "oom"
+    for word in ("batch", "max_length", "accumulation", "bf16"):
+        assert word in f.remedy
+
+
+# --- overrides, registry, ordering -------------------------------------------------------------
+
+
+def acc_gap_run() -> Run:
+    return next(c for c in CASES if c.name == "acc_gap").build()
+
+
+def rules_of(findings: list[Finding]) -> set[str]:
+    return {f.rule for f in findings}
+
+
+def test_override_raises_and_lowers_thresholds() -> None:
+    assert "train_dev_gap" in rules_of(check_run(acc_gap_run()))
+    assert "train_dev_gap" not in rules_of(
+        check_run(acc_gap_run(), {"train_dev_gap": {"min_gap": 0.5}})
+    )
+    assert "train_dev_gap" not in rules_of(
+        check_run(acc_gap_run(), {"train_dev_gap": {"min_gap": "0.5"}})
+    )  # strings from a CLI
+    assert "train_dev_gap" in rules_of(check_run(healthy(), {"train_dev_gap": {"min_gap": 0.05}}))
+    assert "train_dev_gap" not in rules_of(
+        check_run(acc_gap_run(), {"train_dev_gap": {"enabled": False}})
+    )
+
+
+def test_override_of_unknown_rule_or_setting_is_an_error() -> None:
+    with pytest.raises(ValueError, match="no_such_rule"):
+        check_run(healthy(), {"no_such_rule": {}})
+    with pytest.raises(ValueError, match="gapp"):
+        check_run(healthy(), {"train_dev_gap": {"gapp": 0.2}})
+
+
+def test_registry_describes_every_rule() -> None:
+    assert REQUIRED <= set(REGISTRY)
+    for rule_id, rule in REGISTRY.items():
+        assert rule.id == rule_id and rule.name and rule.summary
+        assert "Detection" in rule.description and "Remedy" in rule.description, rule_id
+        assert all(doc for _, _, doc in rule.settings_table()), rule_id
+        defaults = rule.defaults()
+        assert is_dataclass(defaults) and "enabled" in {f.name for f in fields(defaults)}
+    assert get_rule("crashed") is REGISTRY["crashed"]
+    with pytest.raises(KeyError):
+        get_rule("nope")
+
+
+def test_describe_rules_lists_every_setting_in_set_syntax() -> None:
+    text = describe_rules()
+    for rule in REGISTRY.values():
+        assert f"{rule.id}: {rule.name}. {rule.summary}" in text
+        for name, default, _ in rule.settings_table():
+            assert f"{rule.id}.{name}={default!r}" in text
+
+
+def test_findings_are_sorted_by_epoch_then_worst_first() -> None:
+    run = make_run(loss=[0.6, 0.5, NAN], status="diverged", hints={"lr": 1e-3, "max_len": 32})
+    findings = check_run(seed000()) + check_run(run)
+    for group in (check_run(seed000()), check_run(run)):
+        keys = [(f.epoch is not None, f.epoch or 0, -SEVERITY_RANK[f.severity]) for f in group]
+        assert keys == sorted(keys)
+    assert check_run(run)[0].rule == "high_lr"  # run-wide first
+    assert any(f.severity == "error" for f in findings)
+
+
+def test_rules_import_no_ui_or_framework() -> None:
+    code = (
+        "import sys, bertmon.analyzers.rules; "
+        "print([m for m in ('textual', 'rich', 'torch', 'tensorflow') if m in sys.modules])"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+# --- robustness --------------------------------------------------------------------------------
+
+METRIC_NAMES = ["loss", "acc", "val_loss", "val_acc", "final_score", "eval_loss"]
+odd_floats = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.sampled_from([0.0, -0.0, 1e-300, -1.0, 0.693, 1e300]),
+)
+odd_hint = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.text(max_size=5),
+    odd_floats,
+    st.integers(-5, 10**6),
+    st.dictionaries(st.integers(-2, 5), odd_floats, max_size=4),
+)
+
+
+@st.composite
+def odd_runs(draw: st.DrawFn) -> Run:
+    n = draw(st.integers(0, 8))
+    run = Run(
+        status=draw(st.sampled_from(["running", "finished", "crashed", "diverged"])),
+        epochs_planned=draw(st.one_of(st.none(), st.integers(-1, 30))),
+        error=draw(st.one_of(st.none(), st.text(max_size=30), st.just("Killed"))),
+    )
+    start = draw(st.integers(0, 2))
+    for i in range(n):
+        metrics = draw(st.dictionaries(st.sampled_from(METRIC_NAMES), odd_floats, max_size=6))
+        seconds = draw(st.one_of(st.none(), odd_floats))
+        run.epochs.append(EpochRow(epoch=start + i, metrics=metrics, seconds=seconds))
+    for name in draw(st.lists(st.sampled_from(METRIC_NAMES), max_size=3, unique=True)):
+        series = run.series.setdefault(name, Series(name))
+        for value in draw(st.lists(odd_floats, max_size=60)):
+            series.append(
+                draw(st.one_of(st.none(), st.floats(0, 9))),
+                draw(st.one_of(st.none(), st.integers(0, 10**6))),
+                value,
+            )
+    for role in run.roles:
+        run.roles[role] = draw(st.one_of(st.none(), st.sampled_from(METRIC_NAMES + ["absent"])))
+    for key in draw(
+        st.lists(
+            st.sampled_from(
+                [
+                    "lr",
+                    "learning_rate",
+                    "max_len",
+                    "num_classes",
+                    "majority_rate",
+                    "eval_seconds",
+                    "frozen",
+                ]
+            ),
+            max_size=4,
+            unique=True,
+        )
+    ):
+        run.hints[key] = draw(odd_hint)
+    return run
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(odd_runs())
+def test_odd_runs_never_break_a_rule(run: Run) -> None:
+    findings = check_run(run)
+    assert not [f.message for f in findings if f.evidence.get("internal_error")]
+    for f in findings:
+        assert f.severity in SEVERITY_RANK and f.message
+        json.dumps(f.evidence)  # JSON-serialisable (NaN is written by the report as "NaN")
