@@ -140,6 +140,10 @@ def classify(record: str) -> list[Event]:
                 return [PendingName(pending.group(1).strip())]
         lowered = record.lstrip().lower()
         kv = _key_values(record, ws_ok=lowered.startswith(("epoch", "step", "iter")))
+        if ("rain" in record or "reez" in record or "rozen" in record) and (m := f.frozen.search(record)):
+            frozen = (m["value"].lower() == "true") != (m["key"] == "trainable")
+            kv = kv or KeyValues(pairs=[])
+            kv.hints["frozen"] = frozen
         if kv:
             return [kv]
     elif record.lstrip().lower().startswith(("epoch", "step", "iter")):

@@ -139,6 +139,7 @@ class Fast:
     pending_name: re.Pattern[str]
     kv_candidate: re.Pattern[str]
     kv_words: re.Pattern[str]
+    frozen: re.Pattern[str]
     epoch_prefix: re.Pattern[str]
 
 
@@ -160,6 +161,8 @@ def fast() -> Fast:
         kv_words=re.compile(  # searched in the lowered line: re.I alternations are slow
             METRIC_WORDS.pattern + "|" + "|".join(re.escape(k) for k in HINT_NAMES)
             + r"|epoch|step|iter|time|elapsed"),
+        frozen=re.compile(  # `freeze_encoder=True`, `bert_model.trainable = False`
+            r"\b(?P<key>freeze_encoder|freeze_bert|frozen|trainable)\s*[=:]\s*(?P<value>True|False|true|false)\b"),
         epoch_prefix=re.compile(
             r"^\s*(?P<what>[Ee]poch|[Ss]tep|[Ii]ter(?:ation)?)\s*[:=#]?\s*(?P<n>\d+)\b(?!\s*/)"),
     )
