@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from bertmon.analyzers.compare import CompareError, compare_paths, diff_configs, render
+
 from bertmon.cli import main
 
 LOGS = Path(__file__).resolve().parent.parent / "sample_logs"
@@ -107,9 +107,9 @@ def test_bad_input_one_line_exit_2(tmp_path: Path, capsys, case: str) -> None:
 
 
 def test_cli_compare_runs_without_heavy_imports() -> None:
-    code = ("import sys; from bertmon.cli import main; rc = main(['compare', %r, %r, '-f', 'json'])"
+    code = (f"import sys; from bertmon.cli import main; rc = main(['compare', {str(KERAS)!r}, {str(TQDM)!r}, '-f', 'json'])"
             "; bad = [m for m in ('torch', 'tensorflow', 'textual', 'rich') if m in sys.modules]"
-            "; assert not bad, bad; sys.exit(rc)") % (str(KERAS), str(TQDM))
+            "; assert not bad, bad; sys.exit(rc)")
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
                          check=False)
     assert res.returncode == 0, res.stderr[-2000:]
