@@ -84,9 +84,16 @@ def latency(rate: int, seconds: float) -> None:
     async def main() -> tuple[float, float]:
         async with app.run_test(size=(120, 40)) as pilot:
             await pilot.pause(0.5)
-            proc = subprocess.Popen(
-                [sys.executable, __file__, "--writer", str(log), str(rate), str(seconds),
-                 str(times_path)]
+            proc = subprocess.Popen(  # noqa: ASYNC220 - started once, before measuring
+                [
+                    sys.executable,
+                    __file__,
+                    "--writer",
+                    str(log),
+                    str(rate),
+                    str(seconds),
+                    str(times_path),
+                ]
             )
             cpu0 = resource.getrusage(resource.RUSAGE_SELF)
             t0 = time.monotonic()
@@ -113,14 +120,20 @@ def latency(rate: int, seconds: float) -> None:
     if not lat:
         print("latency: no snapshot matched a written record")
         return
-    pick = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))]  # noqa: E731
-    print(f"writer: {len(times):,} records in {seconds:.0f} s ({len(times) / seconds:,.0f}/s), "
-          f"log {log.stat().st_size / 1e6:.1f} MB")
-    print(f"latency write -> screen data over {len(lat)} snapshots: p50 {pick(0.5) * 1000:.0f} ms, "
-          f"p95 {pick(0.95) * 1000:.0f} ms, max {lat[-1] * 1000:.0f} ms (target p95 <= 250 ms)")
+    pick = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))]
+    print(
+        f"writer: {len(times):,} records in {seconds:.0f} s ({len(times) / seconds:,.0f}/s), "
+        f"log {log.stat().st_size / 1e6:.1f} MB"
+    )
+    print(
+        f"latency write -> screen data over {len(lat)} snapshots: p50 {pick(0.5) * 1000:.0f} ms, "
+        f"p95 {pick(0.95) * 1000:.0f} ms, max {lat[-1] * 1000:.0f} ms (target p95 <= 250 ms)"
+    )
     ui_delay.sort()
-    print(f"of which snapshot made -> screen: p50 {ui_delay[len(ui_delay) // 2] * 1000:.0f} ms, "
-          f"p95 {ui_delay[int(0.95 * len(ui_delay))] * 1000:.0f} ms")
+    print(
+        f"of which snapshot made -> screen: p50 {ui_delay[len(ui_delay) // 2] * 1000:.0f} ms, "
+        f"p95 {ui_delay[int(0.95 * len(ui_delay))] * 1000:.0f} ms"
+    )
     print(f"app CPU: {cpu:.1f} s in {wall:.1f} s wall = {100 * cpu / wall:.0f}% of one core")
 
 
@@ -173,14 +186,19 @@ def first_screen_ratio(size_mb: int) -> None:
     make_big_log(big, size_mb)
     bertmon = Path(sys.executable).parent / "bertmon"
     t0 = time.monotonic()
-    subprocess.run([str(bertmon), "analyze", "--format", "json", str(big)],
-                   stdout=subprocess.DEVNULL, check=True)
+    subprocess.run(
+        [str(bertmon), "analyze", "--format", "json", str(big)],
+        stdout=subprocess.DEVNULL,
+        check=True,
+    )
     t_analyze = time.monotonic() - t0
     t0 = time.monotonic()
     subprocess.run([sys.executable, __file__, "--first-screen", str(big)], check=True)
     t_tui = time.monotonic() - t0
-    print(f"finished log {big.stat().st_size / 1e6:.0f} MB: bertmon analyze {t_analyze:.1f} s, "
-          f"monitor first full screen {t_tui:.1f} s = {t_tui / t_analyze:.2f}x (target <= 1.5x)")
+    print(
+        f"finished log {big.stat().st_size / 1e6:.0f} MB: bertmon analyze {t_analyze:.1f} s, "
+        f"monitor first full screen {t_tui:.1f} s = {t_tui / t_analyze:.2f}x (target <= 1.5x)"
+    )
     big.unlink()
 
 

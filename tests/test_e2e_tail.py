@@ -42,8 +42,21 @@ def test_tail_in_tmux_sees_epochs_and_findings_then_quits(tmp_path: Path) -> Non
     cut = data.index(b"Epoch 4/20")
     session = f"bertmon-e2e-{uuid.uuid4().hex[:8]}"
     env = {"PS1": "E2E$ ", "TERM": "xterm-256color", "HOME": os.environ.get("HOME", "/tmp")}
-    tmux("new-session", "-d", "-s", session, "-x", "120", "-y", "40",
-         "-e", f"PS1={env['PS1']}", "bash", "--norc", "--noprofile")
+    tmux(
+        "new-session",
+        "-d",
+        "-s",
+        session,
+        "-x",
+        "120",
+        "-y",
+        "40",
+        "-e",
+        f"PS1={env['PS1']}",
+        "bash",
+        "--norc",
+        "--noprofile",
+    )
     try:
         wait_screen(session, lambda s: "E2E$" in s)
         tmux("send-keys", "-t", session, f"{BERTMON} tail {log}", "Enter")
@@ -64,8 +77,14 @@ def test_tail_in_tmux_sees_epochs_and_findings_then_quits(tmp_path: Path) -> Non
         wait_screen(session, lambda s: "epoch 18/20" not in s and "E2E$" in s)
         assert tmux("display", "-p", "-t", session, "#{alternate_on}").strip() == "0"
         # the terminal is usable again: typed input echoes and runs (canonical mode, echo on)
-        tmux("send-keys", "-t", session, "echo restored-$((20+22)); stty -a | grep -o -- ' -\\?icanon'", "Enter")
+        tmux(
+            "send-keys",
+            "-t",
+            session,
+            "echo restored-$((20+22)); stty -a | grep -o -- ' -\\?icanon'",
+            "Enter",
+        )
         screen = wait_screen(session, lambda s: "restored-42" in s)
         assert " icanon" in screen and " -icanon" not in screen
     finally:
-        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True, check=False)

@@ -10,6 +10,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from bertmon.tui.app import BertmonApp, tail_specs, train_app
+from bertmon.tui.monitor import MonitorScreen
+from bertmon.tui.widgets.epoch_table import fmt
+from bertmon.tui.widgets.findings import FindingsPanel
+from bertmon.tui.widgets.log_pane import LogPane
 from test_tui_support import (
     KERAS_SCRIPT,
     SEED000,
@@ -21,12 +26,6 @@ from test_tui_support import (
     wait_for,
 )
 from textual.widgets import DataTable, TextArea
-
-from bertmon.tui.app import BertmonApp, tail_specs, train_app
-from bertmon.tui.monitor import MonitorScreen
-from bertmon.tui.widgets.epoch_table import fmt
-from bertmon.tui.widgets.findings import FindingsPanel
-from bertmon.tui.widgets.log_pane import LogPane
 
 
 def tail_app(*paths: Path, export_dir: Path | None = None) -> BertmonApp:
@@ -52,7 +51,9 @@ def assert_screen_matches(app, screen: MonitorScreen, doc: dict, *, status: bool
     assert run.roles == expected["roles"]
     assert run.epochs_planned == expected["epochs_planned"]
     got = [(f.rule, f.severity, f.epoch, f.message) for f in run.findings]
-    assert got == [(f["rule"], f["severity"], f["epoch"], f["message"]) for f in expected["findings"]]
+    assert got == [
+        (f["rule"], f["severity"], f["epoch"], f["message"]) for f in expected["findings"]
+    ]
     if status:
         assert run.status == expected["status"]
     # ...and the widgets draw those numbers
@@ -75,7 +76,7 @@ async def test_tail_shows_what_analyze_gives() -> None:
         await wait_for(pilot, caught_up(app))
         assert_screen_matches(app, app.screen, doc, status=False)
         best = [row for row in table_rows(app) if row[0].startswith("★")]
-        metric, epoch, value = app.screen.primary.run.best
+        _, epoch, _ = app.screen.primary.run.best
         assert best and best[0][0] == f"★ {epoch}"
         assert "epoch 18/20" in header_text(app)
 
@@ -116,14 +117,19 @@ async def test_tail_waits_truncates_rotates(tmp_path: Path) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: "waiting for" in header_text(app))
         log.write_bytes(data[:cut1])  # created: read from the start
-        await wait_for(pilot, lambda: app.screen.primary and app.screen.primary.run
-                       and len(app.screen.primary.run.epochs) == 3)
+        await wait_for(
+            pilot,
+            lambda: (
+                app.screen.primary
+                and app.screen.primary.run
+                and len(app.screen.primary.run.epochs) == 3
+            ),
+        )
         # copytruncate: logrotate copies the file away, then truncates it in place
         shutil.copy(log, tmp_path / "later.log.1")
-        with open(log, "r+b") as fh:
-            fh.truncate(0)
+        os.truncate(log, 0)
         await wait_for(pilot, lambda: any("truncated" in n for n in app.screen.notices))
-        with open(log, "ab") as fh:
+        with open(log, "ab") as fh:  # noqa: ASYNC230 - a small local write is the point
             fh.write(data[cut1:cut2])
         await wait_for(pilot, lambda: len(app.screen.primary.run.epochs) == 8)
         # rename and recreate
@@ -206,7 +212,7 @@ async def test_export_writes_series_and_report(tmp_path: Path) -> None:
         await pilot.press("e")
         await wait_for(pilot, lambda: len(app.screen.exported) == 3)
     stem = "bertmon-seed000_tf_reference.log"
-    rows = list(csv.DictReader(open(tmp_path / f"{stem}-series.csv", encoding="utf-8")))
+    rows = list(csv.DictReader((tmp_path / f"{stem}-series.csv").read_text().splitlines()))
     doc = json.loads((tmp_path / f"{stem}-series.json").read_text())
     expected = analyze_json(SEED000)["runs"][0]["series"]
     assert {r["metric"] for r in rows} == set(expected)
@@ -273,8 +279,10 @@ async def test_trainer_s_stops_gracefully(tmp_path: Path) -> None:
     process = start_trainer(tmp_path, 200, 0.1)
     app = train_app(process, tmp_path)
     async with app.run_test(size=SIZE) as pilot:
-        await wait_for(pilot, lambda: app.screen.primary and app.screen.primary.run
-                       and app.screen.primary.run.epochs)
+        await wait_for(
+            pilot,
+            lambda: app.screen.primary and app.screen.primary.run and app.screen.primary.run.epochs,
+        )
         assert app.screen.trainer_running
         assert "Stop trainer" in [c.title for c in app.get_system_commands(app.screen)]
         await pilot.press("s")

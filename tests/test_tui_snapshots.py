@@ -5,9 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from test_tui_support import SAMPLES, SEED000, SEED001, SIZE, caught_up, frozen_clock, wait_for
-
 from bertmon.tui.app import BertmonApp, tail_specs
+from test_tui_support import SAMPLES, SEED000, SEED001, SIZE, caught_up, frozen_clock, wait_for
 
 
 def app_for(*paths: Path) -> BertmonApp:

@@ -10,11 +10,10 @@ import time
 from pathlib import Path
 
 import numpy as np
-from test_tui_support import SEED000
-
 from bertmon.tui.feed import Feed, drive
 from bertmon.tui.plotdata import minmax_downsample, smooth
 from bertmon.tui.sources import FileTail, SourceEvent, TextSource
+from test_tui_support import SEED000
 
 
 def collect(source, until, timeout: float = 10.0) -> list:
@@ -25,6 +24,11 @@ def collect(source, until, timeout: float = 10.0) -> list:
         if until(items) or time.monotonic() - start > timeout:
             return items
     return items
+
+
+def append(path: Path, data: bytes) -> None:
+    with open(path, "ab") as out:
+        out.write(data)
 
 
 def data_of(items) -> bytes:
@@ -42,9 +46,9 @@ def test_file_tail_waits_then_survives_truncate_and_rotation(tmp_path: Path) -> 
     log = tmp_path / "b.log"
     steps = [
         lambda: log.write_bytes(b"first\n"),
-        lambda: open(log, "ab").write(b"second\n"),
-        lambda: open(log, "r+b").truncate(0),
-        lambda: open(log, "ab").write(b"third\n"),
+        lambda: append(log, b"second\n"),
+        lambda: os.truncate(log, 0),
+        lambda: append(log, b"third\n"),
         lambda: (os.rename(log, tmp_path / "b.log.1"), log.write_bytes(b"fourth\n")),
     ]
 
@@ -91,8 +95,13 @@ def test_feed_any_chunking_gives_the_same_snapshot() -> None:
         feed = Feed("x", live=False)
         chunks = [data[i : i + size] for i in range(0, len(data), size)]
         final = []
-        drive(iter(chunks + [SourceEvent("info", "end", ended=True)]), feed,
-              on_snapshot=final.append, on_event=lambda e: None, cancelled=lambda: False)
+        drive(
+            iter(chunks + [SourceEvent("info", "end", ended=True)]),
+            feed,
+            on_snapshot=final.append,
+            on_event=lambda e: None,
+            cancelled=lambda: False,
+        )
         shots.append(final[-1].run)
     a, b = shots
     assert [(r.epoch, r.metrics) for r in a.epochs] == [(r.epoch, r.metrics) for r in b.epochs]
@@ -113,7 +122,7 @@ def test_minmax_downsample_keeps_extremes_and_order() -> None:
     assert len(dx) <= 1000 + 1
     assert dy.max() == 9.0 and dy.min() == -9.0
     assert np.all(np.diff(dx) > 0)
-    sx, sy = minmax_downsample(x[:100], y[:100], 500)
+    sx, _ = minmax_downsample(x[:100], y[:100], 500)
     assert len(sx) == 100  # short series drawn as they are
 
 
@@ -138,8 +147,8 @@ def test_cli_and_tail_command_import_no_textual() -> None:
 
 
 def test_tail_usage_errors(tmp_path: Path) -> None:
-    run = lambda *a: subprocess.run(  # noqa: E731
-        [sys.executable, "-m", "bertmon", "tail", *a], capture_output=True, text=True
+    run = lambda *a: subprocess.run(
+        [sys.executable, "-m", "bertmon", "tail", *a], capture_output=True, text=True, check=False
     )
     empty = run(str(tmp_path))
     assert empty.returncode == 2 and "without a train.log" in empty.stderr

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Callable, Iterable
-
-from textual.app import App, SystemCommand
-from textual.binding import Binding
-from textual.screen import Screen
+from typing import ClassVar
 
 from bertmon.tui.dialogs import ConfirmScreen, PasteScreen
 from bertmon.tui.monitor import MonitorScreen, SourceSpec
 from bertmon.tui.sources import ChildProcess, FileTail, ProcessSource, TextSource
+from textual.app import App, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
 
 
 class BertmonApp(App[int]):
@@ -21,7 +21,7 @@ class BertmonApp(App[int]):
 
     CSS_PATH = "bertmon.tcss"
     TITLE = "bertmon"
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "quit_monitor", "quit"),
         Binding("p", "paste", "paste a log"),
     ]
@@ -67,8 +67,9 @@ class BertmonApp(App[int]):
             if text:
                 spec = SourceSpec(TextSource(text), "pasted text", live=False)
                 self.push_screen(
-                    MonitorScreen([spec], export_dir=self.export_dir, closable=True,
-                                  clock=self.clock)
+                    MonitorScreen(
+                        [spec], export_dir=self.export_dir, closable=True, clock=self.clock
+                    )
                 )
 
         self.push_screen(PasteScreen(), analyse)
@@ -79,6 +80,7 @@ class BertmonApp(App[int]):
 
     def action_quit_monitor(self) -> None:
         if self.monitor.trainer_running:
+
             def answered(yes: bool | None) -> None:
                 if yes:
                     self.process.stop()

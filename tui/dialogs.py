@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, Footer, Label, TextArea
@@ -12,7 +14,7 @@ from textual.widgets import Button, Footer, Label, TextArea
 class PasteScreen(Screen[str | None]):
     """Paste a log (or type one); it is analysed when submitted."""
 
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+s", "submit", "analyse", priority=True),
         Binding("escape", "cancel", "cancel"),
     ]
@@ -39,7 +41,7 @@ class PasteScreen(Screen[str | None]):
 class ConfirmScreen(ModalScreen[bool]):
     """A yes/no question, answered with y/n or the buttons."""
 
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("y", "answer(True)", "yes"),
         Binding("n", "answer(False)", "no"),
         Binding("escape", "answer(False)", "no", show=False),

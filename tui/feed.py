@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-
 from bertmon.analyzers.model import SEVERITY_RANK, Analysis, EpochRow, Finding, Point, Run
 from bertmon.tui.plotdata import minmax_downsample
 
@@ -169,8 +168,10 @@ class Feed:
             runs = self.analysis.runs if self.analysis is not None else self.parser.runs
             records = self.parser.records
             now = time.monotonic()
-            if self.analysis is None and records != self._rules_records and (
-                rules_now or now - self._rules_at >= self._rules_every
+            if (
+                self.analysis is None
+                and records != self._rules_records
+                and (rules_now or now - self._rules_at >= self._rules_every)
             ):
                 from bertmon.analyzers import analyze
 
@@ -266,11 +267,11 @@ class Feed:
                 out.write("run,metric,epoch,step,value\n")
                 for run in analysis.runs:
                     for name, series in run.series.items():
-                        for p in series:
-                            out.write(
-                                f"{run.index},{_csv(name)},{_num(p.epoch)},"
-                                f"{'' if p.step is None else p.step},{_num(p.value)}\n"
-                            )
+                        out.writelines(
+                            f"{run.index},{_csv(name)},{_num(p.epoch)},"
+                            f"{'' if p.step is None else p.step},{_num(p.value)}\n"
+                            for p in series
+                        )
             json_path = directory / f"{stem}-series.json"
             doc = {
                 "source": analysis.source,

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from textual.message import Message
-
 from bertmon.tui.feed import Snapshot
+from textual.message import Message
 
 
 @dataclass

@@ -4,18 +4,10 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
-
-from textual import on, work
-from textual.app import ComposeResult
-from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
-from textual.reactive import reactive
-from textual.screen import Screen
-from textual.widgets import Footer
-from textual.worker import get_current_worker
+from typing import ClassVar
 
 from bertmon.tui.feed import Feed, Snapshot, drive
 from bertmon.tui.messages import SnapshotReady, SourceEnded, SourceNotice
@@ -25,6 +17,14 @@ from bertmon.tui.widgets.epoch_table import EpochTable
 from bertmon.tui.widgets.findings import FindingsPanel
 from bertmon.tui.widgets.header import RunHeader, run_name
 from bertmon.tui.widgets.log_pane import LogPane
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.reactive import reactive
+from textual.screen import Screen
+from textual.widgets import Footer
+from textual.worker import get_current_worker
 
 
 @dataclass
@@ -40,7 +40,7 @@ class SourceSpec:
 class MonitorScreen(Screen):
     """Header, charts, epoch table, findings, log; the parent of every reactive they draw."""
 
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("m", "smoothing", "smoothing"),
         Binding("f", "follow", "follow log"),
         Binding("slash", "search", "search log"),
@@ -189,8 +189,13 @@ class MonitorScreen(Screen):
             self.notify("stopping the trainer after its current step…", timeout=4)
             self._stop_trainer()
 
-    @work(thread=True, group="trainer", exclusive=True, exit_on_error=False,
-          description="ask the trainer to stop gracefully")
+    @work(
+        thread=True,
+        group="trainer",
+        exclusive=True,
+        exit_on_error=False,
+        description="ask the trainer to stop gracefully",
+    )
     def _stop_trainer(self) -> None:
         self.process.stop()
 
@@ -201,8 +206,13 @@ class MonitorScreen(Screen):
             return
         self._export(feeds)
 
-    @work(thread=True, group="export", exclusive=False, exit_on_error=False,
-          description="write the series (CSV, JSON) and the report (Markdown)")
+    @work(
+        thread=True,
+        group="export",
+        exclusive=False,
+        exit_on_error=False,
+        description="write the series (CSV, JSON) and the report (Markdown)",
+    )
     def _export(self, feeds: list[Feed]) -> None:
         directory = self.export_dir or Path.cwd()
         written: list[Path] = []

@@ -20,9 +20,7 @@ EMA_WEIGHT = 0.6  # TensorBoard's default smoothing weight
 MEAN_WINDOW = 0.05  # moving-average window as a share of the drawn points (at least 3)
 
 
-def minmax_downsample(
-    x: np.ndarray, y: np.ndarray, buckets: int
-) -> tuple[np.ndarray, np.ndarray]:
+def minmax_downsample(x: np.ndarray, y: np.ndarray, buckets: int) -> tuple[np.ndarray, np.ndarray]:
     """At most about 2 * buckets points: each bucket's minimum and maximum, in x order."""
     n = len(y)
     if buckets < 1 or n <= 2 * buckets:

@@ -12,9 +12,10 @@ import os
 import queue
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Literal, Protocol
+from typing import Literal, Protocol
 
 CHUNK = 1 << 20  # read at most this much per item, so a snapshot can go out between big reads
 
@@ -74,7 +75,7 @@ class FileTail:
             if handle is not None:
                 handle.close()
 
-    def _follow(self, handle) -> Iterator[bytes | SourceEvent | None]:  # noqa: C901
+    def _follow(self, handle) -> Iterator[bytes | SourceEvent | None]:
         path = self.path
         ino = os.fstat(handle.fileno()).st_ino
         deleted = False
@@ -92,9 +93,7 @@ class FileTail:
             except FileNotFoundError:
                 if not deleted:
                     deleted = True
-                    yield SourceEvent(
-                        "warning", f"{path} was deleted; waiting for it to come back"
-                    )
+                    yield SourceEvent("warning", f"{path} was deleted; waiting for it to come back")
                 time.sleep(self.tick)
                 yield None
                 continue

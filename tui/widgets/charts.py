@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import time
 
+from bertmon.tui.feed import RunView, Snapshot
+from bertmon.tui.plotdata import SMOOTHING_LABEL, Smoothing, finite_points, smooth
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.reactive import reactive
 from textual_plotext import PlotextPlot
-
-from bertmon.tui.feed import RunView, Snapshot
-from bertmon.tui.plotdata import SMOOTHING_LABEL, Smoothing, finite_points, smooth
 
 REDRAW_EVERY = 0.3  # seconds: plotext draws in Python, so bursts of snapshots share a redraw
 COLOURS = {"A": ("blue", "orange", "green"), "B": ("magenta", "red", "cyan")}
@@ -107,7 +106,7 @@ class Charts(Vertical):
         self._drawn_at = time.monotonic()
         runs = self._runs()
         both = len(runs) > 1
-        step_lines, loss_lines, acc_lines, marks = [], [], [], []
+        step_lines, loss_lines, acc_lines, marks, loss_marks = [], [], [], [], []
         for tag, run in runs:
             prefix = f"{tag} " if both else ""
             c_train, c_dev, c_extra = COLOURS[tag]
@@ -119,22 +118,31 @@ class Charts(Vertical):
                 values = run.role_values(role)
                 if values:
                     label = f"{prefix}{run.roles[role]}"
-                    loss_lines.append((label, [e for e, _ in values], [v for _, v in values], colour))
-            for role, colour in (("train_acc", c_train), ("dev_acc", c_dev), ("dev_score", c_extra)):
+                    loss_lines.append(
+                        (label, [e for e, _ in values], [v for _, v in values], colour)
+                    )
+            for role, colour in (
+                ("train_acc", c_train),
+                ("dev_acc", c_dev),
+                ("dev_score", c_extra),
+            ):
                 values = run.role_values(role)
                 if values:
                     label = f"{prefix}{run.roles[role]}"
-                    acc_lines.append((label, [e for e, _ in values], [v for _, v in values], colour))
-            if run.best is not None and run.best[0] != run.roles.get("dev_loss"):
+                    acc_lines.append(
+                        (label, [e for e, _ in values], [v for _, v in values], colour)
+                    )
+            if run.best is not None:  # the best dev epoch, on the chart that draws its metric
                 name, epoch, value = run.best
-                marks.append((f"{prefix}best {name} {value:.4f} @ {epoch}", epoch, value, "red"))
+                mark = (f"{prefix}best {name} {value:.4f} @ {epoch}", epoch, value, "red")
+                (loss_marks if name == run.roles.get("dev_loss") else marks).append(mark)
         points = sum(run.loss_points for _, run in runs)
         self.query_one("#step-loss", MetricChart).draw(
             f"train loss per step ({SMOOTHING_LABEL[self.smoothing]}; {points:,} points)",
             step_lines,
             xlabel="step",
         )
-        self.query_one("#epoch-loss", MetricChart).draw("loss per epoch", loss_lines)
+        self.query_one("#epoch-loss", MetricChart).draw("loss per epoch", loss_lines, loss_marks)
         self.query_one("#epoch-acc", MetricChart).draw(
             "train vs dev accuracy / score per epoch", acc_lines, marks
         )

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import math
+
+from bertmon.tui.feed import RunView, Snapshot
 from rich.text import Text
 from textual.reactive import reactive
 from textual.widgets import DataTable
-
-from bertmon.tui.feed import RunView, Snapshot
 
 BEST_STYLE = "bold black on green"
 
@@ -14,7 +15,7 @@ BEST_STYLE = "bold black on green"
 def fmt(value: float | None) -> str:
     if value is None:
         return ""
-    if value != value or value in (float("inf"), float("-inf")):
+    if not math.isfinite(value):
         return str(value)
     if value == int(value) and abs(value) >= 1000:
         return f"{int(value)}"
@@ -46,14 +47,12 @@ class EpochTable(DataTable):
         return out
 
     def rebuild(self) -> None:
+        """Redraw only the cells that changed; rebuild only when rows or columns change.
+
+        A Keras epoch row changes at every progress-bar update, and a full rebuild there would
+        relayout the screen several times a second.
+        """
         runs = self._runs()
-        key = tuple(
-            (prefix, run.index, len(run.epochs), tuple(run.epochs[-1].metrics.items()) if run.epochs else (), run.best)
-            for prefix, run in runs
-        )
-        if key == self._shown:
-            return
-        self._shown = key
         columns: list[tuple[str, RunView, str]] = []  # (label, run, metric)
         for prefix, run in runs:
             names: dict[str, None] = {}
@@ -65,10 +64,7 @@ class EpochTable(DataTable):
         epochs = sorted({row.epoch for _, run in runs for row in run.epochs})
         best = {id(run): run.best[1] for _, run in runs if run.best is not None}
         rows_by = {id(run): {row.epoch: row for row in run.epochs} for _, run in runs}
-        self.clear(columns=True)
-        self.add_column("epoch", key="epoch")
-        for label, _, _ in columns:
-            self.add_column(label)
+        grid: list[list[Text]] = []
         for epoch in epochs:
             is_best = any(best.get(id(run)) == epoch for _, run in runs)
             style = BEST_STYLE if is_best else ""
@@ -85,6 +81,21 @@ class EpochTable(DataTable):
                 if run.best is not None and metric == run.best[0] and best.get(id(run)) == epoch:
                     cell_style = BEST_STYLE
                 cells.append(Text(value, style=cell_style, justify="right"))
+            grid.append(cells)
+        labels = ["epoch"] + [label for label, _, _ in columns]
+        shape = (tuple(labels), tuple(epochs))
+        if self._shown is not None and self._shown[0] == shape:
+            for epoch, old, new in zip(epochs, self._shown[1], grid):
+                for label, a, b in zip(labels, old, new):
+                    if a != b:
+                        self.update_cell(str(epoch), label, b)
+            self._shown = (shape, grid)
+            return
+        self._shown = (shape, grid)
+        self.clear(columns=True)
+        for label in labels:
+            self.add_column(label, key=label)
+        for epoch, cells in zip(epochs, grid):
             self.add_row(*cells, key=str(epoch))
         if epochs:
             self.move_cursor(row=len(epochs) - 1, animate=False)

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+import math
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
+from bertmon.tui.feed import RunView, Snapshot
 from rich.text import Text
 from textual.reactive import reactive
 from textual.widgets import Static
-
-from bertmon.tui.feed import RunView, Snapshot
 
 STATUS_STYLE = {
     "running": "bold green",
@@ -30,9 +30,9 @@ def run_name(label: str) -> str:
 
 
 def hms(seconds: float | None) -> str:
-    if seconds is None or seconds != seconds or seconds < 0:
+    if seconds is None or not math.isfinite(seconds) or seconds < 0:
         return "–"
-    s = int(round(seconds))
+    s = round(seconds)
     return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}"
 
 
@@ -49,11 +49,11 @@ def describe_source(snap: Snapshot) -> tuple[str, str]:
         return snap.notice or "waiting for output", "yellow"
     run = snap.run
     if run is None or not run.has_metrics():
-        return (
+        words = (
             f"no recognisable training metrics in {snap.records:,} log records "
-            f"({snap.bytes_read:,} bytes) read so far",
-            "bold yellow",
+            f"({snap.bytes_read:,} bytes) read so far"
         )
+        return words, "bold yellow"
     return snap.notice or "", "dim"
 
 
@@ -79,6 +79,7 @@ class RunHeader(Static):
         self.refresh_text()
 
     def watch_secondary(self) -> None:
+        self.set_class(self.secondary is not None, "-compare")
         self.refresh_text()
 
     def refresh_text(self) -> None:
@@ -86,13 +87,13 @@ class RunHeader(Static):
         if self.primary is None:
             text.append("bertmon", style="bold")
             text.append("  starting…", style="dim")
-            self.update(text)
+            self.update(text, layout=False)
             return
         self._describe(text, self.primary, "A" if self.secondary else "")
         if self.secondary is not None:
             text.append("\n")
             self._describe(text, self.secondary, "B")
-        self.update(text)
+        self.update(text, layout=False)
 
     def _describe(self, text: Text, snap: Snapshot, tag: str) -> None:
         run = snap.run
@@ -123,7 +124,9 @@ class RunHeader(Static):
         status = run.status
         if snap.exit_code is not None and status == "running":
             status = "stopped" if snap.exit_code else "finished"
-        text.append(f" {status.upper()} ", style=STATUS_STYLE.get(status, "bold yellow") + " reverse")
+        text.append(
+            f" {status.upper()} ", style=STATUS_STYLE.get(status, "bold yellow") + " reverse"
+        )
         done = run.current_epoch
         planned = run.epochs_planned
         text.append(f"  epoch {done if done is not None else '–'}/{planned or '?'}")
