@@ -187,7 +187,7 @@ def first_screen_ratio(size_mb: int) -> None:
     bertmon = Path(sys.executable).parent / "bertmon"
     t0 = time.monotonic()
     subprocess.run(
-        [str(bertmon), "analyze", "--format", "json", str(big)],
+        [str(bertmon), "analyze", str(big)],
         stdout=subprocess.DEVNULL,
         check=True,
     )
