@@ -64,6 +64,16 @@ class Series:
         return self._values
 
     @property
+    def steps(self) -> array:
+        """The raw steps, -1 where unknown (a view for numeric work; do not mutate)."""
+        return self._steps
+
+    @property
+    def epochs(self) -> array:
+        """The raw epochs, NaN where unknown (a view for numeric work; do not mutate)."""
+        return self._epochs
+
+    @property
     def last(self) -> Point | None:
         return self[-1] if self._values else None
 

@@ -97,13 +97,11 @@ class Snapshot:
 def _step_axis(series, steps_per_epoch: int | None) -> tuple[np.ndarray, np.ndarray]:
     """x = global step where the log gives one, else epoch * steps_per_epoch + batch, else index."""
     values = np.frombuffer(series.values, dtype=np.float64).copy()
-    raw_steps = getattr(series, "_steps", None)  # column buffers of model.Series
-    raw_epochs = getattr(series, "_epochs", None)
     n = len(values)
-    if raw_steps is None or raw_epochs is None or n == 0:
+    if n == 0:
         return np.arange(n, dtype=np.float64), values
-    steps = np.frombuffer(raw_steps, dtype=np.int64)[:n].astype(np.float64)
-    epochs = np.frombuffer(raw_epochs, dtype=np.float64)[:n].copy()
+    steps = np.frombuffer(series.steps, dtype=np.int64)[:n].astype(np.float64)
+    epochs = np.frombuffer(series.epochs, dtype=np.float64)[:n].copy()
     if np.all(steps >= 0):
         if np.all(np.diff(steps) >= 0):
             return steps, values
