@@ -24,6 +24,8 @@ test-quick: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/parse_speed.py
+	$(BIN)/python bench/tui_latency.py
+	$(BIN)/python bench/train_speed.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info
