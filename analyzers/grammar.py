@@ -92,8 +92,8 @@ def clock_to_seconds(text: str) -> float | None:
 # --- line expressions: Keras --------------------------------------------------------------
 KERAS_METRIC = rf" - ({NAME}): ({NUM}){NUM_END}"
 KERAS_STEP = (
-    rf"^\s*(?P<current>\d+)/(?P<target>\d+|Unknown)"
-    rf"(?=\s+(?:\[[=>.]*\]|━|-\s|\d+s\s|\d+:\d\d|\d+(?:\.\d+)?[mu]?s/))"
+    r"^\s*(?P<current>\d+)/(?P<target>\d+|Unknown)"
+    r"(?=\s+(?:\[[=>.]*\]|━|-\s|\d+s\s|\d+:\d\d|\d+(?:\.\d+)?[mu]?s/))"
 )
 # The first bare duration after the bar: elapsed seconds at the epoch's end, ETA before.
 KERAS_SECONDS = r"(?:^|\s)(?P<seconds>\d+(?:\.\d+)?)s(?=\s|$)"

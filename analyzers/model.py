@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import math
 from array import array
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Iterator, Literal, NamedTuple
+from typing import Literal, NamedTuple
 
 Status = Literal["running", "finished", "crashed", "diverged"]
 Severity = Literal["info", "warning", "error"]

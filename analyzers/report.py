@@ -126,8 +126,8 @@ def summary_lines(run: Run) -> list[str]:
     epochs = f"{len(run.epochs)} epoch{'s' if len(run.epochs) != 1 else ''}"
     if run.epochs_planned:
         epochs += f" of {run.epochs_planned} planned"
-    lines = [f"formats: {', '.join(run.formats) or 'none recognised'}   status: {run.status}   "
-             f"{epochs}"]
+    formats = ", ".join(run.formats) or "none recognised"
+    lines = [f"formats: {formats}   status: {run.status}   {epochs}"]
     best = run.best_dev()
     if best:
         name, epoch, value = best

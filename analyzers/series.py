@@ -201,9 +201,9 @@ class LogParser:
         series.append(epoch, step, value)
         if row is not None:
             row.metrics[name] = value
-        if train and (value != value or value in (math.inf, -math.inf)):
-            if _LOSS.search(name) and not _DEV_PREFIX.match(name):
-                state.diverged = True
+        if (train and not math.isfinite(value) and _LOSS.search(name)
+                and not _DEV_PREFIX.match(name)):
+            state.diverged = True
 
     @staticmethod
     def _add_format(run: Run, fmt: str) -> None:
@@ -316,9 +316,8 @@ class LogParser:
     # --- plain key/value lines -----------------------------------------------------------
     def _key_values(self, kv: ev.KeyValues) -> None:
         state = self._state_for_event()
-        if kv.epoch is not None or kv.epoch_total is not None:
-            if kv.epoch is not None:
-                state = self._header(kv.epoch, kv.epoch_total)
+        if kv.epoch is not None:
+            state = self._header(kv.epoch, kv.epoch_total)
         if kv.hints:
             planned = kv.hints.pop("epochs_planned", None)
             if planned is not None and state.run.epochs_planned is None and planned == int(planned):
