@@ -187,7 +187,8 @@ def worker_hf_trainer(spec: dict) -> dict:
             return super().get_train_dataloader()
 
     trainer = Collated(model=model, args=args, train_dataset=rows(tr, y),
-                       eval_dataset=rows(dv, yd), data_collator=collate(tr))
+                       eval_dataset=rows(dv, yd), data_collator=collate(tr),
+                       callbacks=[Clock()])
     trainer.train()
     return {"epoch_times": [b - a for a, b in itertools.pairwise(marks)], "n_train": len(y)}
 
@@ -230,12 +231,18 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=3)
     ap.add_argument("--batch-size", type=int, default=16)
     ap.add_argument("--frameworks", default="torch,tf")
+    ap.add_argument("--threads", type=int, default=1,
+                    help="CPU threads per measurement (1 keeps figures steady on a shared box)")
     ap.add_argument("--skip", default="", help="comma list of: hf-trainer,max-len")
     args = ap.parse_args()
     if args.worker:
         print(json.dumps(WORKERS[args.worker](json.loads(args.spec))))
         return
 
+    if args.threads:
+        for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "TF_NUM_INTRAOP_THREADS"):
+            ENV[var] = str(args.threads)
+        ENV["TF_NUM_INTEROP_THREADS"] = "1"
     from bertmon.trainers.data import DEMO_DATA
     from bertmon.trainers.models import default_model_path, demo_vocab, make_random_bert
 
@@ -253,7 +260,8 @@ def main() -> None:
     skip = set(args.skip.split(","))
     runs = tmp / "runs"
     print(f"model {model}\ndata {data}; epochs {args.epochs}, batch {args.batch_size}; "
-          f"samples/s over epochs 2..{args.epochs}; cpu count {os.cpu_count()}", flush=True)
+          f"samples/s over epochs 2..{args.epochs}; cpu count {os.cpu_count()}, "
+          f"threads {args.threads or 'default'}", flush=True)
     rows = []
 
     def report(label: str, result: dict, base: float | None = None) -> float:

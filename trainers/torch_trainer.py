@@ -291,7 +291,9 @@ def train(run_dir: Path) -> int:
             loss_sum += loss.item() * len(idx)
             correct += int((logits.argmax(-1) == y).sum())
             seen += len(idx)
-            bar.set_postfix(loss=f"{loss_sum / seen:.4f}", lr=f"{scheduler.get_last_lr()[0]:.2e}")
+            # refresh=False: redrawn at tqdm's own pace, not once per step (the log stays small)
+            bar.set_postfix(loss=f"{loss_sum / seen:.4f}", lr=f"{scheduler.get_last_lr()[0]:.2e}",
+                            refresh=False)
             if _stop_requested(stop, ddp, device):
                 stopped = True
                 break
