@@ -51,6 +51,7 @@ def worker_bare_torch(spec: dict) -> dict:
     import numpy as np
     import torch
     import torch.nn.functional as F
+
     from bertmon.trainers.common import bucket_batches, pad_batch
     from bertmon.trainers.config import TrainConfig
     from bertmon.trainers.torch_trainer import linear_schedule, load_classifier, make_optimizer
@@ -90,6 +91,7 @@ def worker_bare_tf(spec: dict) -> dict:
     import keras
     import numpy as np
     import tensorflow as tf
+
     from bertmon.trainers.common import head_init
     from bertmon.trainers.keras_bert import load_encoder
     from bertmon.trainers.tf_trainer import KerasClassifier, make_dataset
@@ -135,13 +137,14 @@ def worker_bare_tf(spec: dict) -> dict:
 def worker_hf_trainer(spec: dict) -> dict:
     import numpy as np
     import torch
-    from bertmon.trainers.common import pad_batch
     from transformers import (
         BertForSequenceClassification,
         Trainer,
         TrainerCallback,
         TrainingArguments,
     )
+
+    from bertmon.trainers.common import pad_batch
 
     task, tr, dv = _task(spec)
     y, yd = (task.label_ids(d) for d in (task.train, task.dev))

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from bertmon.trainers import rundir
 from bertmon.trainers.common import bucket_batches, macro_f1
 from bertmon.trainers.config import ConfigError, TrainConfig, build_config
@@ -287,6 +288,7 @@ def test_torch_pooler_head_trains_the_pooler(tmp_path, tiny_model, small_data) -
     assert not np.array_equal(before["pooler.dense.weight"], after["pooler.dense.weight"])
     # and the logits depend on the pooler
     import torch
+
     from bertmon.trainers.torch_trainer import load_classifier
 
     model = load_classifier(tmp_path / "p" / "checkpoint", 2, "pooler", 0.0, 0).eval()

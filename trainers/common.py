@@ -12,6 +12,7 @@ import sys
 from importlib import metadata
 
 import numpy as np
+
 from bertmon.trainers.config import TrainConfig
 from bertmon.trainers.data import TaskData
 from bertmon.trainers.models import Encoded, ModelInfo

@@ -21,6 +21,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras
 import numpy as np
 import tensorflow as tf
+from keras import layers, ops
+
 from bertmon.trainers.common import (
     HEAD_FILE,
     TOKENIZER_FILES,
@@ -38,7 +40,6 @@ from bertmon.trainers.data import load_task
 from bertmon.trainers.keras_bert import BertEncoder, load_encoder
 from bertmon.trainers.models import ModelInfo, encode, load_tokenizer
 from bertmon.trainers.rundir import RunDir
-from keras import layers, ops
 
 INPUT_KEYS = ("input_ids", "token_type_ids", "attention_mask")
 

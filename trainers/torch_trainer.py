@@ -20,6 +20,9 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch import nn
+from tqdm import tqdm
+
 from bertmon.trainers.common import (
     HEAD_FILE,
     TOKENIZER_FILES,
@@ -37,8 +40,6 @@ from bertmon.trainers.config import TrainConfig
 from bertmon.trainers.data import load_task
 from bertmon.trainers.models import ModelInfo, encode, load_tokenizer
 from bertmon.trainers.rundir import RunDir
-from torch import nn
-from tqdm import tqdm
 
 
 class BertClassifier(nn.Module):
