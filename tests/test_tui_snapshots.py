@@ -5,19 +5,43 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from bertmon.analyzers import LogParser
 from bertmon.tui.app import BertmonApp, tail_specs
-from test_tui_support import SAMPLES, SEED000, SEED001, SIZE, caught_up, frozen_clock, wait_for
+from test_tui_support import (
+    ROOT,
+    SAMPLES,
+    SEED000,
+    SEED001,
+    SIZE,
+    caught_up,
+    frozen_clock,
+    wait_for,
+)
+
+
+@pytest.fixture(autouse=True)
+def _from_the_repository_root(monkeypatch) -> None:
+    """The header shows the path as given: relative paths keep the snapshots clone-independent."""
+    monkeypatch.chdir(ROOT)
 
 
 def app_for(*paths: Path) -> BertmonApp:
-    return BertmonApp(tail_specs(list(paths)), clock=frozen_clock)
+    return BertmonApp(tail_specs([p.relative_to(ROOT) for p in paths]), clock=frozen_clock)
+
+
+def records_in(path: Path) -> int:
+    parser = LogParser()
+    parser.feed((ROOT / path).read_bytes())
+    parser.close()
+    return parser.records
 
 
 def settled(app: BertmonApp):
     async def run_before(pilot) -> None:
-        for slot in range(len(app.specs)):
-            await wait_for(pilot, caught_up(app, slot))
-        await pilot.pause(0.2)
+        for slot, spec in enumerate(app.specs):
+            total = records_in(Path(spec.label))
+            await wait_for(pilot, caught_up(app, slot, records=total))
+        await pilot.pause(1.0)  # longer than the charts' 0.3 s redraw debounce
 
     return run_before
 

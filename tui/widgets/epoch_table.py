@@ -84,7 +84,8 @@ class EpochTable(DataTable):
             grid.append(cells)
         labels = ["epoch"] + [label for label, _, _ in columns]
         shape = (tuple(labels), tuple(epochs))
-        if self._shown is not None and self._shown[0] == shape:
+        if self._shown is not None and self._shown[0] == shape and _widths(
+                labels, self._shown[1]) == _widths(labels, grid):
             for epoch, old, new in zip(epochs, self._shown[1], grid):
                 for label, a, b in zip(labels, old, new):
                     if a != b:
@@ -99,3 +100,8 @@ class EpochTable(DataTable):
             self.add_row(*cells, key=str(epoch))
         if epochs:
             self.move_cursor(row=len(epochs) - 1, animate=False)
+
+
+def _widths(labels: list[str], grid: list[list[Text]]) -> list[int]:
+    """Each column's width as a full rebuild would size it: same widths, same layout."""
+    return [max([len(label)] + [row[i].cell_len for row in grid]) for i, label in enumerate(labels)]
