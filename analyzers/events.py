@@ -140,6 +140,11 @@ def classify(record: str) -> list[Event]:
                 return [PendingName(pending.group(1).strip())]
         lowered = record.lstrip().lower()
         kv = _key_values(record, ws_ok=lowered.startswith(("epoch", "step", "iter")))
+        if "[" in record and (m := f.labels.search(record)):  # `labels=['neg', 'pos']`
+            items = [i for i in m["items"].split(",") if i.strip()]
+            if len(items) >= 2:
+                kv = kv or KeyValues(pairs=[])
+                kv.hints["num_classes"] = float(len(items))
         if ("rain" in record or "reez" in record or "rozen" in record) and (m := f.frozen.search(record)):
             frozen = (m["value"].lower() == "true") != (m["key"] == "trainable")
             kv = kv or KeyValues(pairs=[])

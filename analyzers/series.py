@@ -63,13 +63,11 @@ class LogParser:
 
     # --- public --------------------------------------------------------------------------
     def feed(self, data: bytes) -> None:
-        for record in self._splitter.feed(data):
-            self._record(record)
+        self._records(self._splitter.feed(data))
 
     def close(self) -> Analysis:
         if not self._closed:
-            for record in self._splitter.close():
-                self._record(record)
+            self._records(self._splitter.close())
             self._closed = True
         return Analysis(self.source, self.runs)
 
@@ -89,14 +87,19 @@ class LogParser:
         return self._splitter.dropped_bytes
 
     # --- records -------------------------------------------------------------------------
-    def _record(self, record: str) -> None:
-        self.records += 1
-        self._lines.append(record)
-        if self._in_traceback:
-            self._traceback_line(record)
-            return
-        for event in ev.classify(record):
-            self._event(event)
+    def _records(self, records: list[str]) -> None:
+        self.records += len(records)
+        self._lines.extend(records)
+        classify = ev.classify
+        event = self._event
+        for record in records:
+            if self._in_traceback:
+                self._traceback_line(record)
+                continue
+            found = classify(record)
+            if found:
+                for e in found:
+                    event(e)
 
     def _traceback_line(self, record: str) -> None:
         stripped = record.strip()
@@ -118,31 +121,31 @@ class LogParser:
                     self._key_values(kv)
             return
         self._pending_name = None
+        kind = type(event)
         state = self._state
         if state is not None:  # redraw de-duplication spans consecutive frames only
-            if not isinstance(event, ev.TqdmUpdate):
+            if kind is not ev.TqdmUpdate:
                 state.tqdm_last = None
-            if not isinstance(event, ev.KerasStep):
+            if kind is not ev.KerasStep:
                 state.keras_frame = None
-        match event:
-            case ev.KerasStep():
-                self._keras(event)
-            case ev.TqdmUpdate():
-                self._tqdm(event)
-            case ev.EpochHeader():
-                self._header(event.epoch, event.total)
-            case ev.KeyValues():
-                self._key_values(event)
-            case ev.TrainerLog():
-                self._trainer(event)
-            case ev.PendingName():
-                self._pending_name = event.name
-            case ev.TracebackStart():
-                self._in_traceback = True
-            case ev.Fatal():
-                state = self._state_for_event()
-                state.crashed = True
-                state.run.error = event.text[:500]
+        if kind is ev.KerasStep:
+            self._keras(event)
+        elif kind is ev.TqdmUpdate:
+            self._tqdm(event)
+        elif kind is ev.EpochHeader:
+            self._header(event.epoch, event.total)
+        elif kind is ev.KeyValues:
+            self._key_values(event)
+        elif kind is ev.TrainerLog:
+            self._trainer(event)
+        elif kind is ev.PendingName:
+            self._pending_name = event.name
+        elif kind is ev.TracebackStart:
+            self._in_traceback = True
+        elif kind is ev.Fatal:
+            state = self._state_for_event()
+            state.crashed = True
+            state.run.error = event.text[:500]
 
     # --- runs and epochs -----------------------------------------------------------------
     def _new_run(self) -> _RunState:
@@ -214,8 +217,9 @@ class LogParser:
     def _keras(self, step: ev.KerasStep) -> None:
         state = self._progress()
         run = state.run
-        self._add_format(run, "keras")
-        frame = (state.epoch, step.current, step.target, tuple(step.metrics))
+        if "keras" not in run.formats:
+            run.formats.append("keras")
+        frame = (state.epoch, step.current, step.target, step.metrics)
         if frame == state.keras_frame:
             return  # an identical redraw
         state.keras_frame = frame
@@ -234,8 +238,17 @@ class LogParser:
             gstep = (state.epoch - state.base_epoch) * target + step.current
         run.step = gstep
         row = self._row(state)
-        for name, value in step.metrics:
-            self._observe(state, name, state.epoch, gstep, value, row)
+        epoch = state.epoch
+        series = run.series
+        for name, value in step.metrics:  # _observe, inlined: this is the hottest loop
+            column = series.get(name)
+            if column is None:
+                column = series[name] = Series(name)
+            column.append(epoch, gstep, value)
+            if row is not None:
+                row.metrics[name] = value
+            if value - value != 0 and _LOSS.search(name) and not _DEV_PREFIX.match(name):
+                state.diverged = True  # NaN or infinite: inf - inf and nan - nan are NaN
         if target is not None and step.current >= target:
             state.keras_done = True
             if step.seconds is not None and row is not None:

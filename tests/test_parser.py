@@ -274,7 +274,8 @@ def test_log_like_fragments_parse_the_same_in_any_chunking(parts, size):
 
 def test_configuration_hints_from_prints_and_code():
     run = one_run(b"bert_model.trainable = False\nconfig: lr=0.001 max_len=32 head=cls\n"
+                  b"data: train=2400 examples, labels=['negative', 'positive']\n"
                   b"Epoch 1/1\n1/1 [====] - 1s 1ms/step - loss: 0.69\n")
-    assert run.hints == {"frozen": True, "lr": 0.001, "max_len": 32.0}
+    assert run.hints == {"frozen": True, "lr": 0.001, "max_len": 32.0, "num_classes": 2.0}
     seed = one_run((LOGS / "seed001_full_post.txt").read_bytes())
     assert seed.hints.get("frozen") is True  # the post's code sets bert_model.trainable = False
