@@ -120,9 +120,17 @@ def classify(record: str) -> list[Event]:
     if "{'" in record or '{"' in record:
         events = _trainer_dict(record)
         if events:
+            values = events[0].values  # type: ignore[union-attr]
+            m = f.epoch_prefix.match(record)
+            if "epoch" not in values and m and m["what"].lower() == "epoch":
+                # `epoch 3: {'accuracy': 0.84, 'f1': 0.88}` (accelerate / no-Trainer scripts)
+                kv = key_values([(k, repr(v)) for k, v in values.items()])
+                if kv is not None:
+                    kv.epoch = int(m["n"])
+                    return [kv]
             return events
     if ":" in record or "=" in record or "poch" in record:
-        m = f.epoch_header.match(record)
+        m = f.epoch_header.search(record) if "poch" in record else None
         if m:
             header = EpochHeader(int(m["epoch"]), int(m["total"]))
             rest = record[m.end():]

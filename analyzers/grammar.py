@@ -98,7 +98,10 @@ KERAS_STEP = (
 # The first bare duration after the bar: elapsed seconds at the epoch's end, ETA before.
 KERAS_SECONDS = r"(?:^|\s)(?P<seconds>\d+(?:\.\d+)?)s(?=\s|$)"
 KERAS_OLD_V2 = rf"^\s*-\s+(?P<seconds>\d+)s\s+-\s+{NAME}:"  # Keras 2.2, verbose=2: ` - 4s - loss:`
-EPOCH_HEADER = r"^\s*[Ee]poch[\s:]+(?P<epoch>\d+)\s*/\s*(?P<total>\d+)"
+# `Epoch 3/10`, `Epoch [3/10]`, `INFO - Epoch 3/10 - loss: ...` (searched, not anchored)
+EPOCH_HEADER = (
+    r"(?:^|(?<=[\s\-:|\]]))[Ee]poch[\s:]*\[?\s*(?P<epoch>\d+)\s*/\s*(?P<total>\d+)\s*\]?"
+)
 
 # --- line expressions: tqdm ---------------------------------------------------------------
 TQDM_BAR = (

@@ -279,3 +279,21 @@ def test_configuration_hints_from_prints_and_code():
     assert run.hints == {"frozen": True, "lr": 0.001, "max_len": 32.0, "num_classes": 2.0}
     seed = one_run((LOGS / "seed001_full_post.txt").read_bytes())
     assert seed.hints.get("frozen") is True  # the post's code sets bert_model.trainable = False
+
+
+# Lines as the best-known hand-rolled loops print them (the PyTorch tutorial's
+# `print('Epoch [{}/{}], Step [{}/{}], Loss: {:.4f}'...)`, Python logging with a prefix, the
+# Hugging Face no-Trainer scripts' `accelerator.print(f"epoch {epoch}: {eval_metric}")`).
+@pytest.mark.parametrize("text,epochs,planned", [
+    ("Epoch [1/2], Step [100/600], Loss: 0.2345\nEpoch [1/2], Step [200/600], Loss: 0.1345\n"
+     "Epoch [2/2], Step [100/600], Loss: 0.1045\n", [(1, {"Loss": 0.1345}), (2, {"Loss": 0.1045})], 2),
+    ("2024-01-01 12:00:00,123 - INFO - Epoch 1/3 - loss: 0.5 - acc: 0.8\n"
+     "2024-01-01 12:01:00,123 - INFO - Epoch 2/3 - loss: 0.4 - acc: 0.85\n",
+     [(1, {"loss": 0.5, "acc": 0.8}), (2, {"loss": 0.4, "acc": 0.85})], 3),
+    ("epoch 0: {'accuracy': 0.84, 'f1': 0.88}\nepoch 1: {'accuracy': 0.86, 'f1': 0.89}\n",
+     [(0, {"accuracy": 0.84, "f1": 0.88}), (1, {"accuracy": 0.86, "f1": 0.89})], None),
+], ids=["pytorch-tutorial", "logging-prefix", "no-trainer-dict"])
+def test_hand_rolled_loop_formats(text, epochs, planned):
+    run = one_run(text)
+    assert [(row.epoch, row.metrics) for row in run.epochs] == epochs
+    assert run.epochs_planned == planned
