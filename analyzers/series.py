@@ -310,9 +310,9 @@ class LogParser:
             self._observe(state, name, epoch, step, value, None, train=not is_eval)
             if not is_eval and not summary and epoch is not None:
                 state.hf_last[name] = (epoch, value)
-        if epoch is None or not (is_eval or summary):
+        if epoch is None:
             return
-        whole = round(epoch)
+        whole = round(epoch)  # a log at a whole epoch (eval, summary or training) ends that epoch
         if whole < 1 or abs(epoch - whole) > 1e-6:
             return
         if state.epoch != whole:
