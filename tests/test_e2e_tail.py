@@ -84,7 +84,7 @@ def test_tail_in_tmux_sees_epochs_and_findings_then_quits(tmp_path: Path) -> Non
             "echo restored-$((20+22)); stty -a | grep -o -- ' -\\?icanon'",
             "Enter",
         )
-        screen = wait_screen(session, lambda s: "restored-42" in s)
+        screen = wait_screen(session, lambda s: "restored-42" in s and "icanon" in s)
         assert " icanon" in screen and " -icanon" not in screen
     finally:
         subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True, check=False)

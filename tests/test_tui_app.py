@@ -10,11 +10,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from bertmon.tui.app import BertmonApp, tail_specs, train_app
-from bertmon.tui.monitor import MonitorScreen
-from bertmon.tui.widgets.epoch_table import fmt
-from bertmon.tui.widgets.findings import FindingsPanel
-from bertmon.tui.widgets.log_pane import LogPane
 from test_tui_support import (
     KERAS_SCRIPT,
     SEED000,
@@ -26,6 +21,12 @@ from test_tui_support import (
     wait_for,
 )
 from textual.widgets import DataTable, TextArea
+
+from bertmon.tui.app import BertmonApp, tail_specs, train_app
+from bertmon.tui.monitor import MonitorScreen
+from bertmon.tui.widgets.epoch_table import fmt
+from bertmon.tui.widgets.findings import FindingsPanel
+from bertmon.tui.widgets.log_pane import LogPane
 
 
 def tail_app(*paths: Path, export_dir: Path | None = None) -> BertmonApp:
@@ -304,3 +305,59 @@ async def test_trainer_q_asks_before_stopping(tmp_path: Path) -> None:
         await pilot.press("q", "y")
         await pilot.pause(0.2)
     assert process.wait() == 130
+
+
+TRAINER_PREAMBLE = (
+    "bertmon trainer: framework=torch (python 3.11.7, torch 2.13.0+cpu)\n"
+    "device: cpu (2 threads)\n"
+    "model: /models/tiny (RANDOMLY INITIALISED (no pretrained weights); 2 layers, hidden 128)\n"
+)
+
+
+def append(path: Path, text: str) -> None:
+    with open(path, "a", encoding="utf-8") as out:
+        out.write(text)
+
+
+async def test_header_says_model_init_and_device_of_a_run_dir(tmp_path: Path) -> None:
+    """config.json says "pending" until the trainer knows its device; the log says the rest."""
+    run_dir = tmp_path / "demo"
+    run_dir.mkdir()
+    (run_dir / "config.json").write_text(
+        json.dumps({"framework": "torch", "model": None, "device": "pending", "batch_size": 16})
+    )
+    log = run_dir / "train.log"
+    log.write_text(TRAINER_PREAMBLE)
+    app = tail_app(log)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: "RANDOMLY INITIALISED" in header_text(app))
+        text = header_text(app)
+        assert "demo" in text and "PyTorch" in text and "tiny" in text
+        assert "on cpu (2 threads)" in text and "pending" not in text
+        for step in range(1, 41):  # steps flow: the rate, the ETA and examples/s appear
+            append(
+                log,
+                f"Epoch 1/3:  {step}%|█         | {step}/100 "
+                "[00:01<00:10,  9.00it/s, loss=0.7000, lr=1.00e-05]\r",
+            )
+            await pilot.pause(0.1)
+        await wait_for(pilot, lambda: "steps/s" in header_text(app))
+        text = header_text(app)
+        assert "examples/s" in text and "ETA –" not in text
+        await pilot.press("q")
+
+
+def test_run_meta_prefers_config_and_skips_a_pending_device() -> None:
+    from bertmon.tui.feed import Feed
+
+    feed = Feed(
+        "x", live=False, config={"framework": "tf", "pretrained": True, "device": "pending"}
+    )
+    feed.feed(TRAINER_PREAMBLE.encode())
+    meta = feed.snapshot().meta
+    assert meta == {
+        "framework": "TensorFlow",
+        "model": "/models/tiny",
+        "pretrained": True,
+        "device": "cpu (2 threads)",
+    }

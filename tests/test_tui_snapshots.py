@@ -5,8 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from bertmon.analyzers import LogParser
-from bertmon.tui.app import BertmonApp, tail_specs
 from test_tui_support import (
     ROOT,
     SAMPLES,
@@ -17,6 +15,9 @@ from test_tui_support import (
     frozen_clock,
     wait_for,
 )
+
+from bertmon.analyzers import LogParser
+from bertmon.tui.app import BertmonApp, tail_specs
 
 
 @pytest.fixture(autouse=True)

@@ -10,10 +10,11 @@ import time
 from pathlib import Path
 
 import numpy as np
+from test_tui_support import SEED000
+
 from bertmon.tui.feed import Feed, drive
 from bertmon.tui.plotdata import minmax_downsample, smooth
 from bertmon.tui.sources import FileTail, SourceEvent, TextSource
-from test_tui_support import SEED000
 
 
 def collect(source, until, timeout: float = 10.0) -> list:

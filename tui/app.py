@@ -8,12 +8,13 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import ClassVar
 
-from bertmon.tui.dialogs import ConfirmScreen, PasteScreen
-from bertmon.tui.monitor import MonitorScreen, SourceSpec
-from bertmon.tui.sources import ChildProcess, FileTail, ProcessSource, TextSource
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
+
+from bertmon.tui.dialogs import ConfirmScreen, PasteScreen
+from bertmon.tui.monitor import MonitorScreen, SourceSpec
+from bertmon.tui.sources import ChildProcess, FileTail, ProcessSource, TextSource
 
 
 class BertmonApp(App[int]):
@@ -103,8 +104,18 @@ def _config_near(path: Path) -> dict[str, object]:
     return data if isinstance(data, dict) else {}
 
 
+def _config_path(path: Path) -> Path | None:
+    """config.json beside a run directory's train.log (the only place bertmon writes one)."""
+    return path.parent / "config.json" if path.name == "train.log" else None
+
+
 def tail_specs(paths: list[Path]) -> list[SourceSpec]:
-    return [SourceSpec(FileTail(p), str(p), live=True, config=_config_near(p)) for p in paths]
+    return [
+        SourceSpec(
+            FileTail(p), str(p), live=True, config=_config_near(p), config_path=_config_path(p)
+        )
+        for p in paths
+    ]
 
 
 def run_tail_monitor(paths: list[str | Path]) -> int:
@@ -118,7 +129,11 @@ def train_app(process: ChildProcess, run_dir: str | Path) -> BertmonApp:
     run_dir = Path(run_dir)
     log = run_dir / "train.log"
     spec = SourceSpec(
-        ProcessSource(process, label=str(log)), str(log), live=True, config=_config_near(log)
+        ProcessSource(process, label=str(log)),
+        str(log),
+        live=True,
+        config=_config_near(log),
+        config_path=_config_path(log),
     )
     return BertmonApp([spec], process=process, export_dir=run_dir)
 

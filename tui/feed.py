@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import json
 import math
+import re
 import threading
 import time
 from collections import deque
@@ -18,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
 from bertmon.analyzers.model import SEVERITY_RANK, Analysis, EpochRow, Finding, Point, Run
 from bertmon.tui.plotdata import minmax_downsample
 
@@ -25,6 +27,51 @@ LOG_LINES = 1000  # cleaned records kept for the log pane
 DRAW_BUCKETS = 160  # the step chart keeps min and max of this many buckets (~2 per column)
 RULES_EVERY = 1.0  # seconds between rule runs while data streams in...
 RULES_SHARE = 0.2  # ...or longer, so that rules take at most this share of the time
+HEAD_BYTES = 64 << 10  # the start of the log, where trainers say what runs where
+CONFIG_EVERY = 1.0  # seconds between looks at the run directory's config.json
+RATE_WINDOW = 60.0  # seconds of step progress behind the live throughput
+
+# what the bundled trainers (and many scripts) print before the first step
+_HEAD_PATTERNS = {
+    "framework": re.compile(rb"^bertmon trainer: framework=(\w+)", re.MULTILINE),
+    "device": re.compile(rb"^device: *([^\r\n]+)", re.MULTILINE),
+    "model": re.compile(
+        rb"^model: *(\S+)(?: \((pretrained|RANDOMLY INITIALISED)[^\r\n]*)?", re.MULTILINE
+    ),
+}
+FRAMEWORK_NAMES = {
+    "torch": "PyTorch",
+    "pytorch": "PyTorch",
+    "tf": "TensorFlow",
+    "tensorflow": "TensorFlow",
+    "keras": "Keras/TensorFlow",
+}
+
+
+def run_meta(config: dict[str, object], head: dict[str, str]) -> dict[str, object]:
+    """framework, model, pretrained and device: config.json first, the log's preamble second.
+
+    `bertmon train` writes config.json before the trainer has picked a device ("pending"); the
+    trainer rewrites it and prints `device:` and `model:` lines, which win over a placeholder.
+    """
+    meta: dict[str, object] = {}
+    framework = config.get("framework") or head.get("framework")
+    if framework:
+        meta["framework"] = FRAMEWORK_NAMES.get(str(framework).lower(), str(framework))
+    model = config.get("model_path") or config.get("model") or head.get("model")
+    if model:
+        meta["model"] = str(model)
+    pretrained = config.get("pretrained")
+    if not isinstance(pretrained, bool) and "pretrained" in head:
+        pretrained = head["pretrained"] == "pretrained"
+    if isinstance(pretrained, bool):
+        meta["pretrained"] = pretrained
+    device = config.get("device")
+    if not device or device == "pending":  # not chosen yet: the trainer says when it knows
+        device = head.get("device")
+    if device:
+        meta["device"] = str(device)
+    return meta
 
 
 @dataclass(frozen=True, eq=False)
@@ -82,6 +129,8 @@ class Snapshot:
     notice_level: str = "info"
     exit_code: int | None = None
     config: dict[str, object] = field(default_factory=dict)
+    meta: dict[str, object] = field(default_factory=dict)  # framework, model, pretrained, device
+    steps_per_second: float | None = None  # live throughput over the last minute, if measured
 
     @property
     def run(self) -> RunView | None:
@@ -120,6 +169,7 @@ class Feed:
         *,
         live: bool,
         config: dict[str, object] | None = None,
+        config_path: Path | None = None,
         clock=time.monotonic,
     ):
         from bertmon.analyzers import LogParser  # looked up late: the parser is its own wing
@@ -127,6 +177,13 @@ class Feed:
         self.label = label
         self.live = live
         self.config = config or {}
+        self.config_path = config_path
+        self._config_seen: tuple[int, int] | None = None
+        self._config_at = 0.0
+        self._head = b""
+        self._head_meta: dict[str, str] = {}
+        self.realtime = False  # bytes arrive as they are written: step rates mean something
+        self._rate: deque[tuple[float, int]] = deque()
         self.parser = LogParser(source=label)
         self.lock = threading.Lock()
         self.bytes_read = 0
@@ -146,8 +203,55 @@ class Feed:
     # --- called from the worker thread -------------------------------------------------------
     def feed(self, data: bytes) -> None:
         with self.lock:
+            if self.bytes_read < HEAD_BYTES:
+                self._take_head(data[: HEAD_BYTES - self.bytes_read])
             self.parser.feed(data)
             self.bytes_read += len(data)
+
+    def _take_head(self, data: bytes) -> None:
+        self._head += data
+        for key, pattern in _HEAD_PATTERNS.items():
+            if key not in self._head_meta:
+                m = pattern.search(self._head)
+                if m and m.end() < len(self._head):  # a whole line, not one still arriving
+                    self._head_meta[key] = m[1].decode("utf-8", "replace").strip()
+                    if key == "model" and m[2]:
+                        self._head_meta["pretrained"] = m[2].decode()
+
+    def _reload_config(self, now: float) -> None:
+        """Read config.json again when it changed (the trainer rewrites it once it knows more)."""
+        if self.config_path is None or now - self._config_at < CONFIG_EVERY:
+            return
+        self._config_at = now
+        try:
+            st = self.config_path.stat()
+            seen = (st.st_mtime_ns, st.st_size)
+            if seen == self._config_seen:
+                return
+            data = json.loads(self.config_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return
+        self._config_seen = seen
+        if isinstance(data, dict):
+            self.config = data
+
+    def _throughput(self, now: float, runs) -> float | None:
+        """Steps per second over the last RATE_WINDOW seconds, when read as it was written."""
+        step = runs[-1].step if runs else None
+        if not self.realtime or step is None:
+            self._rate.clear()
+            return None
+        rate = self._rate
+        if rate and step < rate[-1][1]:  # a new run started over
+            rate.clear()
+        if not rate or step != rate[-1][1]:
+            rate.append((now, step))
+        while len(rate) > 2 and now - rate[1][0] > RATE_WINDOW:
+            rate.popleft()
+        (t0, s0), (t1, s1) = rate[0], rate[-1]
+        if s1 <= s0 or t1 - t0 < 2.0:
+            return None
+        return (s1 - s0) / (t1 - t0)
 
     def close(self) -> None:
         """The source ended: flush the parser's partial tail and analyse the final runs."""
@@ -181,6 +285,8 @@ class Feed:
                 self._rules_at = time.monotonic()
                 self._rules_records = records
             self._take_log(records)
+            self._reload_config(now)
+            rate = self._throughput(now, runs)
             views = tuple(self._view(run) for run in runs)
             return Snapshot(
                 label=self.label,
@@ -196,6 +302,8 @@ class Feed:
                 notice_level=self.notice_level,
                 exit_code=self.exit_code,
                 config=self.config,
+                meta=run_meta(self.config, self._head_meta),
+                steps_per_second=rate,
             )
 
     def _take_log(self, records: int) -> None:
@@ -336,6 +444,7 @@ def drive(
     rules_stale = True  # bytes not yet seen by a rule run made while the source was quiet
     last = 0.0
     last_data = 0.0
+    feed.realtime = getattr(source, "realtime", False)
     for item in source:
         if cancelled():
             return
@@ -351,6 +460,8 @@ def drive(
             continue
         if isinstance(item, SourceEvent):
             feed.notice, feed.notice_level = item.text, item.level
+            if item.caught_up and feed.live:  # from now on bytes come as the run writes them
+                feed.realtime = True
             if item.exit_code is not None:
                 feed.exit_code = item.exit_code
             on_event(item)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bertmon.tui.feed import Snapshot
 from textual.message import Message
+
+from bertmon.tui.feed import Snapshot
 
 
 @dataclass

@@ -9,14 +9,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
-from bertmon.tui.feed import Feed, Snapshot, drive
-from bertmon.tui.messages import SnapshotReady, SourceEnded, SourceNotice
-from bertmon.tui.plotdata import SMOOTHING_LABEL, SMOOTHINGS, Smoothing
-from bertmon.tui.widgets.charts import Charts
-from bertmon.tui.widgets.epoch_table import EpochTable
-from bertmon.tui.widgets.findings import FindingsPanel
-from bertmon.tui.widgets.header import RunHeader, run_name
-from bertmon.tui.widgets.log_pane import LogPane
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -25,6 +17,15 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Footer
 from textual.worker import get_current_worker
+
+from bertmon.tui.feed import Feed, Snapshot, drive
+from bertmon.tui.messages import SnapshotReady, SourceEnded, SourceNotice
+from bertmon.tui.plotdata import SMOOTHING_LABEL, SMOOTHINGS, Smoothing
+from bertmon.tui.widgets.charts import Charts
+from bertmon.tui.widgets.epoch_table import EpochTable
+from bertmon.tui.widgets.findings import FindingsPanel
+from bertmon.tui.widgets.header import RunHeader, run_name
+from bertmon.tui.widgets.log_pane import LogPane
 
 
 @dataclass
@@ -35,6 +36,7 @@ class SourceSpec:
     label: str
     live: bool
     config: dict[str, object] = field(default_factory=dict)
+    config_path: Path | None = None  # a run directory's config.json, read again when it changes
 
 
 class MonitorScreen(Screen):
@@ -112,7 +114,13 @@ class MonitorScreen(Screen):
         spec = self.specs[slot]
         worker = get_current_worker()
         try:
-            feed = Feed(spec.label, live=spec.live, config=spec.config, clock=self.clock)
+            feed = Feed(
+                spec.label,
+                live=spec.live,
+                config=spec.config,
+                config_path=spec.config_path,
+                clock=self.clock,
+            )
             self.feeds[slot] = feed
             drive(
                 spec.source,

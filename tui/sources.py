@@ -144,6 +144,8 @@ class ProcessSource:
     iterator hands the chunks on, with idle ticks in between.
     """
 
+    realtime = True  # the output arrives as the trainer writes it
+
     def __init__(self, process: ChildProcess, *, label: str = "trainer", tick: float = 0.1):
         self.process = process
         self.tick = tick

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import time
 
-from bertmon.tui.feed import RunView, Snapshot
-from bertmon.tui.plotdata import SMOOTHING_LABEL, Smoothing, finite_points, smooth
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.reactive import reactive
 from textual_plotext import PlotextPlot
+
+from bertmon.tui.feed import RunView, Snapshot
+from bertmon.tui.plotdata import SMOOTHING_LABEL, Smoothing, finite_points, smooth
 
 REDRAW_EVERY = 0.3  # seconds: plotext draws in Python, so bursts of snapshots share a redraw
 COLOURS = {"A": ("blue", "orange", "green"), "B": ("magenta", "red", "cyan")}

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import math
 
-from bertmon.tui.feed import RunView, Snapshot
 from rich.text import Text
 from textual.reactive import reactive
 from textual.widgets import DataTable
+
+from bertmon.tui.feed import RunView, Snapshot
 
 BEST_STYLE = "bold black on green"
 
@@ -19,6 +20,8 @@ def fmt(value: float | None) -> str:
         return str(value)
     if value == int(value) and abs(value) >= 1000:
         return f"{int(value)}"
+    if value and abs(value) < 1e-3:  # learning rates: 2.00e-05, not 0.0000
+        return f"{value:.2e}"
     return f"{value:.4f}"
 
 
@@ -58,7 +61,7 @@ class EpochTable(DataTable):
             names: dict[str, None] = {}
             for row in run.epochs:
                 names.update(dict.fromkeys(row.metrics))
-            columns += [(f"{prefix}{name}", run, name) for name in names]
+            columns += [(f"{prefix}{name}", run, name) for name in _ordered(names, run)]
             if any(row.seconds is not None for row in run.epochs):
                 columns.append((f"{prefix}seconds", run, "\0seconds"))
         epochs = sorted({row.epoch for _, run in runs for row in run.epochs})
@@ -84,8 +87,11 @@ class EpochTable(DataTable):
             grid.append(cells)
         labels = ["epoch"] + [label for label, _, _ in columns]
         shape = (tuple(labels), tuple(epochs))
-        if self._shown is not None and self._shown[0] == shape and _widths(
-                labels, self._shown[1]) == _widths(labels, grid):
+        if (
+            self._shown is not None
+            and self._shown[0] == shape
+            and _widths(labels, self._shown[1]) == _widths(labels, grid)
+        ):
             for epoch, old, new in zip(epochs, self._shown[1], grid):
                 for label, a, b in zip(labels, old, new):
                     if a != b:
@@ -105,3 +111,13 @@ class EpochTable(DataTable):
 def _widths(labels: list[str], grid: list[list[Text]]) -> list[int]:
     """Each column's width as a full rebuild would size it: same widths, same layout."""
     return [max([len(label)] + [row[i].cell_len for row in grid]) for i, label in enumerate(labels)]
+
+
+# the dev metrics first: a narrow table scrolls sideways, and they are what a user looks for
+ROLE_ORDER = ("dev_score", "dev_acc", "dev_loss", "train_acc", "train_loss")
+
+
+def _ordered(names: dict[str, None], run: RunView) -> list[str]:
+    first = [run.roles.get(role) for role in ROLE_ORDER]
+    first = [name for name in dict.fromkeys(first) if name in names]
+    return first + [name for name in names if name not in first]

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 
-from bertmon.analyzers.model import Finding
-from bertmon.tui.feed import Snapshot
 from rich.text import Text
 from textual.containers import VerticalScroll
 from textual.reactive import reactive
 from textual.widgets import Static
+
+from bertmon.analyzers.model import Finding
+from bertmon.tui.feed import Snapshot
 
 SEVERITY_STYLE = {"error": "bold red", "warning": "bold yellow", "info": "bold cyan"}
 

@@ -7,10 +7,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from bertmon.tui.feed import RunView, Snapshot
 from rich.text import Text
 from textual.reactive import reactive
 from textual.widgets import Static
+
+from bertmon.tui.feed import RunView, Snapshot
 
 STATUS_STYLE = {
     "running": "bold green",
@@ -41,6 +42,28 @@ def mean_epoch_seconds(run: RunView) -> float | None:
     return sum(secs) / len(secs) if secs else None
 
 
+def model_name(model: str) -> str:
+    """A model folder's name (`…/bert-base-uncased` → `bert-base-uncased`), else as given."""
+    name = Path(model).name
+    return name or model
+
+
+def eta_seconds(run: RunView, steps_per_second: float | None, mean: float | None) -> float | None:
+    """Time left: steps still to go at the live rate, else whole epochs at the mean epoch time."""
+    planned = run.epochs_planned
+    if not planned:
+        return None
+    spe = run.steps_per_epoch
+    if steps_per_second and spe and run.step is not None:
+        first = run.epochs[0].epoch if run.epochs else 1
+        total = (planned - first + 1) * spe
+        return max(0, total - run.step) / steps_per_second
+    done = run.current_epoch
+    if mean and done is not None:
+        return max(0, planned - done) * mean
+    return None
+
+
 def describe_source(snap: Snapshot) -> tuple[str, str]:
     """(words, style) for what the screen has of a source, for when there is no run to show."""
     if snap.notice and snap.notice_level == "error":
@@ -49,6 +72,9 @@ def describe_source(snap: Snapshot) -> tuple[str, str]:
         return snap.notice or "waiting for output", "yellow"
     run = snap.run
     if run is None or not run.has_metrics():
+        if snap.live and not snap.ended and snap.notice is None:  # a trainer still starting up
+            words = f"waiting for the first training metrics ({snap.records:,} log lines so far)"
+            return words, "yellow"
         words = (
             f"no recognisable training metrics in {snap.records:,} log records "
             f"({snap.bytes_read:,} bytes) read so far"
@@ -100,22 +126,28 @@ class RunHeader(Static):
         if tag:
             text.append(f"{tag} ", style="bold reverse")
         text.append(run_name(snap.label), style="bold")
-        text.append(f"  {snap.label}", style="dim")
-        config = snap.config or {}
-        framework = config.get("framework")
-        if not framework and run is not None:
+        meta = dict(snap.meta)
+        if "framework" not in meta and run is not None:
             guesses = [FRAMEWORK_FROM_FORMAT[f] for f in run.formats if f in FRAMEWORK_FROM_FORMAT]
-            framework = guesses[0] if guesses else None
+            if guesses:
+                meta["framework"] = guesses[0]
         hints = run.hints if run is not None else {}
-        for value in (
-            framework,
-            config.get("model") or hints.get("model"),
-            config.get("device") or hints.get("device"),
-        ):
-            if value:
-                text.append(f"  {value}", style="italic")
+        for key in ("model", "device"):
+            if key not in meta and hints.get(key):
+                meta[key] = hints[key]
+        if meta.get("framework"):
+            text.append(f"  {meta['framework']}", style="italic")
+        if meta.get("model"):
+            text.append(f"  {model_name(str(meta['model']))}", style="italic")
+            if meta.get("pretrained") is True:
+                text.append(" (pretrained)", style="dim")
+            elif meta.get("pretrained") is False:
+                text.append(" RANDOMLY INITIALISED", style="bold red")
+        if meta.get("device"):
+            text.append(f"  on {meta['device']}", style="italic")
         if len(snap.runs) > 1:
-            text.append(f"  run {len(snap.runs)} of {len(snap.runs)}", style="dim")
+            text.append(f"  run {len(snap.runs)} of {len(snap.runs)}", style="bold")
+        text.append(f"  {snap.label}", style="dim")
         text.append("\n")
         words, style = describe_source(snap)
         if run is None or not run.has_metrics():
@@ -142,12 +174,18 @@ class RunHeader(Static):
             if live > 0:
                 elapsed = max(elapsed or 0.0, live)
         text.append(f"  elapsed {hms(elapsed)}")
+        rate = snap.steps_per_second
+        if rate is None and mean and run.steps_per_epoch:
+            rate = run.steps_per_epoch / mean
         eta = None
-        if status == "running" and mean and planned and done is not None:
-            eta = max(0, planned - done) * mean
+        if status == "running":
+            eta = eta_seconds(run, snap.steps_per_second, mean)
         text.append(f"  ETA {hms(eta)}")
-        if mean and run.steps_per_epoch:
-            text.append(f"  {run.steps_per_epoch / mean:.2f} steps/s")
+        if rate:
+            text.append(f"  {rate:.2f} steps/s")
+            batch = (snap.config or {}).get("batch_size")
+            if isinstance(batch, int) and batch > 0:
+                text.append(f" ({rate * batch:,.0f} examples/s)", style="dim")
         if run.error:
             text.append(f"  {run.error}", style="bold red")
         elif words:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from bertmon.tui.feed import Snapshot
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.reactive import reactive
 from textual.widgets import Input, Log
+
+from bertmon.tui.feed import Snapshot
 
 MAX_LINES = 5000
 
