@@ -43,6 +43,10 @@ class Series:
         self._steps.append(_NO_STEP if step is None else step)
         self._values.append(value)
 
+    def set_step(self, index: int, step: int | None) -> None:
+        """Fill in a step learnt after the value (a Trainer dict precedes its bar's redraw)."""
+        self._steps[index] = _NO_STEP if step is None else step
+
     def __len__(self) -> int:
         return len(self._values)
 

@@ -27,7 +27,7 @@ class _RunState:
 
     __slots__ = (
         "run", "epoch", "base_epoch", "rows", "keras_done", "keras_last", "keras_frame",
-        "tqdm_last", "train_bar_done", "hf_epoch", "hf_last", "diverged", "crashed",
+        "tqdm_last", "train_key", "hf_epoch", "hf_last", "hf_unstepped", "diverged", "crashed",
     )
 
     def __init__(self, run: Run) -> None:
@@ -39,9 +39,10 @@ class _RunState:
         self.keras_last = 0
         self.keras_frame: tuple | None = None
         self.tqdm_last: tuple | None = None
-        self.train_bar_done = False
+        self.train_key: tuple[str, int | None] | None = None  # (desc kind, total) of train bars
         self.hf_epoch = -1.0
         self.hf_last: dict[str, tuple[float, float]] = {}
+        self.hf_unstepped: list[tuple[Series, int]] = []  # Trainer values awaiting their step
         self.diverged = False
         self.crashed = False
 
@@ -181,7 +182,6 @@ class LogParser:
             state.epoch = epoch
             state.keras_done = False
             state.keras_last = 0
-            state.train_bar_done = False
             if state.base_epoch is None:
                 state.base_epoch = epoch
         return state
@@ -265,13 +265,15 @@ class LogParser:
         if m:
             state = self._header(int(m[1]), int(m[2]) if m[2] else None)
         run = state.run
-        evaluation = bool(_EVAL_DESC.search(u.desc)) if u.desc else (
-            "keras" in run.formats or state.train_bar_done
-        )
         self._add_format(run, "tqdm")
         row = self._row(state) if state.epoch is not None else None
         done = u.total is not None and u.n >= u.total
-        if evaluation:
+        kind = self._bar_kind(state, u, bool(m))
+        if kind == "other":  # an outer or side bar (`Training: 1/3` around epoch bars)
+            for name, value in u.postfix:
+                self._observe(state, name, state.epoch, u.n, value, None)
+            return
+        if kind == "eval":
             for name, value in u.postfix:
                 name = name if _DEV_PREFIX.match(name) else f"eval_{name}"
                 self._observe(state, name, state.epoch, u.n, value, row, train=False)
@@ -287,10 +289,32 @@ class LogParser:
             run.steps_per_epoch = u.total
         for name, value in u.postfix:
             self._observe(state, name, state.epoch, gstep, value, row if m else None)
-        if done:
-            state.train_bar_done = True
-            if m and u.elapsed is not None and row is not None:
-                row.seconds = u.elapsed
+        if state.hf_unstepped:  # tqdm.write redraws the bar at the step the Trainer logged
+            for series, index in state.hf_unstepped:
+                series.set_step(index, gstep)
+            state.hf_unstepped.clear()
+        if done and m and u.elapsed is not None and row is not None:
+            row.seconds = u.elapsed
+
+    @staticmethod
+    def _bar_kind(state: _RunState, u: ev.TqdmUpdate, epoch_desc: bool) -> str:
+        """`train`, `eval` or `other`: a bar's description, else its length, tells them apart.
+
+        The first bar that is not an evaluation is the training bar (one with `Epoch k` in its
+        description always is); an unnamed bar of another length is an evaluation (the
+        Trainer's, a loop's), a named one of another length is some outer or side bar.
+        """
+        if u.desc and _EVAL_DESC.search(u.desc):
+            return "eval"
+        if not u.desc and "keras" in state.run.formats:
+            return "eval"  # seed 000: a prediction bar after each Keras epoch
+        key = ("epoch" if epoch_desc else u.desc, u.total)
+        if epoch_desc or state.train_key is None:
+            state.train_key = key
+            return "train"
+        if key == state.train_key:
+            return "train"
+        return "eval" if not u.desc else "other"
 
     # --- Hugging Face Trainer ------------------------------------------------------------
     def _trainer(self, log: ev.TrainerLog) -> None:
@@ -308,6 +332,8 @@ class LogParser:
         summary = "train_runtime" in values
         for name, value in values.items():
             self._observe(state, name, epoch, step, value, None, train=not is_eval)
+            series = run.series[name]
+            state.hf_unstepped.append((series, len(series) - 1))
             if not is_eval and not summary and epoch is not None:
                 state.hf_last[name] = (epoch, value)
         if epoch is None:

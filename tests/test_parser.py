@@ -133,6 +133,8 @@ def test_hf_trainer_captures_equal_log_history(name):
     assert [p.value for p in series] == pytest.approx([h["loss"] for h in logged], abs=5e-5)
     assert [p.epoch for p in series] == pytest.approx([h["epoch"] for h in logged], abs=5e-4)
     assert run.roles["train_loss"] == "loss" and run.roles["dev_loss"] == "eval_loss"
+    if name.endswith("pty"):  # in a terminal tqdm.write redraws the bar at the logged step
+        assert [p.step for p in series] == [h["step"] for h in logged]
 
 
 # --- line forms ---------------------------------------------------------------------------
