@@ -17,20 +17,24 @@ import re
 
 MAX_RECORD = 1 << 20
 
-# CSI (ESC [ ... final), OSC (ESC ] ... BEL or ESC \), two-byte escapes (ESC + one char),
-# and a lone 8-bit CSI introducer.
+# CSI (ESC [ ... final), OSC (ESC ] ... BEL or ESC \), two-byte escapes (ESC + one char).
+# Matched on bytes before decoding (the 8-bit CSI 0x9b is left alone: in UTF-8 it is a
+# continuation byte, not a control).
 _ANSI = re.compile(
-    r"\x1b\[[0-?]*[ -/]*[@-~]"
-    r"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?"
-    r"|\x1b[@-Z\\-_]"
-    r"|\x9b[0-?]*[ -/]*[@-~]"
+    rb"\x1b\[[0-?]*[ -/]*[@-~]"
+    rb"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?"
+    rb"|\x1b[@-Z\\-_]"
 )
-_BREAK = re.compile(r"\r\n|[\r\n]|\x08+")
+_BS = b"\x08"
+# the colour codes Keras and tqdm write thousands of times: plain replaces first, then the regex
+_COMMON = (b"\x1b[0m", b"\x1b[1m", b"\x1b[32m", b"\x1b[37m", b"\x1b[A")
 
 
-def clean(text: str) -> str:
-    """Drop ANSI escape sequences from already-decoded text."""
-    return _ANSI.sub("", text) if "\x1b" in text or "\x9b" in text else text
+def strip_ansi(data: bytes) -> bytes:
+    for code in _COMMON:
+        if code in data:
+            data = data.replace(code, b"")
+    return _ANSI.sub(b"", data) if b"\x1b" in data else data
 
 
 class RecordSplitter:
@@ -74,6 +78,12 @@ class RecordSplitter:
 
     @staticmethod
     def _split(data: bytes) -> list[str]:
-        text = clean(data.decode("utf-8", "replace"))
-        parts = _BREAK.split(text)
-        return [p for p in parts if p]
+        # all C-level passes: escapes out, every terminator to `\n`, one decode, one split
+        data = strip_ansi(data)
+        if _BS in data:  # Keras erases a frame with one `\b` per character: shrink runs first
+            for n in (64, 16, 4, 2, 2):
+                if _BS * n in data:
+                    data = data.replace(_BS * n, _BS)
+            data = data.replace(_BS, b"\n")
+        data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        return [p for p in data.decode("utf-8", "replace").split("\n") if p]
