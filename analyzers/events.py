@@ -179,12 +179,18 @@ def _with_glued(tq: TqdmUpdate) -> list[Event]:
 
 def _keras_step(record: str, m) -> KerasStep:
     f = g.fast()
-    target = None if m["target"] == "Unknown" else int(m["target"])
-    current = int(m["current"])
-    rest = record[m.end():]
-    metrics = _pairs(f.keras_metric.findall(rest)) if " - " in rest else []
+    current_text, target_text = m.groups()
+    target = None if target_text == "Unknown" else int(target_text)
+    current = int(current_text)
+    metrics = []
+    for name, value in f.keras_metric.findall(record, m.end()):
+        try:
+            metrics.append((name, float(value)))  # float() reads nan, inf, -inf itself
+        except ValueError:
+            continue
     seconds = None
     if target is None or current >= target:  # elapsed time is printed only at the end
+        rest = record[m.end():]
         s = f.keras_seconds.search(rest.split(" - ", 1)[0])
         if s is None and " - " in rest:  # verbose=2: `875/875 - 211s - 228ms/step - loss: ...`
             s = f.keras_seconds.search(rest.split(" - ", 2)[1] if rest.count(" - ") >= 2 else "")
