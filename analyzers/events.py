@@ -226,39 +226,58 @@ def _tqdm(record: str) -> TqdmUpdate | None:
     )
 
 
+def _dict_entries(text: str) -> list[tuple[str, str]]:
+    """`{'loss': 0.69, 'epoch': '0.5', ...}` -> [(name, value text)] for number-like values."""
+    result = g.grammar().trainer_dict.parse_string(text)
+    return [(entry["name"], entry["value"]) for entry in result.get("entries", [])
+            if isinstance(entry.get("value"), str)]
+
+
+_DICTS = g.ShapeCache(_dict_entries)
+
+
 def _trainer_dict(text: str) -> list[Event]:
     start = text.find("{")
     while start >= 0:
         try:
-            result = g.grammar().trainer_dict.parse_string(text[start:])
+            entries = _DICTS(text[start:])
         except pp.ParseException:
             start = text.find("{", start + 1)
             continue
         values: dict[str, float] = {}
-        for entry in result.get("entries", []):
-            value = entry.get("value")
-            if isinstance(value, str):
-                try:
-                    values[entry["name"]] = g.to_float(value)
-                except ValueError:
-                    continue
+        for name, value in entries:
+            try:
+                values[name] = g.to_float(value)
+            except ValueError:
+                continue
         return [TrainerLog(values)] if values else []
     return []
 
 
+def _kv_pairs(text: str) -> list[tuple[str, str]]:
+    return [(t["name"], t["value"]) for t in g.grammar().kv_line.parse_string(text)]
+
+
+def _ws_pairs(text: str) -> list[tuple[str, str]]:
+    try:
+        return [(t["name"], t["value"]) for t in g.grammar().ws_pairs.parse_string(text)]
+    except pp.ParseException:
+        return []
+
+
+_KV_LINES = g.ShapeCache(_kv_pairs)
+_WS_LINES = g.ShapeCache(_ws_pairs)
+
+
 def _key_values(text: str, ws_ok: bool) -> KeyValues | None:
-    gr = g.grammar()
     found: list[tuple[str, str]] = []
     f = g.fast()
     if ("=" in text or ":" in text) and f.kv_candidate.search(text):
         if not f.kv_words.search(text.lower()):
             return None
-        found = [(t["name"], t["value"]) for t in gr.kv_line.parse_string(text)]
+        found = _KV_LINES(text)
     if ws_ok and not found and f.kv_words.search(text.lower()):
-        try:
-            found = [(t["name"], t["value"]) for t in gr.ws_pairs.parse_string(text)]
-        except pp.ParseException:
-            found = []
+        found = _WS_LINES(text)
     if not found:
         return None
     kv = key_values(found)

@@ -173,6 +173,46 @@ def fast() -> Fast:
     )
 
 
+# --- shapes: lines alike but for their numbers parse alike ---------------------------------
+NUM_TOKEN = re.compile(rf"(?<![\w.])((?:{NUM})%?)(?=s\b|[^\w]|$)")
+
+
+class ShapeCache:
+    """Parse a line with pyparsing once per shape, then reuse where its values stood.
+
+    A Trainer prints the same dict every logging step and a loop the same summary every epoch,
+    with new numbers. The shape is the line with each number token replaced; when every parsed
+    value is one of those tokens, later lines of that shape take their values by position.
+    Measured here: ~300 us for a Trainer dict through pyparsing, ~10 us from the cache.
+    """
+
+    def __init__(self, parse, size: int = 512) -> None:
+        self._parse = parse  # text -> list of (name, value text)
+        self._size = size
+        self._shapes: dict[str, tuple[list[str], list[int]] | None] = {}
+
+    def __call__(self, text: str) -> list[tuple[str, str]]:
+        tokens = NUM_TOKEN.findall(text)
+        shape = NUM_TOKEN.sub("\0", text)
+        hit = self._shapes.get(shape)
+        if hit is not None:
+            names, where = hit
+            return [(name, tokens[i]) for name, i in zip(names, where)]
+        pairs = self._parse(text)
+        where, j = [], 0
+        for _, value in pairs:
+            while j < len(tokens) and tokens[j] != value:
+                j += 1
+            if j == len(tokens):
+                return pairs  # a value that is no number token: parse such lines every time
+            where.append(j)
+            j += 1
+        if len(self._shapes) >= self._size:
+            self._shapes.clear()
+        self._shapes[shape] = ([name for name, _ in pairs], where)
+        return pairs
+
+
 # --- line expressions: pyparsing ----------------------------------------------------------
 @dataclass(frozen=True)
 class Grammar:

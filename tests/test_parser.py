@@ -299,3 +299,32 @@ def test_hand_rolled_loop_formats(text, epochs, planned):
     run = one_run(text)
     assert [(row.epoch, row.metrics) for row in run.epochs] == epochs
     assert run.epochs_planned == planned
+
+
+SHAPES = [
+    "{{'loss': {0}, 'grad_norm': {1}, 'learning_rate': {2}, 'epoch': {3}}}",
+    "{{'eval_loss': '{0}', 'eval_f1': '{1}', 'epoch': '{2}'}}",
+    "epoch {i}: train_loss={0} dev_acc={1}% time={2}s",
+    "Step {i}: loss = {0}, lr = {1}, top5_acc: {2}",
+    "epoch {i} train_loss {0} dev_f1 {1}",
+]
+numbers = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True, width=32).map(repr),
+    st.integers(0, 10**6).map(str),
+    st.sampled_from(["nan", "inf", "-inf", "1e-05", "2.5E+03", ".5"]),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(SHAPES), st.lists(numbers, min_size=4, max_size=4), st.integers(0, 99))
+def test_shape_cache_gives_what_pyparsing_gives(shape, values, i):
+    from bertmon.analyzers import events as ev
+
+    ev.classify(shape.format("1.0", "2.0", "3.0", "4.0", i=1))  # the shape is now cached
+    line = shape.format(*values, i=i)
+    if line.startswith("{"):
+        via_cache, parser_only = ev._DICTS(line), ev._dict_entries(line)
+    else:
+        via_cache = ev._KV_LINES(line) or ev._WS_LINES(line)
+        parser_only = ev._kv_pairs(line) or ev._ws_pairs(line)
+    assert via_cache == parser_only, line
