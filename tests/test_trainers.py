@@ -406,3 +406,85 @@ def test_sigint_stops_gracefully(tmp_path, tiny_model) -> None:
     assert "stopping after the current step" in text and text.rstrip().endswith("training stopped")
     assert (tmp_path / "s" / "checkpoint" / "model.safetensors").exists()
     assert log.read_bytes() in out  # every byte streamed, none lost to the interrupt
+
+
+# --- the two trainers agree (slow) -----------------------------------------------------------
+# Same checkpoint, seed, tokenization, batches (common.epoch_batches), head init, AdamW update
+# (keras_optim.TorchAdam), schedule and clipping, dropout 0 (the one thing the frameworks cannot
+# draw alike). What remains is float32 rounding (the encoders differ by ~1e-6), which Adam's
+# per-element normalisation amplifies slowly: measured on this setting, |d acc| = |d F1| = 0 and
+# dev loss within 0.02% after 2 epochs. The tolerance leaves room for two of 240 dev examples
+# to flip on another machine's BLAS.
+PARITY_ACC = 0.01  # |dev acc (torch) - val_accuracy (tf)| and the same for macro-F1, per epoch
+PARITY_LOSS = 0.01  # relative, dev loss and train loss, per epoch
+
+
+def test_keras_adam_takes_torch_adamw_steps() -> None:
+    code = """
+import os
+os.environ["KERAS_BACKEND"] = "tensorflow"
+import numpy as np, torch, keras
+from bertmon.trainers.keras_optim import LinearWarmupDecay, make_optimizer
+rng = np.random.default_rng(0)
+w0 = rng.standard_normal((6, 3)).astype(np.float32)
+ids = np.array([[1, 1, 2, 1], [3, 1, 1, 0]])  # repeated rows: Keras sees tf.IndexedSlices
+tw = torch.nn.Embedding(6, 3, _weight=torch.tensor(w0))
+opt = torch.optim.AdamW(tw.parameters(), lr=1e-2, eps=1e-8, weight_decay=0.01)
+sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: (s + 1) / 2 if s < 2 else (6 - s) / 4)
+kw = keras.layers.Embedding(6, 3)
+kw.build((2, 4))
+kw.embeddings.assign(w0)
+kopt = make_optimizer("adamw", LinearWarmupDecay(1e-2, 2, 6), 0.01, 1)
+import tensorflow as tf
+for step in range(6):
+    target = rng.standard_normal((2, 4, 3)).astype(np.float32) * 10 ** -step
+    loss = ((tw(torch.from_numpy(ids)) * torch.from_numpy(target)).sum() * 3)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(tw.parameters(), 1.0)
+    opt.step(); sched.step(); opt.zero_grad()
+    with tf.GradientTape() as tape:
+        kl = tf.reduce_sum(kw(ids) * target) * 3
+    kopt.apply(tape.gradient(kl, [kw.embeddings]), [kw.embeddings])
+print(np.abs(np.asarray(kw.embeddings) - tw.weight.detach().numpy()).max())
+"""
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=ENV,
+                         timeout=180, check=False)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert float(res.stdout.strip().splitlines()[-1]) < 1e-6
+
+
+@pytest.fixture(scope="module")
+def parity_runs(tmp_path_factory, tiny_model) -> tuple[list[dict], list[dict]]:
+    base = tmp_path_factory.mktemp("parity")
+    model = base / "bert"  # the tiny BERT with the encoder's dropout off too
+    model.mkdir()
+    for f in tiny_model.iterdir():
+        (model / f.name).write_bytes(f.read_bytes())
+    config = json.loads((model / "config.json").read_text())
+    config.update(hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+    (model / "config.json").write_text(json.dumps(config))
+    lines = DEMO_DATA.read_text(encoding="utf-8").splitlines()[:1201]
+    (base / "data.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    rows = []
+    for framework in ("torch", "tf"):
+        res = bertmon_train("--framework", framework, "--model", str(model), "--data",
+                            str(base / "data.csv"), "--epochs", "2", "--max-len", "24",
+                            "--batch-size", "8", "--lr", "3e-3", "--dropout", "0", "--seed", "42",
+                            "--runs-dir", str(base / "runs"), "--name", framework)
+        assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+        rows.append([json.loads(x) for x in
+                     (base / "runs" / framework / "metrics.jsonl").read_text().splitlines()])
+    return rows[0], rows[1]
+
+
+@pytest.mark.slow
+def test_torch_and_tf_give_the_same_dev_scores(parity_runs) -> None:
+    torch_rows, tf_rows = parity_runs
+    assert len(torch_rows) == len(tf_rows) == 2
+    assert torch_rows[-1]["dev_acc"] > 0.6  # it learns: agreeing on chance would prove nothing
+    for t, k in zip(torch_rows, tf_rows):
+        assert abs(t["dev_acc"] - k["val_accuracy"]) <= PARITY_ACC, (t, k)
+        assert abs(t["dev_f1"] - k["val_f1"]) <= PARITY_ACC, (t, k)
+        assert k["val_loss"] == pytest.approx(t["dev_loss"], rel=PARITY_LOSS), (t, k)
+        assert k["loss"] == pytest.approx(t["train_loss"], rel=PARITY_LOSS), (t, k)
+        assert abs(t["train_acc"] - k["accuracy"]) <= PARITY_ACC, (t, k)

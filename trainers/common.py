@@ -54,6 +54,14 @@ def bucket_batches(lengths: list[int], batch_size: int, rng: np.random.Generator
     return batches
 
 
+def epoch_batches(lengths: list[int], batch_size: int, seed: int, epoch: int) -> list[np.ndarray]:
+    """The training batches of `epoch` (1-based), from a numpy generator seeded by seed and epoch.
+
+    Both trainers call this, so from the same seed they see the same batches in the same order.
+    """
+    return bucket_batches(lengths, batch_size, np.random.default_rng(seed * 1000 + epoch))
+
+
 def pad_batch(enc: Encoded, idx: np.ndarray, pad_to: int = 1) -> dict[str, np.ndarray]:
     """input_ids, token_type_ids, attention_mask padded to the batch's longest (rounded up)."""
     longest = max(len(enc.input_ids[i]) for i in idx)

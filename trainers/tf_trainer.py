@@ -29,6 +29,7 @@ from bertmon.trainers.common import (
     StopFlag,
     bucket_batches,
     config_record,
+    epoch_batches,
     head_init,
     macro_f1,
     pad_batch,
@@ -38,6 +39,7 @@ from bertmon.trainers.common import (
 from bertmon.trainers.config import TrainConfig, from_dict
 from bertmon.trainers.data import load_task
 from bertmon.trainers.keras_bert import BertEncoder, load_encoder
+from bertmon.trainers.keras_optim import LinearWarmupDecay, make_optimizer
 from bertmon.trainers.models import ModelInfo, encode, load_tokenizer
 from bertmon.trainers.rundir import RunDir
 
@@ -85,21 +87,6 @@ class KerasClassifier(keras.Model):
         return out
 
 
-class LinearWarmupDecay(keras.optimizers.schedules.LearningRateSchedule):
-    def __init__(self, peak: float, warmup: int, total: int) -> None:
-        self.peak, self.warmup, self.total = peak, warmup, total
-
-    def __call__(self, step):
-        step = ops.cast(step, "float32")
-        up = (step + 1.0) / max(1, self.warmup)
-        down = (self.total - step) / max(1, self.total - self.warmup)
-        factor = ops.where(step < self.warmup, up, ops.maximum(0.0, down))
-        return self.peak * factor
-
-    def get_config(self) -> dict:
-        return {"peak": self.peak, "warmup": self.warmup, "total": self.total}
-
-
 def save_checkpoint(model: KerasClassifier, out: Path, source: Path, meta: dict) -> None:
     """Hugging Face names in safetensors: loadable by this trainer and by `AutoModel` alike."""
     from safetensors.numpy import save_file
@@ -123,19 +110,39 @@ def save_checkpoint(model: KerasClassifier, out: Path, source: Path, meta: dict)
     shutil.rmtree(old, ignore_errors=True)
 
 
-def make_dataset(enc, labels: np.ndarray, batch_size: int, seed: int | None) -> tf.data.Dataset:
-    """Length-bucketed, dynamically padded batches; reshuffled every epoch when `seed` is set.
+class EpochClock(keras.callbacks.Callback):
+    """Tells the training dataset which epoch Keras starts, so its batches are
+    `epoch_batches(..., epoch)` however many iterators Keras makes (under MirroredStrategy it
+    pulls a batch to build the model before the first epoch)."""
 
+    def __init__(self) -> None:
+        super().__init__()
+        self.epoch = 1
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch + 1
+
+
+def make_dataset(enc, labels: np.ndarray, batch_size: int, seed: int | None,
+                 clock: EpochClock | None = None) -> tf.data.Dataset:
+    """Length-bucketed, dynamically padded batches; with `seed`, epoch k's are
+    `epoch_batches(lengths, batch_size, seed, k)`, the PyTorch trainer's epoch k batches.
+
+    `clock` says which epoch it is; without one, each pass over the dataset is the next epoch.
     Shapes are (None, None), so Keras traces its train step once whatever the batch length.
     """
     lengths = [len(x) for x in enc.input_ids]
     n_batches = len(bucket_batches(lengths, batch_size, None))
-    epoch = [0]
+    passes = [0]
 
     def generate():
-        epoch[0] += 1
-        rng = None if seed is None else np.random.default_rng(seed * 1000 + epoch[0])
-        for idx in bucket_batches(lengths, batch_size, rng):
+        passes[0] += 1
+        if seed is None:
+            batches = bucket_batches(lengths, batch_size, None)
+        else:
+            epoch = clock.epoch if clock is not None else passes[0]
+            batches = epoch_batches(lengths, batch_size, seed, epoch)
+        for idx in batches:
             batch = pad_batch(enc, idx)
             yield {k: batch[k].astype(np.int32) for k in INPUT_KEYS}, labels[idx].astype(np.int32)
 
@@ -147,7 +154,9 @@ def make_dataset(enc, labels: np.ndarray, batch_size: int, seed: int | None) -> 
 
 class DevScore(keras.callbacks.Callback):
     """Scores dev after every epoch (loss, accuracy, macro-F1) into the epoch's logs, so the
-    progress bar prints them; keeps the best checkpoint; early stopping; graceful stop."""
+    progress bar prints them; keeps the best checkpoint; early stopping; graceful stop.
+
+    `y_dev` is in `dev_ds`'s order (length-bucketed), the order `predict` returns."""
 
     def __init__(self, cfg: TrainConfig, rd: RunDir, dev_ds, y_dev: np.ndarray, n_labels: int,
                  source: Path, label_names: list[str], stop: StopFlag) -> None:
@@ -265,7 +274,8 @@ def train(run_dir: Path) -> int:
                                   n_truncated_dev=dev_enc.n_truncated))
     preamble(cfg, model_info, device, task, train_enc, dev_enc, libs)
 
-    train_ds = make_dataset(train_enc, y_train, cfg.batch_size, cfg.seed)
+    clock = EpochClock()
+    train_ds = make_dataset(train_enc, y_train, cfg.batch_size, cfg.seed, clock)
     dev_ds = make_dataset(dev_enc, y_dev, cfg.batch_size * 2, None)
     n_batches = math.ceil(len(y_train) / cfg.batch_size)
     total = n_batches * cfg.epochs  # Keras feeds the schedule batches, accumulated or not
@@ -281,16 +291,7 @@ def train(run_dir: Path) -> int:
             encoder.trainable = False
         elif cfg.head != "pooler":
             encoder.pooler.trainable = False  # unused by the head: keep it as loaded
-        common = {"learning_rate": schedule, "epsilon": 1e-8, "global_clipnorm": 1.0}
-        if cfg.grad_accum > 1:
-            common["gradient_accumulation_steps"] = cfg.grad_accum
-        if cfg.optimizer == "adam":
-            if cfg.weight_decay:
-                print(f"note: optimizer=adam ignores weight_decay={cfg.weight_decay}")
-            optimizer = keras.optimizers.Adam(**common)
-        else:
-            optimizer = keras.optimizers.AdamW(weight_decay=cfg.weight_decay, **common)
-            optimizer.exclude_from_weight_decay(var_names=["bias", "gamma", "beta"])
+        optimizer = make_optimizer(cfg.optimizer, schedule, cfg.weight_decay, cfg.grad_accum)
         model.compile(optimizer=optimizer,
                       loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                       metrics=["accuracy"])
@@ -300,9 +301,12 @@ def train(run_dir: Path) -> int:
           + (" (encoder frozen)" if cfg.freeze_encoder else ""), flush=True)
 
     rd.write_status("running")
-    dev_score = DevScore(cfg, rd, dev_ds, y_dev, n_labels, model_info.path, task.label_names,
+    # predict() returns dev in the dataset's length-bucketed order: line the labels up with it
+    dev_order = np.concatenate(bucket_batches([len(x) for x in dev_enc.input_ids],
+                                              cfg.batch_size * 2, None))
+    dev_score = DevScore(cfg, rd, dev_ds, y_dev[dev_order], n_labels, model_info.path, task.label_names,
                          stop)
-    callbacks = [dev_score, keras.callbacks.ProgbarLogger(), AfterProgbar(dev_score)]
+    callbacks = [clock, dev_score, keras.callbacks.ProgbarLogger(), AfterProgbar(dev_score)]
     model.fit(train_ds, epochs=cfg.epochs, callbacks=callbacks, verbose=1, shuffle=False)
 
     stopped = dev_score.stopped

@@ -30,6 +30,7 @@ from bertmon.trainers.common import (
     bucket_batches,
     config_record,
     env_rank,
+    epoch_batches,
     head_init,
     macro_f1,
     pad_batch,
@@ -267,8 +268,7 @@ def train(run_dir: Path) -> int:
     net.train()
     for epoch in range(1, cfg.epochs + 1):
         started = time.perf_counter()
-        rng = np.random.default_rng(cfg.seed * 1000 + epoch)
-        batches = bucket_batches(lengths, cfg.batch_size, rng)
+        batches = epoch_batches(lengths, cfg.batch_size, cfg.seed, epoch)
         batches = batches[: n_batches * world][rank::world]
         loss_sum, correct, seen = 0.0, 0, 0
         bar = tqdm(batches, desc=f"Epoch {epoch}/{cfg.epochs}", disable=not main)
