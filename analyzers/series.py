@@ -18,6 +18,12 @@ from .stream import RecordSplitter
 
 _EPOCH_IN_DESC = re.compile(r"[Ee]poch\D{0,3}(\d+)(?:\s*/\s*(\d+))?")
 _EVAL_DESC = re.compile(r"eval|valid|\bval\b|\bdev\b|test|predict|infer|inference", re.I)
+# data preparation and loading bars (datasets' `Map`, tokenizers, downloads, checkpoint shards)
+_PREP_DESC = re.compile(
+    r"\bmap\b|token|load|download|generat|filter|process|extract|shard|convert|cach|upload|"
+    r"sav|writ|creat|build|resolv|fetch|read|prepar|collat|encod|packing",
+    re.IGNORECASE,
+)
 _DEV_PREFIX = re.compile(r"^(?:val|valid|validation|eval|dev|test)[_/ .-]", re.I)
 _LOSS = re.compile(r"loss", re.I)
 
@@ -223,7 +229,10 @@ class LogParser:
         if frame == state.keras_frame:
             return  # an identical redraw
         state.keras_frame = frame
-        evaluation = state.keras_done and step.current < state.keras_last
+        # after this epoch's bar is done, a bar that starts over or has another length is
+        # model.evaluate / predict; the same last frame again is fit's epoch-end line
+        evaluation = state.keras_done and (
+            step.current < state.keras_last or step.target != run.steps_per_epoch)
         if evaluation:  # a second bar in the same epoch: model.evaluate / predict
             for name, value in step.metrics:
                 name = name if _DEV_PREFIX.match(name) else f"eval_{name}"
@@ -308,6 +317,8 @@ class LogParser:
             return "eval"
         if not u.desc and "keras" in state.run.formats:
             return "eval"  # seed 000: a prediction bar after each Keras epoch
+        if u.desc and not epoch_desc and _PREP_DESC.search(u.desc):
+            return "other"  # `Map: 100%|...| 3668/3668`, `Loading checkpoint shards`, ...
         key = ("epoch" if epoch_desc else u.desc, u.total)
         if epoch_desc or state.train_key is None:
             state.train_key = key

@@ -328,3 +328,32 @@ def test_shape_cache_gives_what_pyparsing_gives(shape, values, i):
         via_cache = ev._KV_LINES(line) or ev._WS_LINES(line)
         parser_only = ev._kv_pairs(line) or ev._ws_pairs(line)
     assert via_cache == parser_only, line
+
+
+@pytest.mark.parametrize("name", ["keras3_evaluate_v1_pty", "keras3_evaluate_v2_pty"])
+def test_keras_evaluate_after_fit_is_not_an_epoch(name):
+    t = truth(name)
+    run = one_run((LOGS / f"{name}.log").read_bytes())
+    history = t["runs"][0]["history"]
+    assert [row.metrics["loss"] for row in run.epochs] == pytest.approx(history["loss"], abs=5e-5)
+    assert run.series["eval_loss"].last.value == pytest.approx(t["evaluate"]["loss"], abs=5e-5)
+
+
+def test_data_preparation_bars_before_a_trainer_are_not_the_training_bar(tmp_path):
+    from tqdm import tqdm  # real tqdm output, as `datasets.map` and shard loading draw it
+
+    out = tmp_path / "log"
+    with open(out, "w", encoding="utf-8") as fh:
+        for _ in tqdm(range(300), desc="Map", unit=" examples", file=fh, mininterval=0):
+            pass
+        for _ in tqdm(range(2), desc="Loading checkpoint shards", file=fh, mininterval=0):
+            pass
+        bar = tqdm(total=20, file=fh, mininterval=0)
+        for step in range(1, 21):
+            bar.update(1)
+            if step % 5 == 0:
+                bar.write(str({"loss": f"{1 / step:.4f}", "epoch": f"{step / 20:.2f}"}), file=fh)
+        bar.close()
+    run = one_run(out.read_bytes())
+    assert [p.step for p in run.series["loss"]] == [5, 10, 15, 20]
+    assert run.step == 20

@@ -54,6 +54,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="seconds to sleep after each train batch, so that Keras (which redraws at "
                          "most every 0.05 s) prints intermediate bars as a real BERT run would")
     ap.add_argument("--seed", type=int, default=1234)
+    ap.add_argument("--evaluate", action="store_true",
+                    help="after fit, model.evaluate on the validation data (its own bar)")
     args = ap.parse_args(argv)
 
     import keras
@@ -137,6 +139,11 @@ def main(argv: list[str] | None = None) -> int:
                 raise RuntimeError(
                     f"bertmon test emitter: simulated crash in epoch {self.epoch + 1}")
 
+    def evaluate(model):
+        result = model.evaluate(x_val, y_val, batch_size=args.batch_size // 2,
+                                verbose=args.verbose, return_dict=True)
+        truth["evaluate"] = {k: _jsonable(float(v)) for k, v in result.items()}
+
     def fit(model, epochs):
         history = keras.callbacks.History()  # ours, so it survives a crash
         callbacks: list = [history]
@@ -166,7 +173,10 @@ def main(argv: list[str] | None = None) -> int:
             json.dump(truth, f, indent=1)
 
     try:
-        fit(build(), args.epochs)
+        model = build()
+        fit(model, args.epochs)
+        if args.evaluate:
+            evaluate(model)
         if args.restart:
             print("Restarting training with a fresh model", flush=True)
             fit(build(), args.restart_epochs or args.epochs)
