@@ -52,8 +52,8 @@ class MonitorScreen(Screen):
         Binding("escape", "close", "close", show=False),
     ]
 
-    primary: reactive[Snapshot | None] = reactive(None, always_update=True)
-    secondary: reactive[Snapshot | None] = reactive(None, always_update=True)
+    primary: reactive[Snapshot | None] = reactive(None, always_update=True, repaint=False)
+    secondary: reactive[Snapshot | None] = reactive(None, always_update=True, repaint=False)
     smoothing: reactive[Smoothing] = reactive("none")
 
     def __init__(

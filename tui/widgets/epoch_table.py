@@ -28,8 +28,8 @@ def fmt(value: float | None) -> str:
 class EpochTable(DataTable):
     """Rebuilt only when the epochs change; a comparison shows both logs side by side."""
 
-    primary: reactive[Snapshot | None] = reactive(None, always_update=True)
-    secondary: reactive[Snapshot | None] = reactive(None, always_update=True)
+    primary: reactive[Snapshot | None] = reactive(None, always_update=True, repaint=False)
+    secondary: reactive[Snapshot | None] = reactive(None, always_update=True, repaint=False)
 
     def __init__(self, **kwargs) -> None:
         super().__init__(zebra_stripes=True, cursor_type="row", **kwargs)

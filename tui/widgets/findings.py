@@ -37,8 +37,8 @@ def finding_text(finding: Finding, tag: str = "") -> Text:
 class FindingsPanel(VerticalScroll):
     """One Static per finding, with a severity class the stylesheet colours."""
 
-    primary: reactive[Snapshot | None] = reactive(None, always_update=True)
-    secondary: reactive[Snapshot | None] = reactive(None, always_update=True)
+    primary: reactive[Snapshot | None] = reactive(None, always_update=True, repaint=False)
+    secondary: reactive[Snapshot | None] = reactive(None, always_update=True, repaint=False)
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)

@@ -86,8 +86,8 @@ def describe_source(snap: Snapshot) -> tuple[str, str]:
 class RunHeader(Static):
     """Run name, source, framework/model/device, status, epoch, step, elapsed, ETA, throughput."""
 
-    primary: reactive[Snapshot | None] = reactive(None, always_update=True)
-    secondary: reactive[Snapshot | None] = reactive(None, always_update=True)
+    primary: reactive[Snapshot | None] = reactive(None, always_update=True, repaint=False)
+    secondary: reactive[Snapshot | None] = reactive(None, always_update=True, repaint=False)
 
     def __init__(self, clock: Callable[[], float] = time.monotonic, **kwargs) -> None:
         super().__init__(**kwargs)

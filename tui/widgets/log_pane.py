@@ -11,17 +11,20 @@ from textual.widgets import Input, Log
 from bertmon.tui.feed import Snapshot
 
 MAX_LINES = 5000
+FLUSH_EVERY = 0.25  # seconds: each write scrolls the log, so a burst of records is one write
 
 
 class LogPane(Vertical):
     """New records are appended as snapshots arrive; `follow` keeps the end in view."""
 
-    primary: reactive[Snapshot | None] = reactive(None, always_update=True)
+    primary: reactive[Snapshot | None] = reactive(None, always_update=True, repaint=False)
     follow: reactive[bool] = reactive(True)
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self._records_shown = 0
+        self._pending: list[str] = []
+        self._flush_due = False
         self._term = ""
         self._match_line = -1
 
@@ -45,17 +48,29 @@ class LogPane(Vertical):
         self._title()
 
     def watch_primary(self, snap: Snapshot | None) -> None:
+        """Queue the records this snapshot adds; they are written in one batch per FLUSH_EVERY."""
         if snap is None:
             return
-        log = self.query_one(Log)
         new = snap.records - self._records_shown
         if new <= 0:
             return
-        lines = list(snap.log_tail[-new:]) if new <= len(snap.log_tail) else list(snap.log_tail)
-        if new > len(snap.log_tail) and self._records_shown:
-            log.write_line(f"… {new - len(snap.log_tail):,} records not shown …")
-        log.write_lines(lines)
+        if new > len(snap.log_tail):
+            if self._records_shown:
+                self._pending.append(f"… {new - len(snap.log_tail):,} records not shown …")
+            self._pending.extend(snap.log_tail)
+        else:
+            self._pending.extend(snap.log_tail[-new:])
+        del self._pending[:-MAX_LINES]
         self._records_shown = snap.records
+        if not self._flush_due:
+            self._flush_due = True
+            self.set_timer(FLUSH_EVERY, self._flush)
+
+    def _flush(self) -> None:
+        self._flush_due = False
+        lines, self._pending = self._pending, []
+        if lines:
+            self.query_one(Log).write_lines(lines)
 
     @property
     def lines(self) -> list[str]:
