@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import random
 import subprocess
 import sys
 from collections.abc import Callable
@@ -229,6 +230,18 @@ class Case:
 def spikes() -> list[float]:
     values = wobble([0.6, 0.5, 0.45], amp=0.05)
     values[120] = 2.0
+    return values
+
+
+def per_batch(spike_from: int | None = None, sigma: float = 1.0) -> list[float]:
+    """Per-batch losses as a tqdm postfix prints them: several-fold batch-to-batch noise."""
+    rng = random.Random(7)
+    values = []
+    for i in range(450):
+        level = 0.69 * math.exp(-3 * i / 450) + 0.05
+        if spike_from is not None and spike_from <= i < spike_from + 30:
+            level *= 8
+        values.append(level * math.exp(rng.gauss(0, sigma)))
     return values
 
 
@@ -490,6 +503,17 @@ CASES = [
     Case(
         "loss_spike",
         lambda: make_run(loss=[0.6, 0.5, 0.45], steps=spikes()),
+        {"loss_spike": "warning"},
+    ),
+    Case(
+        "per_batch_noise_no_spike",
+        lambda: make_run(loss=[0.5, 0.25, 0.12], steps=per_batch()),
+        {},
+        {"loss_spike"},
+    ),
+    Case(
+        "per_batch_sustained_spike",
+        lambda: make_run(loss=[0.5, 0.25, 0.12], steps=per_batch(spike_from=250)),
         {"loss_spike": "warning"},
     ),
     Case(

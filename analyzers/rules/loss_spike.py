@@ -3,10 +3,15 @@
 Anti-pattern: single steps where the loss jumps far above its recent level: too high a learning
 rate, no warmup, no gradient clipping, fp16 overflow, or a bad batch (empty or very long texts,
 wrong labels). Spikes often precede divergence or leave a run worse than before.
-Detection: in the per-step train loss series (at least `min_points` observations), a point at
+Detection: in the per-step train loss series (at least `min_points` observations) a point at
 least `factor` times the median of the `window` points before it, and above that median by at
 least `min_rise` of the series' opening level (so that late-training noise around a nearly-zero
-loss does not count). Consecutive spiking points are one spike.
+loss does not count), is a spike; consecutive spiking points are one. A noisy series (per-batch
+losses, whose step-to-step change is over `noisy` of their level: they vary several-fold in a
+healthy BERT run) is first smoothed with a trailing median of `smooth` points and a spike must
+last `min_length` points, so one hard batch does not count, only a jump that lasts; there it is a
+warning only from `noisy_warning_factor` on (an info below). In a smooth series (Keras running
+averages) one point is enough.
 Remedy: warmup, gradient clipping, a BERT learning rate (2e-5..5e-5), bf16, checking the batches.
 """
 
@@ -15,6 +20,8 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import dataclass, field
+
+import numpy as np
 
 from ..model import Finding, Run
 from .base import Rule, RuleSettings, doc, finite_values, fmt, label, median, r, role_series
@@ -29,6 +36,20 @@ REMEDY = (
 class Settings(RuleSettings):
     window: int = field(
         default=20, metadata=doc("points of recent history a step is compared with")
+    )
+    noisy: float = field(
+        default=0.15,
+        metadata=doc("median step-to-step change / median level above which a series is noisy"),
+    )
+    smooth: int = field(
+        default=15, metadata=doc("noisy series: trailing median over this many steps first")
+    )
+    min_length: int = field(
+        default=5, metadata=doc("noisy series: smoothed points a spike must last")
+    )
+    noisy_warning_factor: float = field(
+        default=5.0,
+        metadata=doc("noisy series: a spike is a warning from this factor on, an info below"),
     )
     factor: float = field(
         default=2.5, metadata=doc("a spike is at least this many times the recent median")
@@ -53,7 +74,13 @@ class LossSpike(Rule[Settings]):
         window = max(1, settings.window)
         if series is None or len(values) < max(settings.min_points, window + 1):
             return []
-        spikes = _spikes(values, window, settings.factor, settings.min_rise)
+        noisy = _noise(values) > settings.noisy
+        smoothed = _trailing_median(values, settings.smooth) if noisy else values
+        spikes = [
+            (i, v, b)
+            for i, v, b, length in _spikes(smoothed, window, settings.factor, settings.min_rise)
+            if length >= (settings.min_length if noisy else 1)
+        ]
         if not spikes:
             return []
         i, value, base = max(spikes, key=lambda s: s[1] / s[2])
@@ -75,17 +102,30 @@ class LossSpike(Rule[Settings]):
             "bad batch."
         )
         evidence = {"count": len(spikes), "spikes": listed, "factor": r(value / base, 2)}
+        evidence["noisy"] = noisy
+        severity = "warning"
+        if noisy and value / base < settings.noisy_warning_factor:
+            severity = "info"
         return [
             self.finding(
-                "warning", message, epoch=_epoch(point.epoch), evidence=evidence, remedy=REMEDY
+                severity, message, epoch=_epoch(point.epoch), evidence=evidence, remedy=REMEDY
             )
         ]
 
 
+def _noise(values: list[float]) -> float:
+    """Median step-to-step change relative to the median level: ~0.01 for running averages,
+    ~0.5 for per-batch losses."""
+    data = np.asarray(values, dtype=float)
+    level = float(np.median(np.abs(data)))
+    return float(np.median(np.abs(np.diff(data)))) / level if level > 0 else 0.0
+
+
 def _spikes(
     values: list[float], window: int, factor: float, min_rise: float
-) -> list[tuple[int, float, float]]:
-    """(index, value, baseline) of each spike; a run of spiking points is one, at its peak.
+) -> list[tuple[int, float, float, int]]:
+    """(index, value, baseline, length) of each spike; a run of spiking points is one, at its
+    peak.
 
     The median of the window is at least its minimum, so only points that clear the rolling
     minimum (kept in a monotonic deque, O(n)) need the median: long series stay cheap.
@@ -108,16 +148,26 @@ def _spikes(
     return _merge(spikes)
 
 
-def _merge(spikes: list[tuple[int, float, float]]) -> list[tuple[int, float, float]]:
-    """Consecutive spiking points are one spike, reported at its highest point."""
-    merged: list[tuple[int, float, float]] = []
+def _trailing_median(values: list[float], k: int) -> list[float]:
+    """values[i] replaced by the median of values[i-k+1 .. i] (fewer at the start)."""
+    if k <= 1 or len(values) < k:
+        return values
+    data = np.asarray(values, dtype=float)
+    windows = np.lib.stride_tricks.sliding_window_view(data, k)
+    head = [float(np.median(data[: i + 1])) for i in range(k - 1)]
+    return head + np.median(windows, axis=1).tolist()
+
+
+def _merge(spikes: list[tuple[int, float, float]]) -> list[tuple[int, float, float, int]]:
+    """Consecutive spiking points are one spike, reported at its highest point, with its length."""
+    merged: list[tuple[int, float, float, int]] = []
     last = -2
     for i, v, b in spikes:
         if merged and i == last + 1:
-            if v > merged[-1][1]:
-                merged[-1] = (i, v, merged[-1][2])
+            j, peak, base, length = merged[-1]
+            merged[-1] = (i, v, base, length + 1) if v > peak else (j, peak, base, length + 1)
         else:
-            merged.append((i, v, b))
+            merged.append((i, v, b, 1))
         last = i
     return merged
 
