@@ -252,6 +252,37 @@ async def test_two_logs_overlay_as_comparison() -> None:
         assert any("[A]" in t for t in titles)
 
 
+async def test_c_shows_the_compare_view_of_two_sources() -> None:
+    """`c` opens what `bertmon compare A B` prints: epochs lined up, deltas, who is ahead."""
+    from bertmon.analyzers.compare import compare_paths, render
+    from bertmon.tui.compare import CompareScreen
+
+    app = tail_app(SEED000, SEED001)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, caught_up(app, 0))
+        await wait_for(pilot, caught_up(app, 1))
+        assert "Compare runs" in [c.title for c in app.get_system_commands(app.screen)]
+        await pilot.press("c")
+        assert isinstance(app.screen, CompareScreen)
+        await wait_for(pilot, lambda: app.screen.text)
+        expected = render(compare_paths(SEED000, SEED001), "text")
+        # the same report; only the sources' labels may differ (paths as given)
+        assert app.screen.text.splitlines()[4:] == expected.splitlines()[4:]
+        assert "delta = B - A" in app.screen.text and "is ahead on best" in app.screen.text
+        await pilot.press("escape")
+        assert isinstance(app.screen, MonitorScreen)
+        await pilot.press("q")
+
+
+async def test_c_is_not_offered_for_one_source() -> None:
+    app = tail_app(SEED001)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, caught_up(app, 0))
+        assert "Compare runs" not in [c.title for c in app.get_system_commands(app.screen)]
+        await pilot.press("c")
+        assert isinstance(app.screen, MonitorScreen)
+
+
 def start_trainer(tmp_path: Path, epochs: int, delay: float):
     from bertmon.trainers.launch import TrainerProcess
 

@@ -18,6 +18,7 @@ from textual.screen import Screen
 from textual.widgets import Footer
 from textual.worker import get_current_worker
 
+from bertmon.tui.compare import CompareScreen
 from bertmon.tui.feed import Feed, Snapshot, drive
 from bertmon.tui.messages import SnapshotReady, SourceEnded, SourceNotice
 from bertmon.tui.plotdata import SMOOTHING_LABEL, SMOOTHINGS, Smoothing
@@ -47,6 +48,7 @@ class MonitorScreen(Screen):
         Binding("f", "follow", "follow log"),
         Binding("slash", "search", "search log"),
         Binding("n", "next_match", "next match"),
+        Binding("c", "compare", "compare runs"),
         Binding("e", "export", "export"),
         Binding("s", "stop_trainer", "stop trainer"),
         Binding("escape", "close", "close", show=False),
@@ -169,6 +171,8 @@ class MonitorScreen(Screen):
             return True if self.trainer_running and not self.stopping else None
         if action == "close":
             return self.closable
+        if action == "compare":
+            return len(self.specs) == 2
         return True
 
     def action_smoothing(self) -> None:
@@ -185,6 +189,15 @@ class MonitorScreen(Screen):
 
     def action_next_match(self) -> None:
         self.query_one(LogPane).find_next()
+
+    def action_compare(self) -> None:
+        """`bertmon compare`'s epoch-by-epoch view of the two sources."""
+        if len(self.specs) == 2:
+            self.app.push_screen(CompareScreen(lambda: list(self.feeds), self.run_picks))
+
+    def run_picks(self) -> list[int | None]:
+        """The run shown of each source (None: the latest)."""
+        return [None] * len(self.specs)
 
     def action_close(self) -> None:
         if self.closable:

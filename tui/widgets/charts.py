@@ -127,7 +127,12 @@ class Charts(Vertical):
             self._step_key = step_key
             self._draw_step(runs, both)
         epochs_key = tuple(
-            (tag, run.epochs_planned, run.best, tuple((r.epoch, tuple(r.metrics.items())) for r in run.epochs))
+            (
+                tag,
+                run.epochs_planned,
+                run.best,
+                tuple((r.epoch, tuple(r.metrics.items())) for r in run.epochs),
+            )
             for tag, run in runs
         )
         count = tuple(len(run.epochs) for _, run in runs)
