@@ -505,6 +505,13 @@ CASES = [
         lambda: make_run(loss=[0.6, 0.5, 0.45], steps=spikes()),
         {"loss_spike": "warning"},
     ),
+    Case(  # BERT fits its training set while dev holds steady ~0.1 below: no warning
+        "bert_fits_train_dev_steady",
+        lambda: make_run(loss=[0.45, 0.2, 0.08, 0.04], acc=[0.80, 0.95, 0.985, 0.995],
+                         val_loss=[0.36, 0.33, 0.34, 0.35], val_acc=[0.86, 0.875, 0.88, 0.88]),
+        {"train_dev_gap": "info"},
+        {"unstable_dev", "early_peak", "dev_above_train", "stalled_loss", "chance_level"},
+    ),
     Case(
         "per_batch_noise_no_spike",
         lambda: make_run(loss=[0.5, 0.25, 0.12], steps=per_batch()),
