@@ -9,6 +9,7 @@ epoch a metric belongs to, and which run, is decided later in `series.py`.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 
 import pyparsing as pp
@@ -108,7 +109,7 @@ def classify(record: str) -> list[Event]:
     if "/" in record:
         m = f.keras_step.match(record)
         if m:
-            return [_keras_step(record, m)]
+            return [keras_step(record, m)]
         if "%|" in record or "it/s" in record or "s/it" in record:
             tq = _tqdm(record)
             if tq is not None:
@@ -177,7 +178,8 @@ def _with_glued(tq: TqdmUpdate) -> list[Event]:
     return [tq, *classify(tq.after)] if tq.after.strip() else [tq]
 
 
-def _keras_step(record: str, m) -> KerasStep:
+def keras_step(record: str, m: re.Match[str]) -> KerasStep:
+    """A Keras bar frame already matched by `grammar.fast().keras_step`."""
     f = g.fast()
     current_text, target_text = m.groups()
     target = None if target_text == "Unknown" else int(target_text)

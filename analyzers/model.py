@@ -43,6 +43,12 @@ class Series:
         self._steps.append(_NO_STEP if step is None else step)
         self._values.append(value)
 
+    def append_known(self, epoch: float, step: int, value: float) -> None:
+        """`append` for the hot path where epoch and step are known."""
+        self._epochs.append(epoch)
+        self._steps.append(step)
+        self._values.append(value)
+
     def set_step(self, index: int, step: int | None) -> None:
         """Fill in a step learnt after the value (a Trainer dict precedes its bar's redraw)."""
         self._steps[index] = _NO_STEP if step is None else step

@@ -13,6 +13,7 @@ from collections import deque
 from pathlib import Path
 
 from . import events as ev
+from . import grammar as g
 from .model import ROLE_NAMES, Analysis, EpochRow, Run, Series
 from .stream import RecordSplitter
 
@@ -99,9 +100,18 @@ class LogParser:
         self._lines.extend(records)
         classify = ev.classify
         event = self._event
+        keras_match = g.fast().keras_step.match
         for record in records:
             if self._in_traceback:
                 self._traceback_line(record)
+                continue
+            # the commonest record by far, a Keras bar frame, skips the general dispatch
+            m = keras_match(record) if "Traceback" not in record else None
+            if m is not None:
+                self._pending_name = None
+                if self._state is not None:
+                    self._state.tqdm_last = None
+                self._keras(ev.keras_step(record, m))
                 continue
             found = classify(record)
             if found:
@@ -221,7 +231,8 @@ class LogParser:
 
     # --- Keras ---------------------------------------------------------------------------
     def _keras(self, step: ev.KerasStep) -> None:
-        state = self._progress()
+        state = self._state or self._new_run()
+        state.crashed = False
         run = state.run
         if "keras" not in run.formats:
             run.formats.append("keras")
@@ -253,7 +264,10 @@ class LogParser:
             column = series.get(name)
             if column is None:
                 column = series[name] = Series(name)
-            column.append(epoch, gstep, value)
+            if epoch is None:
+                column.append(epoch, gstep, value)
+            else:
+                column.append_known(epoch, gstep, value)
             if row is not None:
                 row.metrics[name] = value
             if value - value != 0 and _LOSS.search(name) and not _DEV_PREFIX.match(name):
