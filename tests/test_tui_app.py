@@ -392,3 +392,32 @@ def test_run_meta_prefers_config_and_skips_a_pending_device() -> None:
         "pretrained": True,
         "device": "cpu (2 threads)",
     }
+
+
+async def test_brackets_switch_between_the_runs_of_one_log() -> None:
+    """A restarted log holds two runs: the latest is shown, [ and ] move between them."""
+    app = tail_app(SEED000.parent / "keras3_restart_file.log")
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, caught_up(app, 0))
+        assert "run 2 of 2" in header_text(app)
+        assert len(table_rows(app)) == 2 and "epoch 2/2" in header_text(app)
+        assert "Previous run" in [c.title for c in app.get_system_commands(app.screen)]
+        await pilot.press("left_square_bracket")
+        await wait_for(pilot, lambda: "run 1 of 2" in header_text(app))
+        assert app.screen.choice == [0]
+        assert len(table_rows(app)) == 3 and "epoch 3/3" in header_text(app)
+        assert app.screen.primary.run.index == 0
+        await pilot.press("left_square_bracket")  # already the first: stays
+        assert app.screen.choice == [0]
+        await pilot.press("right_square_bracket")
+        await wait_for(pilot, lambda: "run 2 of 2" in header_text(app))
+        assert app.screen.choice == [None]  # the latest again: new runs will be followed
+        assert len(table_rows(app)) == 2
+
+
+async def test_brackets_are_not_offered_for_a_single_run() -> None:
+    app = tail_app(SEED001)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, caught_up(app, 0))
+        assert "Previous run" not in [c.title for c in app.get_system_commands(app.screen)]
+        assert "run 1 of" not in header_text(app)

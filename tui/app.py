@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterable
+from functools import partial
 from pathlib import Path
 from typing import ClassVar
 
+from textual.actions import parse as parse_action
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
@@ -57,8 +59,9 @@ class BertmonApp(App[int]):
         yield SystemCommand("Paste a log", "Analyse pasted text (p)", self.action_paste)
         if isinstance(screen, MonitorScreen):
             for binding in MonitorScreen.BINDINGS:
-                if binding.show and screen.check_action(binding.action, ()):
-                    action = getattr(screen, f"action_{binding.action}")
+                name, arguments = parse_action(binding.action)[1:]
+                if binding.show and screen.check_action(name, arguments):
+                    action = partial(screen.run_action, binding.action)
                     yield SystemCommand(
                         binding.description.capitalize(), f"key: {binding.key}", action
                     )

@@ -131,15 +131,25 @@ class Snapshot:
     config: dict[str, object] = field(default_factory=dict)
     meta: dict[str, object] = field(default_factory=dict)  # framework, model, pretrained, device
     steps_per_second: float | None = None  # live throughput over the last minute, if measured
+    chosen: int | None = None  # the run the user picked ([ and ]); None: the latest
+
+    @property
+    def shown(self) -> int:
+        """The position in `runs` of the run the screen shows (-1 when there is none)."""
+        if self.chosen is not None and 0 <= self.chosen < len(self.runs):
+            return self.chosen
+        return len(self.runs) - 1
 
     @property
     def run(self) -> RunView | None:
-        """The run the screen shows: the latest one."""
-        return self.runs[-1] if self.runs else None
+        """The run the screen shows: the one picked, else the latest one."""
+        return self.runs[self.shown] if self.runs else None
 
     @property
     def findings(self) -> list[Finding]:
-        found = [f for run in self.runs for f in run.findings]
+        """Every run's findings, or only the picked run's when one was picked."""
+        runs = self.runs if self.chosen is None or self.run is None else (self.run,)
+        found = [f for run in runs for f in run.findings]
         return sorted(found, key=lambda f: -SEVERITY_RANK.get(f.severity, 0))
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import ClassVar
 
@@ -48,6 +48,8 @@ class MonitorScreen(Screen):
         Binding("f", "follow", "follow log"),
         Binding("slash", "search", "search log"),
         Binding("n", "next_match", "next match"),
+        Binding("left_square_bracket", "switch_run(-1)", "previous run"),
+        Binding("right_square_bracket", "switch_run(1)", "next run"),
         Binding("c", "compare", "compare runs"),
         Binding("e", "export", "export"),
         Binding("s", "stop_trainer", "stop trainer"),
@@ -79,6 +81,8 @@ class MonitorScreen(Screen):
         self.stopping = False
         self.exported: list[Path] = []
         self.notices: list[str] = []  # every word about the sources, in order
+        self._raw: list[Snapshot | None] = [None] * len(specs)  # as the workers sent them
+        self.choice: list[int | None] = [None] * len(specs)  # run picked per source; None: latest
 
     def compose(self) -> ComposeResult:
         yield RunHeader(self.clock, id="header").data_bind(
@@ -140,10 +144,23 @@ class MonitorScreen(Screen):
     # --- messages from the workers ----------------------------------------------------------
     @on(SnapshotReady)
     def _snapshot(self, message: SnapshotReady) -> None:
-        if message.slot == 0:
-            self.primary = message.snapshot
+        before = self._raw[message.slot]
+        self._raw[message.slot] = message.snapshot
+        self._publish(message.slot)
+        if before is None or len(before.runs) != len(message.snapshot.runs):
+            self.refresh_bindings()  # [ and ] appear once a source holds several runs
+
+    def _publish(self, slot: int) -> None:
+        """Hand the widgets the slot's latest snapshot, showing the run picked for it."""
+        snap = self._raw[slot]
+        if snap is None:
+            return
+        if self.choice[slot] is not None:
+            snap = replace(snap, chosen=self.choice[slot])
+        if slot == 0:
+            self.primary = snap
         else:
-            self.secondary = message.snapshot
+            self.secondary = snap
 
     @on(SourceNotice)
     def _notice(self, message: SourceNotice) -> None:
@@ -173,6 +190,9 @@ class MonitorScreen(Screen):
             return self.closable
         if action == "compare":
             return len(self.specs) == 2
+        if action == "switch_run":
+            snap = self._raw[0]
+            return snap is not None and len(snap.runs) > 1
         return True
 
     def action_smoothing(self) -> None:
@@ -197,7 +217,19 @@ class MonitorScreen(Screen):
 
     def run_picks(self) -> list[int | None]:
         """The run shown of each source (None: the latest)."""
-        return [None] * len(self.specs)
+        return list(self.choice)
+
+    def action_switch_run(self, step: int) -> None:
+        """Show the previous or next run of a log that holds several (of source A)."""
+        snap = self._raw[0]
+        if snap is None or len(snap.runs) < 2:
+            return
+        last = len(snap.runs) - 1
+        current = self.choice[0] if self.choice[0] is not None else last
+        target = min(last, max(0, current + step))
+        self.choice[0] = None if target == last else target  # the last run: follow new ones
+        self._publish(0)
+        self.notify(f"run {target + 1} of {last + 1}", timeout=2)
 
     def action_close(self) -> None:
         if self.closable:

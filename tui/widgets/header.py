@@ -146,7 +146,9 @@ class RunHeader(Static):
         if meta.get("device"):
             text.append(f"  on {meta['device']}", style="italic")
         if len(snap.runs) > 1:
-            text.append(f"  run {len(snap.runs)} of {len(snap.runs)}", style="bold")
+            text.append(f"  run {snap.shown + 1} of {len(snap.runs)}", style="bold")
+            if snap.chosen is not None:
+                text.append(" (] for the latest)", style="dim")
         text.append(f"  {snap.label}", style="dim")
         text.append("\n")
         words, style = describe_source(snap)
