@@ -430,6 +430,7 @@ def _csv(text: str) -> str:
 
 
 SNAPSHOT_EVERY = 0.15  # seconds between snapshots while bytes stream in
+SNAPSHOT_SHARE = 0.1  # ... or more, so that making snapshots takes at most this share of time
 QUIET = 0.3  # seconds without bytes after which the source counts as caught up
 
 
@@ -454,6 +455,7 @@ def drive(
     rules_stale = True  # bytes not yet seen by a rule run made while the source was quiet
     last = 0.0
     last_data = 0.0
+    gap = every
     feed.realtime = getattr(source, "realtime", False)
     for item in source:
         if cancelled():
@@ -463,8 +465,11 @@ def drive(
             feed.feed(item)
             dirty = rules_stale = True
             last_data = now
-            if now - last >= every:
+            if now - last >= gap:
+                t0 = time.perf_counter()
                 on_snapshot(feed.snapshot())
+                # a snapshot of a huge log costs more: keep them to a share of the reading
+                gap = max(every, (time.perf_counter() - t0) / SNAPSHOT_SHARE)
                 last = time.monotonic()
                 dirty = False
             continue
