@@ -488,3 +488,41 @@ def test_torch_and_tf_give_the_same_dev_scores(parity_runs) -> None:
         assert k["val_loss"] == pytest.approx(t["dev_loss"], rel=PARITY_LOSS), (t, k)
         assert k["loss"] == pytest.approx(t["train_loss"], rel=PARITY_LOSS), (t, k)
         assert abs(t["train_acc"] - k["accuracy"]) <= PARITY_ACC, (t, k)
+
+
+# --- a stop mid-epoch leaves an honest log (slow) --------------------------------------------
+@pytest.mark.slow
+@pytest.mark.parametrize("framework", ["tf", "torch"])
+def test_stop_mid_epoch_log_matches_metrics(tmp_path, tiny_model, framework) -> None:
+    """Keras used to end a stopped epoch with a full `600/600` frame, which the log analyzer
+    read as a finished epoch that metrics.jsonl has no row for."""
+    args = [sys.executable, "-m", "bertmon", "train", "--no-tui", "--framework", framework,
+            "--model", str(tiny_model), "--max-len", "32", "--batch-size", "4", "--epochs", "20",
+            "--runs-dir", str(tmp_path), "--name", "s"]
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=ENV)
+    run = tmp_path / "s"
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:  # epoch 1 scored: stop early in epoch 2 (600 steps)
+        if (run / "metrics.jsonl").exists() and (run / "metrics.jsonl").read_text().strip():
+            break
+        time.sleep(0.1)
+    else:
+        proc.kill()
+        pytest.fail("the trainer never finished its first epoch")
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGINT)
+    proc.communicate(timeout=120)
+    assert proc.returncode == 130
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    log = (run / "train.log").read_text()
+    stopped = len(rows) + 1
+    assert f"training stopped at epoch {stopped} step " in log
+    assert "/600" in log.split(f"Epoch {stopped}/20")[-1]  # frames of the cut epoch were drawn
+    assert "600/600" not in log.split(f"Epoch {stopped}/20")[-1]  # but no fake last one
+    parsed = pytest.importorskip("bertmon.analyzers").parse_path(run).runs[0].epochs
+    # the analyzer keeps a live row for the epoch in progress: the cut one stays unfinished
+    finished = [e.epoch for e in parsed if e.seconds is not None]
+    assert finished == [r["epoch"] for r in rows]
+    assert [e.epoch for e in parsed] in (finished, [*finished, stopped])
+    if parsed[-1].epoch == stopped:
+        assert not any(k.startswith(("val_", "dev_")) for k in parsed[-1].metrics)

@@ -108,6 +108,16 @@ class StopFlag:
               flush=True)
 
 
+def stop_line(at: tuple[int, int, int] | None, epoch: int) -> str:
+    """Where a stop left training: mid-epoch (that epoch has no dev scores and no metrics row)
+    or after a whole epoch."""
+    if at is None:
+        return f"training stopped after epoch {epoch}"
+    epoch, step, steps = at
+    return (f"training stopped at epoch {epoch} step {step}/{steps}: epoch {epoch} is "
+            f"incomplete (no dev scores, no metrics row)")
+
+
 def versions(*names: str) -> dict[str, str]:
     out = {"python": platform.python_version()}
     for name in ("bertmon", *names):

@@ -34,6 +34,7 @@ from bertmon.trainers.common import (
     macro_f1,
     pad_batch,
     preamble,
+    stop_line,
     versions,
 )
 from bertmon.trainers.config import TrainConfig, from_dict
@@ -171,13 +172,19 @@ class DevScore(keras.callbacks.Callback):
         self.early = False
         self.messages: list[str] = []
         self.started = 0.0
+        self.epoch = self.step = 0
+        self.stopped_at: tuple[int, int, int] | None = None  # (epoch, step, steps) mid-epoch
 
     def on_epoch_begin(self, epoch, logs=None):
         self.started = time.perf_counter()
+        self.epoch, self.step = epoch + 1, 0
 
     def on_train_batch_end(self, batch, logs=None):
-        if self.stop.requested:
+        self.step = batch + 1
+        # a stop on an epoch's last step lets that epoch finish: scored, saved, then stopped
+        if self.stop.requested and self.step < self.params["steps"]:
             self.stopped = True
+            self.stopped_at = (self.epoch, self.step, self.params["steps"])
             self.model.stop_training = True
 
     def on_epoch_end(self, epoch, logs=None):
@@ -211,6 +218,28 @@ class DevScore(keras.callbacks.Callback):
             self.messages.append(f"early stopping: val_f1 has not improved for "
                                  f"{self.since_best} epochs (best {self.best['dev_f1']:.4f} "
                                  f"at epoch {self.best_epoch})")
+        if self.stop.requested and not self.early:
+            self.stopped = True
+            self.model.stop_training = True
+
+
+class Progbar(keras.callbacks.ProgbarLogger):
+    """Keras's progress bar, except that an epoch cut short by a stop ends at the step it reached.
+
+    Keras ends every epoch with a finished frame at the full step count (`600/600 ...`), even when
+    `stop_training` cut it short at step 147: a log reader takes that for a completed epoch with
+    no dev scores. Here the bar's line just ends at 147/600, and `train` says where it stopped.
+    """
+
+    def __init__(self, dev_score: DevScore) -> None:
+        super().__init__()
+        self.dev_score = dev_score
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.dev_score.stopped_at is not None:
+            print(flush=True)  # end the bar's line at the step it reached
+            return
+        super().on_epoch_end(epoch, logs)
 
 
 class AfterProgbar(keras.callbacks.Callback):
@@ -306,18 +335,21 @@ def train(run_dir: Path) -> int:
                                               cfg.batch_size * 2, None))
     dev_score = DevScore(cfg, rd, dev_ds, y_dev[dev_order], n_labels, model_info.path, task.label_names,
                          stop)
-    callbacks = [clock, dev_score, keras.callbacks.ProgbarLogger(), AfterProgbar(dev_score)]
+    callbacks = [clock, dev_score, Progbar(dev_score), AfterProgbar(dev_score)]
     model.fit(train_ds, epochs=cfg.epochs, callbacks=callbacks, verbose=1, shuffle=False)
 
     stopped = dev_score.stopped
+    if stopped:
+        print(stop_line(dev_score.stopped_at, dev_score.epoch), flush=True)
     if stopped and dev_score.best is None:
         save_checkpoint(model, rd.checkpoint, model_info.path,
                         _meta(cfg, task.label_names, None, {}))
-        print(f"\nstopped before the first epoch ended: saved the current model to "
+        print(f"stopped before the first epoch ended: saved the current model to "
               f"{rd.checkpoint}", flush=True)
     if dev_score.best is not None:
-        print(f"{'' if not stopped else chr(10)}best val_f1={dev_score.best['dev_f1']:.4f} "
-              f"at epoch {dev_score.best_epoch}", flush=True)
+        # no `name=value` pair: a log reader would give the last epoch this score
+        print(f"best epoch {dev_score.best_epoch} with val_f1 {dev_score.best['dev_f1']:.4f}",
+              flush=True)
     print("training stopped" if stopped else "training finished", flush=True)
     code = 130 if stopped else 0
     rd.write_status("stopped" if stopped else "finished", code, dev_score.best_epoch,

@@ -35,6 +35,7 @@ from bertmon.trainers.common import (
     macro_f1,
     pad_batch,
     preamble,
+    stop_line,
     versions,
 )
 from bertmon.trainers.config import TrainConfig
@@ -263,6 +264,7 @@ def train(run_dir: Path) -> int:
     scaler = torch.amp.GradScaler(device.type, enabled=amp is torch.float16)
 
     best_epoch, best, since_best, stopped = None, None, 0, False
+    stopped_at: tuple[int, int, int] | None = None  # (epoch, step, steps) of a mid-epoch stop
     if main:
         rd.write_status("running")
     net.train()
@@ -295,8 +297,9 @@ def train(run_dir: Path) -> int:
             # refresh=False: redrawn at tqdm's own pace, not once per step (the log stays small)
             bar.set_postfix(loss=f"{loss_sum / seen:.4f}", lr=f"{scheduler.get_last_lr()[0]:.2e}",
                             refresh=False)
-            if _stop_requested(stop, ddp, device):
-                stopped = True
+            # a stop on an epoch's last step lets that epoch finish: scored, saved, then stopped
+            if step + 1 < len(batches) and _stop_requested(stop, ddp, device):
+                stopped, stopped_at = True, (epoch, step + 1, len(batches))
                 break
         bar.close()
         if stopped:
@@ -337,6 +340,8 @@ def train(run_dir: Path) -> int:
             break
 
     if main:
+        if stopped:
+            print(stop_line(stopped_at, epoch), flush=True)
         if stopped and best is None:
             save_checkpoint(model, rd.checkpoint, model_info.path,
                             _meta(cfg, task.label_names, None, {}))
@@ -344,7 +349,8 @@ def train(run_dir: Path) -> int:
                   f"{rd.checkpoint}", flush=True)
         code = 130 if stopped else 0
         if best is not None:
-            print(f"best dev_f1={best['dev_f1']:.4f} at epoch {best_epoch}", flush=True)
+            # no `name=value` pair: a log reader would give the last epoch this score
+            print(f"best epoch {best_epoch} with dev_f1 {best['dev_f1']:.4f}", flush=True)
         print("training stopped" if stopped else "training finished", flush=True)
         rd.write_status("stopped" if stopped else "finished", code, best_epoch, _best(best))
     if ddp:
