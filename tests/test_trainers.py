@@ -192,6 +192,20 @@ def test_existing_run_name_is_refused(tmp_path: Path) -> None:
         rundir.create(tmp_path / "runs", "taken")
 
 
+def test_checkpoint_swap_is_all_or_nothing(tmp_path: Path) -> None:
+    out = tmp_path / "checkpoint"
+    with rundir.swapped_in(out) as tmp:
+        (tmp / "a").write_text("1")
+    with pytest.raises(RuntimeError), rundir.swapped_in(out) as tmp:
+        (tmp / "a").write_text("half")
+        raise RuntimeError
+    assert (out / "a").read_text() == "1"  # a failed save leaves the old checkpoint
+    with rundir.swapped_in(out) as tmp:
+        (tmp / "b").write_text("2")
+    assert sorted(p.name for p in out.iterdir()) == ["b"]
+    assert [p.name for p in tmp_path.iterdir()] == ["checkpoint"]  # no .tmp or .old left
+
+
 # --- trainer runs (slow) ---------------------------------------------------------------------
 def check_run_dir(run: Path, framework: str, epochs: int) -> list[dict]:
     assert {"config.json", "train.log", "metrics.jsonl", "status.json", "checkpoint"} <= {

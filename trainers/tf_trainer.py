@@ -42,7 +42,7 @@ from bertmon.trainers.data import load_task
 from bertmon.trainers.keras_bert import BertEncoder, load_encoder
 from bertmon.trainers.keras_optim import LinearWarmupDecay, make_optimizer
 from bertmon.trainers.models import ModelInfo, encode, load_tokenizer
-from bertmon.trainers.rundir import RunDir
+from bertmon.trainers.rundir import RunDir, swapped_in
 
 INPUT_KEYS = ("input_ids", "token_type_ids", "attention_mask")
 
@@ -92,23 +92,15 @@ def save_checkpoint(model: KerasClassifier, out: Path, source: Path, meta: dict)
     """Hugging Face names in safetensors: loadable by this trainer and by `AutoModel` alike."""
     from safetensors.numpy import save_file
 
-    tmp = out.with_name(out.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    save_file(model.encoder.hf_weights(), str(tmp / "model.safetensors"),
-              metadata={"format": "pt"})
-    save_file(model.get_head(), str(tmp / HEAD_FILE))
-    shutil.copy(source / "config.json", tmp / "config.json")
-    for name in TOKENIZER_FILES:
-        if (source / name).exists():
-            shutil.copy(source / name, tmp / name)
-    (tmp / "bertmon.json").write_text(json.dumps(meta, indent=2) + "\n")
-    old = out.with_name(out.name + ".old")
-    shutil.rmtree(old, ignore_errors=True)
-    if out.exists():
-        out.rename(old)
-    tmp.rename(out)
-    shutil.rmtree(old, ignore_errors=True)
+    with swapped_in(out) as tmp:
+        save_file(model.encoder.hf_weights(), str(tmp / "model.safetensors"),
+                  metadata={"format": "pt"})
+        save_file(model.get_head(), str(tmp / HEAD_FILE))
+        shutil.copy(source / "config.json", tmp / "config.json")
+        for name in TOKENIZER_FILES:
+            if (source / name).exists():
+                shutil.copy(source / name, tmp / name)
+        (tmp / "bertmon.json").write_text(json.dumps(meta, indent=2) + "\n")
 
 
 class EpochClock(keras.callbacks.Callback):

@@ -41,7 +41,7 @@ from bertmon.trainers.common import (
 from bertmon.trainers.config import TrainConfig
 from bertmon.trainers.data import load_task
 from bertmon.trainers.models import ModelInfo, encode, load_tokenizer
-from bertmon.trainers.rundir import RunDir
+from bertmon.trainers.rundir import RunDir, swapped_in
 
 
 class BertClassifier(nn.Module):
@@ -90,25 +90,18 @@ def load_classifier(path: Path, n_labels: int, head: str, dropout: float, seed: 
 
 
 def save_checkpoint(model: BertClassifier, out: Path, source: Path, meta: dict) -> None:
-    """Write to a temporary folder and swap it in, so `checkpoint/` is never half-written."""
+    """Written beside `out` and swapped in, so `checkpoint/` is never half-written."""
     from safetensors.torch import save_file
 
-    tmp = out.with_name(out.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    model.encoder.save_pretrained(str(tmp))
-    head = {k: v.detach().float().cpu().contiguous()
-            for k, v in model.head_module().state_dict().items()}
-    save_file(head, str(tmp / HEAD_FILE))
-    for name in TOKENIZER_FILES:
-        if (source / name).exists():
-            shutil.copy(source / name, tmp / name)
-    (tmp / "bertmon.json").write_text(json.dumps(meta, indent=2) + "\n")
-    old = out.with_name(out.name + ".old")
-    shutil.rmtree(old, ignore_errors=True)
-    if out.exists():
-        out.rename(old)
-    tmp.rename(out)
-    shutil.rmtree(old, ignore_errors=True)
+    with swapped_in(out) as tmp:
+        model.encoder.save_pretrained(str(tmp))
+        head = {k: v.detach().float().cpu().contiguous()
+                for k, v in model.head_module().state_dict().items()}
+        save_file(head, str(tmp / HEAD_FILE))
+        for name in TOKENIZER_FILES:
+            if (source / name).exists():
+                shutil.copy(source / name, tmp / name)
+        (tmp / "bertmon.json").write_text(json.dumps(meta, indent=2) + "\n")
 
 
 def pick_device(local_rank: int) -> torch.device:
