@@ -80,9 +80,14 @@ class Fatal:
     text: str
 
 
+@dataclass(slots=True)
+class TrainingEnded:
+    """`training finished`, `training stopped ...`, `Training completed.`: the run is over."""
+
+
 Event = (
     EpochHeader | KerasStep | TqdmUpdate | TrainerLog | KeyValues | PendingName | BareNumber
-    | TracebackStart | Fatal
+    | TracebackStart | Fatal | TrainingEnded
 )
 
 
@@ -166,6 +171,8 @@ def classify(record: str) -> list[Event]:
             return [kv]
     elif f.number_only.match(record):
         return [BareNumber(g.to_float(record))]
+    if "raining" in record and f.ended.match(record):
+        return [TrainingEnded()]
     if ("rror" in record or "Killed" in record or "memory" in record or "fault" in record
             or "Abort" in record or "exception" in record) and f.fatal.search(record):
         return [Fatal(record.strip())]

@@ -144,6 +144,7 @@ class Fast:
     kv_words: re.Pattern[str]
     frozen: re.Pattern[str]
     labels: re.Pattern[str]
+    ended: re.Pattern[str]
     epoch_prefix: re.Pattern[str]
 
 
@@ -165,6 +166,7 @@ def fast() -> Fast:
         kv_words=re.compile(  # searched in the lowered line: re.I alternations are slow
             METRIC_WORDS.pattern + "|" + "|".join(re.escape(k) for k in HINT_NAMES)
             + r"|epoch|step|iter|time|elapsed"),
+        ended=re.compile(r"^\s*[Tt]raining (?:stopped|finished|complete|completed|done)\b"),
         labels=re.compile(r"\b(?:labels|classes|label_names|label_list)\s*[=:]\s*\[(?P<items>[^\]]*)\]"),
         frozen=re.compile(  # `freeze_encoder=True`, `bert_model.trainable = False`
             r"\b(?P<key>freeze_encoder|freeze_bert|frozen|trainable)\s*[=:]\s*(?P<value>True|False|true|false)\b"),

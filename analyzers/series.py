@@ -35,6 +35,7 @@ class _RunState:
     __slots__ = (
         "run", "epoch", "base_epoch", "rows", "keras_done", "keras_last", "keras_frame",
         "tqdm_last", "train_key", "hf_epoch", "hf_last", "hf_unstepped", "diverged", "crashed",
+        "ended",
     )
 
     def __init__(self, run: Run) -> None:
@@ -52,6 +53,7 @@ class _RunState:
         self.hf_unstepped: list[tuple[Series, int]] = []  # Trainer values awaiting their step
         self.diverged = False
         self.crashed = False
+        self.ended = False  # the log said training is over
 
 
 class LogParser:
@@ -159,6 +161,9 @@ class LogParser:
             self._pending_name = event.name
         elif kind is ev.TracebackStart:
             self._in_traceback = True
+        elif kind is ev.TrainingEnded:
+            if self._state is not None:
+                self._state.ended = True
         elif kind is ev.Fatal:
             state = self._state_for_event()
             state.crashed = True
@@ -446,11 +451,12 @@ def _settle(run: Run, state: _RunState, closed: bool) -> None:
         run.status = "crashed"
     elif state.diverged:
         run.status = "diverged"
-    elif not closed:
+    elif not closed and not state.ended:
         run.status = "running"
     else:
         incomplete = (
-            run.epochs_planned is not None
+            not state.ended
+            and run.epochs_planned is not None
             and run.current_epoch is not None
             and run.current_epoch < run.epochs_planned
             and "keras" in run.formats

@@ -357,3 +357,12 @@ def test_data_preparation_bars_before_a_trainer_are_not_the_training_bar(tmp_pat
     run = one_run(out.read_bytes())
     assert [p.step for p in run.series["loss"]] == [5, 10, 15, 20]
     assert run.step == 20
+
+
+def test_a_stop_line_ends_the_run_even_mid_epoch():
+    text = ("Epoch 1/3\n 5/10 [==>...] - ETA: 3s - loss: 0.7\n"
+            "training stopped at epoch 1 step 5/10: epoch 1 is incomplete (no dev scores)\n")
+    p = LogParser()
+    p.feed(text.encode())
+    assert p.runs[0].status == "finished"  # said over while the log is still open
+    assert p.close().runs[0].status == "finished"
