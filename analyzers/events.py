@@ -245,11 +245,26 @@ def _dict_entries(text: str) -> list[tuple[str, str]]:
 _DICTS = g.ShapeCache(_dict_entries)
 
 
+MAX_DICT = 4096  # a Trainer dict is a few hundred characters; a printed batch is not one
+MAX_DICT_TRIES = 3
+
+
 def _trainer_dict(text: str) -> list[Event]:
+    """The first of at most MAX_DICT_TRIES `{'...` openings that parses as a flat dict of
+    metrics: bounded work on any line (a printed batch of token ids is one long line)."""
     start = text.find("{")
-    while start >= 0:
+    for _ in range(MAX_DICT_TRIES):
+        if start < 0:
+            return []
+        end = text.find("}", start)
+        if end < 0:
+            return []
+        candidate = text[start : end + 1]
+        if len(candidate) > MAX_DICT:
+            start = text.find("{", end)
+            continue
         try:
-            entries = _DICTS(text[start:])
+            entries = _DICTS(candidate)
         except pp.ParseException:
             start = text.find("{", start + 1)
             continue
@@ -278,7 +293,11 @@ _KV_LINES = g.ShapeCache(_kv_pairs)
 _WS_LINES = g.ShapeCache(_ws_pairs)
 
 
+MAX_KV_LINE = 4096  # metrics are printed on short lines; a longer one is read only so far
+
+
 def _key_values(text: str, ws_ok: bool) -> KeyValues | None:
+    text = text[:MAX_KV_LINE]
     found: list[tuple[str, str]] = []
     f = g.fast()
     if ("=" in text or ":" in text) and f.kv_candidate.search(text):

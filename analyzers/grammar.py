@@ -47,7 +47,7 @@ METRIC_WORDS = re.compile(
 
 # --- pieces -------------------------------------------------------------------------------
 NUM = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?|[-+]?(?:nan|NaN|NAN|inf|Inf|INF|Infinity)"
-NAME = r"[A-Za-z_][\w.\-/@]*"
+NAME = r"[A-Za-z_][\w.\-/@]{0,79}(?![\w.\-/@])"  # bounded: no quadratic work on junk
 SI = r"[kMGTPEZY]?"
 CLOCK = r"(?:\d+d, )?\d+(?::\d\d)+"  # tqdm 00:05, 1:02:03
 NUM_END = r"(?=$|[\s,;)|\]}])"

@@ -366,3 +366,19 @@ def test_a_stop_line_ends_the_run_even_mid_epoch():
     p.feed(text.encode())
     assert p.runs[0].status == "finished"  # said over while the log is still open
     assert p.close().runs[0].status == "finished"
+
+
+PATHOLOGICAL = {  # each once took seconds to minutes at these sizes (quadratic retries)
+    "np-dicts": repr([{"label": "POSITIVE", "score": "np.float32(0.99)"}] * 4000),
+    "token-batch": repr({"input_ids": [[101, *range(1000, 61000), 102]]}),
+    "braces": "{'" * 100_000,
+    "name-chain": "ab " * 70_000 + "=",
+    "kv-pairs": "loss=0.5 " * 25_000,
+    "keras-metrics": "8/8 - 1s - 121ms/step" + " - loss: 0.5" * 20_000,
+}
+
+
+@pytest.mark.parametrize("line", PATHOLOGICAL.values(), ids=PATHOLOGICAL.keys())
+def test_long_odd_lines_cost_linear_time(line):
+    # no timing assertion (benchmarks measure speed); a quadratic path makes this test hang
+    parse_bytes(line.encode() + b"\n")
