@@ -413,13 +413,16 @@ _TRAIN_ACC = ("acc", "accuracy", "train_acc", "train_accuracy", "training_accura
 _SCORE = re.compile(r"f1|score|mcc|matthews|auc|pearson|spearman|corr|bleu|rouge|exact|kappa", re.I)
 
 
-def _pick(names: list[str], exact: tuple[str, ...], test) -> str | None:
-    for want in exact:
-        if want in names:
-            return want
-    for name in names:
-        if test(name):
-            return name
+def _pick(names: list[str], exact: tuple[str, ...], test, per_epoch: set[str]) -> str | None:
+    """A name with per-epoch values first (the epoch table is what rules read), exact names
+    before lookalikes."""
+    for pool in ([n for n in names if n in per_epoch], names):
+        for want in exact:
+            if want in pool:
+                return want
+        for name in pool:
+            if test(name):
+                return name
     return None
 
 
@@ -429,18 +432,19 @@ def infer_roles(run: Run) -> dict[str, str | None]:
     per_epoch = set()
     for row in run.epochs:
         per_epoch.update(row.metrics)
-    # prefer names that have per-epoch values
-    names.sort(key=lambda n: n not in per_epoch)
     dev = [n for n in names if _DEV_PREFIX.match(n) or n.lower().startswith(("val", "dev", "eval"))]
     train = [n for n in names if n not in dev]
     roles = dict.fromkeys(ROLE_NAMES)
-    roles["train_loss"] = _pick(train, _TRAIN_LOSS, lambda n: "loss" in n.lower())
-    roles["train_acc"] = _pick(train, _TRAIN_ACC, lambda n: n.lower().endswith(("acc", "accuracy")))
-    roles["dev_loss"] = _pick(dev, (), lambda n: "loss" in n.lower())
-    roles["dev_acc"] = _pick(dev, (), lambda n: "acc" in n.lower() and "loss" not in n.lower())
-    score = _pick(dev, (), lambda n: bool(_SCORE.search(n)))
+    roles["train_loss"] = _pick(train, _TRAIN_LOSS, lambda n: "loss" in n.lower(), per_epoch)
+    roles["train_acc"] = _pick(
+        train, _TRAIN_ACC, lambda n: n.lower().endswith(("acc", "accuracy")), per_epoch)
+    roles["dev_loss"] = _pick(dev, (), lambda n: "loss" in n.lower(), per_epoch)
+    roles["dev_acc"] = _pick(
+        dev, (), lambda n: "acc" in n.lower() and "loss" not in n.lower(), per_epoch)
+    score = _pick(dev, (), lambda n: bool(_SCORE.search(n)), per_epoch)
     if score is None:  # `final_score`, `score`: printed without a dev prefix, after evaluation
-        score = _pick(train, (), lambda n: bool(_SCORE.search(n)) and "train" not in n.lower())
+        score = _pick(
+            train, (), lambda n: bool(_SCORE.search(n)) and "train" not in n.lower(), per_epoch)
     roles["dev_score"] = score
     return roles
 

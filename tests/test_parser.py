@@ -382,3 +382,11 @@ PATHOLOGICAL = {  # each once took seconds to minutes at these sizes (quadratic 
 def test_long_odd_lines_cost_linear_time(line):
     # no timing assertion (benchmarks measure speed); a quadratic path makes this test hang
     parse_bytes(line.encode() + b"\n")
+
+
+def test_roles_prefer_names_the_epoch_table_has():
+    run = one_run("Training:  50%|#####     | 1/2 [00:00<00:00, 9.9it/s, loss=0.7]\n"
+                  "epoch 1: train_loss=0.69 dev_acc=0.51\n"
+                  "Training: 100%|##########| 2/2 [00:00<00:00, 9.9it/s, loss=0.6]\n"
+                  "epoch 2: train_loss=0.59 dev_acc=0.61\n")
+    assert run.roles["train_loss"] == "train_loss"  # `loss` is only a per-step postfix here
