@@ -175,6 +175,8 @@ def classify(record: str) -> list[Event]:
         return [TrainingEnded()]
     if ("rror" in record or "Killed" in record or "memory" in record or "fault" in record
             or "Abort" in record or "exception" in record) and f.fatal.search(record):
+        if f.log_notice.match(record) or "not a failure" in record:
+            return []  # TensorFlow / absl warnings: `W ... ran out of memory ... not a failure`
         return [Fatal(record.strip())]
     return []
 

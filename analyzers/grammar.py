@@ -145,6 +145,7 @@ class Fast:
     frozen: re.Pattern[str]
     labels: re.Pattern[str]
     ended: re.Pattern[str]
+    log_notice: re.Pattern[str]
     epoch_prefix: re.Pattern[str]
 
 
@@ -166,6 +167,10 @@ def fast() -> Fast:
         kv_words=re.compile(  # searched in the lowered line: re.I alternations are slow
             METRIC_WORDS.pattern + "|" + "|".join(re.escape(k) for k in HINT_NAMES)
             + r"|epoch|step|iter|time|elapsed"),
+        # `2026-11-20 10:12:33.123456: W tensorflow/...`, `W0000 00:00:17...`, `[W ...]`
+        log_notice=re.compile(
+            r"^\s*(?:\d{4}-\d\d-\d\d[ T][\d:.,]+:?\s+[WID]\s|[WID]\d{4} \d\d:\d\d:\d\d|"
+            r"\[[WID] ?\d|.{0,40}\b(?:WARNING|Warning|UserWarning|FutureWarning)\b)"),
         ended=re.compile(r"^\s*[Tt]raining (?:stopped|finished|complete|completed|done)\b"),
         labels=re.compile(r"\b(?:labels|classes|label_names|label_list)\s*[=:]\s*\[(?P<items>[^\]]*)\]"),
         frozen=re.compile(  # `freeze_encoder=True`, `bert_model.trainable = False`

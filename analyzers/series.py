@@ -192,6 +192,7 @@ class LogParser:
         restarted = state.epoch is not None and (
             epoch < state.epoch
             or (total is not None and run.epochs_planned is not None and total != run.epochs_planned)
+            or (state.crashed and epoch <= state.epoch)  # a rerun after a crash
         )
         if restarted:
             state = self._new_run()

@@ -390,3 +390,22 @@ def test_roles_prefer_names_the_epoch_table_has():
                   "Training: 100%|##########| 2/2 [00:00<00:00, 9.9it/s, loss=0.6]\n"
                   "epoch 2: train_loss=0.59 dev_acc=0.61\n")
     assert run.roles["train_loss"] == "train_loss"  # `loss` is only a per-step postfix here
+
+
+def test_tensorflow_allocator_warning_is_not_a_crash():
+    run = one_run(
+        "Epoch 1/1\n8/8 - 1s - 121ms/step - loss: 0.5\n"
+        "2026-11-20 10:12:33.123456: W tensorflow/tsl/framework/bfc_allocator.cc:291] Allocator "
+        "(GPU_0_bfc) ran out of memory trying to allocate 2.14GiB with freed_by_count=0. The "
+        "caller indicates that this is not a failure, but this may mean that there could be "
+        "performance gains if more memory were available.\n")
+    assert run.status == "finished" and run.error is None
+
+
+def test_a_rerun_after_a_crash_is_a_new_run():
+    runs = parse_bytes(
+        b"Epoch 1/3\n1/8 [==>....] - ETA: 9s - loss: 0.7\n"
+        b"RuntimeError: CUDA out of memory. Tried to allocate 20.00 MiB\n"
+        b"Epoch 1/3\n8/8 [========] - 1s 9ms/step - loss: 0.6\n").runs
+    assert [r.status for r in runs] == ["crashed", "finished"]
+    assert runs[1].epochs[0].metrics == {"loss": 0.6}
