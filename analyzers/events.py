@@ -31,6 +31,7 @@ class KerasStep:
     target: int | None
     metrics: Pairs
     seconds: float | None  # elapsed at the epoch's end (the ETA before it)
+    bar: bool = True  # verbose=1 draws a bar; verbose=2 and evaluate's one-liners do not
 
 
 @dataclass(slots=True)
@@ -207,7 +208,8 @@ def keras_step(record: str, m: re.Match[str]) -> KerasStep:
             s = f.keras_seconds.search(rest.split(" - ", 2)[1] if rest.count(" - ") >= 2 else "")
         if s is not None:
             seconds = float(s["seconds"])
-    return KerasStep(current, target, metrics, seconds)
+    tail = record[m.end(): m.end() + 3]
+    return KerasStep(current, target, metrics, seconds, bar="━" in tail or "[" in tail)
 
 
 def _tqdm(record: str) -> TqdmUpdate | None:

@@ -34,6 +34,7 @@ class _RunState:
 
     __slots__ = (
         "run", "epoch", "base_epoch", "rows", "keras_done", "keras_last", "keras_frame",
+        "keras_ends", "keras_bar", "keras_eval",
         "tqdm_last", "train_key", "hf_epoch", "hf_last", "hf_unstepped", "diverged", "crashed",
         "ended",
     )
@@ -46,6 +47,9 @@ class _RunState:
         self.keras_done = False  # this epoch's Keras bar reached its target
         self.keras_last = 0
         self.keras_frame: tuple | None = None
+        self.keras_ends = 0  # frames at the target in this epoch
+        self.keras_bar: bool | None = None  # this epoch's frames draw a bar (verbose=1)
+        self.keras_eval = False  # an evaluate/predict bar has begun since the epoch ended
         self.tqdm_last: tuple | None = None
         self.train_key: tuple[str, int | None] | None = None  # (desc kind, total) of train bars
         self.hf_epoch = -1.0
@@ -204,6 +208,9 @@ class LogParser:
             state.epoch = epoch
             state.keras_done = False
             state.keras_last = 0
+            state.keras_ends = 0
+            state.keras_bar = None
+            state.keras_eval = False
             if state.base_epoch is None:
                 state.base_epoch = epoch
         return state
@@ -242,20 +249,28 @@ class LogParser:
         run = state.run
         if "keras" not in run.formats:
             run.formats.append("keras")
-        frame = (state.epoch, step.current, step.target, step.metrics)
+        frame = (state.epoch, step.current, step.target, step.metrics, step.seconds)
         if frame == state.keras_frame:
             return  # an identical redraw
         state.keras_frame = frame
-        # after this epoch's bar is done, a bar that starts over or has another length is
-        # model.evaluate / predict; the same last frame again is fit's epoch-end line
-        evaluation = state.keras_done and (
-            step.current < state.keras_last or step.target != run.steps_per_epoch)
-        if evaluation:  # a second bar in the same epoch: model.evaluate / predict
+        # Once this epoch's bar is done, fit draws its last frame once more (verbose=1: the
+        # epoch-end line with validation metrics) and nothing else before the next header:
+        # a bar that starts over, has another length or style, or a further last frame, is
+        # model.evaluate / predict, and so is everything after it until the next header.
+        if not state.keras_eval and state.keras_done and (
+            step.current < state.keras_last
+            or step.target != run.steps_per_epoch
+            or step.bar != state.keras_bar
+            or state.keras_ends >= (2 if step.bar else 1)
+        ):
+            state.keras_eval = True
+        if state.keras_eval:
             for name, value in step.metrics:
                 name = name if _DEV_PREFIX.match(name) else f"eval_{name}"
                 self._observe(state, name, state.epoch, step.current, value, None, train=False)
             return
         state.keras_last = step.current
+        state.keras_bar = step.bar
         target = step.target
         if target:
             run.steps_per_epoch = target
@@ -280,8 +295,9 @@ class LogParser:
                 state.diverged = True  # NaN or infinite: inf - inf and nan - nan are NaN
         if target is not None and step.current >= target:
             state.keras_done = True
-            if step.seconds is not None and row is not None:
-                row.seconds = step.seconds
+            state.keras_ends += 1
+            if step.seconds is not None and row is not None:  # the ETA `0s`, then the elapsed
+                row.seconds = max(row.seconds or 0.0, step.seconds)
 
     # --- tqdm ----------------------------------------------------------------------------
     def _tqdm(self, u: ev.TqdmUpdate) -> None:

@@ -409,3 +409,15 @@ def test_a_rerun_after_a_crash_is_a_new_run():
         b"Epoch 1/3\n8/8 [========] - 1s 9ms/step - loss: 0.6\n").runs
     assert [r.status for r in runs] == ["crashed", "finished"]
     assert runs[1].epochs[0].metrics == {"loss": 0.6}
+
+
+@pytest.mark.parametrize("name", ["keras3_evaluate_same_size_v1_file",
+                                  "keras3_evaluate_same_size_v2_file"])
+def test_evaluate_with_as_many_steps_as_an_epoch_leaves_the_epochs_alone(name):
+    history, (eval_loss, eval_acc) = json.loads((LOGS / f"{name}.hist.json").read_text())
+    run = one_run((LOGS / f"{name}.log").read_bytes())
+    assert [row.metrics["loss"] for row in run.epochs] == pytest.approx(history["loss"], abs=5e-5)
+    assert [row.metrics["accuracy"] for row in run.epochs] == pytest.approx(
+        history["accuracy"], abs=5e-5)
+    assert run.series["eval_loss"].last.value == pytest.approx(eval_loss, abs=5e-5)
+    assert run.series["eval_accuracy"].last.value == pytest.approx(eval_acc, abs=5e-5)
