@@ -100,8 +100,9 @@ class EpochTable(DataTable):
             return
         self._shown = (shape, grid)
         self.clear(columns=True)
-        for label in labels:
-            self.add_column(label, key=label)
+        # explicit widths: no reliance on the table measuring rows it has not laid out yet
+        for label, width in zip(labels, _widths(labels, grid)):
+            self.add_column(label, key=label, width=width)
         for epoch, cells in zip(epochs, grid):
             self.add_row(*cells, key=str(epoch))
         if epochs:
