@@ -112,6 +112,8 @@ def classify(record: str) -> list[Event]:
     if "Traceback (most recent call last)" in record:
         head = record[: record.index("Traceback (most recent call last)")]
         return [*classify(head), TracebackStart()] if head.strip() else [TracebackStart()]
+    if "raining" in record and f.ended.match(record):
+        return [TrainingEnded()]
     if "/" in record:
         m = f.keras_step.match(record)
         if m:
@@ -128,7 +130,7 @@ def classify(record: str) -> list[Event]:
         events = _trainer_dict(record)
         if events:
             values = events[0].values  # type: ignore[union-attr]
-            m = f.epoch_prefix.match(record)
+            m = epoch_position(record)
             if "epoch" not in values and m and m["what"].lower() == "epoch":
                 # `epoch 3: {'accuracy': 0.84, 'f1': 0.88}` (accelerate / no-Trainer scripts)
                 kv = key_values([(k, repr(v)) for k, v in values.items()])
@@ -153,8 +155,7 @@ def classify(record: str) -> list[Event]:
             pending = f.pending_name.search(record)
             if pending:
                 return [PendingName(pending.group(1).strip())]
-        lowered = record.lstrip().lower()
-        kv = _key_values(record, ws_ok=lowered.startswith(("epoch", "step", "iter")))
+        kv = _key_values(record, ws_ok=epoch_position(record) is not None)
         if "[" in record and (m := f.labels.search(record)):  # `labels=['neg', 'pos']`
             items = [i for i in m["items"].split(",") if i.strip()]
             if len(items) >= 2:
@@ -166,20 +167,28 @@ def classify(record: str) -> list[Event]:
             kv.hints["frozen"] = frozen
         if kv:
             return [kv]
-    elif record.lstrip().lower().startswith(("epoch", "step", "iter")):
+    elif ("poch" in record or "tep" in record or "ter" in record) and epoch_position(record):
         kv = _key_values(record, ws_ok=True)
         if kv:
             return [kv]
     elif f.number_only.match(record):
         return [BareNumber(g.to_float(record))]
-    if "raining" in record and f.ended.match(record):
-        return [TrainingEnded()]
     if ("rror" in record or "Killed" in record or "memory" in record or "fault" in record
             or "Abort" in record or "exception" in record) and f.fatal.search(record):
         if f.log_notice.match(record) or "not a failure" in record:
             return []  # TensorFlow / absl warnings: `W ... ran out of memory ... not a failure`
         return [Fatal(record.strip())]
     return []
+
+
+def epoch_position(text: str) -> re.Match[str] | None:
+    """`epoch N` / `step N` naming where a line's values belong: at the start of the line or
+    after a logging prefix, but not after a value (`Best F1: 0.73 at epoch 3` is a summary)."""
+    f = g.fast()
+    m = f.epoch_prefix.search(text)
+    if m is None or (m.start() and f.kv_candidate.search(text, 0, m.start())):
+        return None
+    return m
 
 
 def _with_glued(tq: TqdmUpdate) -> list[Event]:
@@ -313,7 +322,7 @@ def _key_values(text: str, ws_ok: bool) -> KeyValues | None:
     if not found:
         return None
     kv = key_values(found)
-    m = f.epoch_prefix.match(text)  # `epoch 3: loss=...`, `Step 100: loss = 0.5`
+    m = epoch_position(text)  # `epoch 3: loss=...`, `Step 100: loss = 0.5`
     if m and kv is not None:
         if m["what"].lower() == "epoch":
             kv.epoch = kv.epoch if kv.epoch is not None else int(m["n"])

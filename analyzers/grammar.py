@@ -175,8 +175,9 @@ def fast() -> Fast:
         labels=re.compile(r"\b(?:labels|classes|label_names|label_list)\s*[=:]\s*\[(?P<items>[^\]]*)\]"),
         frozen=re.compile(  # `freeze_encoder=True`, `bert_model.trainable = False`
             r"\b(?P<key>freeze_encoder|freeze_bert|frozen|trainable)\s*[=:]\s*(?P<value>True|False|true|false)\b"),
-        epoch_prefix=re.compile(
-            r"^\s*(?P<what>[Ee]poch|[Ss]tep|[Ii]ter(?:ation)?)\s*[:=#]?\s*(?P<n>\d+)\b(?!\s*/)"),
+        epoch_prefix=re.compile(  # `epoch 3:`, `Step 100 |`, also after a logging prefix
+            r"(?:^|(?<=[\s|:\]\-]))(?P<what>[Ee]poch|EPOCH|[Ss]tep|STEP|[Ii]ter(?:ation)?)"
+            r"\s*[:=#]?\s*(?P<n>\d+)\b(?!\s*/)"),
     )
 
 

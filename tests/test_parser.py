@@ -421,3 +421,15 @@ def test_evaluate_with_as_many_steps_as_an_epoch_leaves_the_epochs_alone(name):
         history["accuracy"], abs=5e-5)
     assert run.series["eval_loss"].last.value == pytest.approx(eval_loss, abs=5e-5)
     assert run.series["eval_accuracy"].last.value == pytest.approx(eval_acc, abs=5e-5)
+
+
+@pytest.mark.parametrize("prefix", ["", "2024-05-01 10:00:00,123 | INFO | ", "INFO:root:",
+                                    "[2024-05-01 10:00:00] "])
+def test_epoch_and_pairs_after_a_logging_prefix(prefix):
+    run = one_run(f"{prefix}Epoch 0 | Step 100/300 | loss 0.6667\n"
+                  f"{prefix}epoch 0: train_loss=0.6, dev_acc=72.00%\n"
+                  f"{prefix}epoch 1: train_loss=0.5, dev_acc=75.00%\n"
+                  f"{prefix}Best dev_acc: 0.75 at epoch 1\n")
+    assert [(row.epoch, row.metrics.get("dev_acc")) for row in run.epochs] == [(0, 0.72), (1, 0.75)]
+    assert run.series["loss"][0].value == 0.6667
+    assert "Best dev_acc" not in str(run.epochs[0].metrics)
