@@ -238,13 +238,18 @@ def _tqdm(record: str) -> TqdmUpdate | None:
         return None
     postfix = m["postfix"]
     pairs = _pairs(f.postfix_pair.findall(postfix)) if postfix else []
+    if pairs and m.groupdict().get("cut") is not None:
+        # a frame cut at the terminal width: a value at the very end may be cut short
+        last = postfix.rsplit(",", 1)[-1]
+        if "=" in last and pairs[-1][0] == last.split("=", 1)[0].strip():
+            pairs.pop()
     return TqdmUpdate(
         desc=(m["desc"] or "").strip(),
         n=n,
         total=total,
         elapsed=g.clock_to_seconds(m["elapsed"]),
         postfix=pairs,
-        after=m["after"],
+        after=m["after"] or "",
     )
 
 

@@ -108,7 +108,7 @@ TQDM_BAR = (
     rf"^(?:(?P<desc>.*?): ?)?\s*(?P<pct>\d{{1,3}})%\|(?P<bar>[^|]*)\|\s*"
     rf"(?P<n>[\d.]+{SI})/(?P<total>[\d.]+{SI})\s*"
     rf"\[(?P<elapsed>{CLOCK}|\?)<(?P<remaining>{CLOCK}|\?),\s*(?P<rate>[^,\]]*)"
-    r"(?P<postfix>(?:,[^\]]*)?)\](?P<after>.*)$"
+    r"(?P<postfix>(?:,[^\]]*)?)(?:\](?P<after>.*)|(?P<cut>))$"  # `ncols` may cut the `]` off
 )
 TQDM_NO_TOTAL = (
     rf"^(?:(?P<desc>.*?): ?)?\s*(?P<n>[\d.]+{SI})(?P<unit>[A-Za-z]*)\s+"

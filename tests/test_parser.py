@@ -433,3 +433,12 @@ def test_epoch_and_pairs_after_a_logging_prefix(prefix):
     assert [(row.epoch, row.metrics.get("dev_acc")) for row in run.epochs] == [(0, 0.72), (1, 0.75)]
     assert run.series["loss"][0].value == 0.6667
     assert "Best dev_acc" not in str(run.epochs[0].metrics)
+
+
+def test_tqdm_frames_cut_at_the_terminal_width():
+    # tqdm(range(100), desc=f"Epoch {e}/2 [train]", ncols=80) with set_postfix(loss=..., acc=...,
+    # lr=..., grad_norm=...): the frame ends `..., acc=0.712, grad_no` with no `]`
+    run = one_run((LOGS / "tqdm_ncols80_file.log").read_bytes())
+    assert run.epochs_planned == 2 and [row.epoch for row in run.epochs] == [1, 2]
+    assert run.step == 200 and len(run.series["acc"]) >= 100
+    assert "grad_no" not in run.series and "grad_nor" not in run.series
