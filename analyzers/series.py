@@ -397,7 +397,11 @@ class LogParser:
         for name, (seen_at, value) in state.hf_last.items():
             if whole - 1 < seen_at <= whole + 1e-9:
                 row.metrics.setdefault(name, value)
-        row.metrics.update(values)
+        if is_eval:  # the epoch's own evaluation wins over a later trainer.evaluate(...)
+            for name, value in values.items():
+                row.metrics.setdefault(name, value)
+        else:
+            row.metrics.update(values)
 
     # --- plain key/value lines -----------------------------------------------------------
     def _key_values(self, kv: ev.KeyValues) -> None:

@@ -442,3 +442,12 @@ def test_tqdm_frames_cut_at_the_terminal_width():
     assert run.epochs_planned == 2 and [row.epoch for row in run.epochs] == [1, 2]
     assert run.step == 200 and len(run.series["acc"]) >= 100
     assert "grad_no" not in run.series and "grad_nor" not in run.series
+
+
+def test_trainer_evaluate_after_training_keeps_the_epochs_own_evaluation():
+    run = one_run("{'eval_loss': '0.61', 'eval_accuracy': '0.70', 'epoch': '1.0'}\n"
+                  "{'eval_loss': '0.55', 'eval_accuracy': '0.74', 'epoch': '2.0'}\n"
+                  "{'train_runtime': '10.0', 'train_loss': '0.6', 'epoch': '2.0'}\n"
+                  "{'eval_loss': '0.80', 'eval_accuracy': '0.66', 'epoch': '2.0'}\n")
+    assert run.epochs[1].metrics["eval_accuracy"] == 0.74
+    assert run.series["eval_accuracy"].last.value == 0.66  # still an observation
