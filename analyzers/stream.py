@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 
 MAX_RECORD = 1 << 20
+MAX_CHARS = MAX_RECORD // 4  # UTF-8 takes at most 4 bytes a character
 
 # CSI (ESC [ ... final), OSC (ESC ] ... BEL or ESC \), two-byte escapes (ESC + one char).
 # Matched on bytes before decoding (the 8-bit CSI 0x9b is left alone: in UTF-8 it is a
@@ -86,4 +87,7 @@ class RecordSplitter:
                     data = data.replace(_BS * n, _BS)
             data = data.replace(_BS, b"\n")
         data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-        return [p for p in data.decode("utf-8", "replace").split("\n") if p]
+        # a record keeps at most its last MAX_CHARS characters, whether it came whole or was
+        # held back in pieces (MAX_RECORD bytes always cover MAX_CHARS characters)
+        return [p if len(p) <= MAX_CHARS else p[-MAX_CHARS:]
+                for p in data.decode("utf-8", "replace").split("\n") if p]

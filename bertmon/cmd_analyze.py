@@ -86,11 +86,16 @@ def run(args: argparse.Namespace) -> int:
 
         print(describe_rules())
         return 0
+    if overrides:  # unknown rules or settings are usage errors, found before any reading
+        from bertmon.analyzers import Run
+        from bertmon.analyzers.rules import check_run
+
+        try:
+            check_run(Run(), overrides)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise UsageError(f"bad --set: {exc}") from None
     analysis = read_analysis(args.log)
-    try:
-        analyze(analysis, overrides)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise UsageError(f"bad --set: {exc}") from None
+    analyze(analysis, overrides)
     color = args.color == "always" or (args.color == "auto" and sys.stdout.isatty())
     sys.stdout.write(render(analysis, args.format, color=color and args.format == "text"))
     sys.stdout.flush()

@@ -69,3 +69,12 @@ def test_a_line_without_newline_keeps_bounded_memory():
 @given(st.binary(max_size=400), st.lists(st.integers(min_value=0, max_value=50), max_size=12))
 def test_any_chunking_gives_the_same_records(data, chunks):
     assert split_all(data, chunks) == split_all(data)
+
+
+def test_an_over_long_record_is_cut_the_same_way_in_any_chunking():
+    from bertmon.analyzers.stream import MAX_CHARS
+
+    data = b"Epoch 1/1: " + "é".encode() * (3 * MAX_CHARS) + b" loss=0.5\nnext\n"
+    whole = split_all(data)
+    assert whole == split_all(data, [1 << 16] * 200)
+    assert len(whole[0]) == MAX_CHARS and whole[0].endswith(" loss=0.5") and whole[1] == "next"
