@@ -49,6 +49,10 @@ class Series:
         self._steps.append(step)
         self._values.append(value)
 
+    def set_epoch(self, index: int, epoch: float | None) -> None:
+        """Fill in an epoch learnt after the value (a summary printed after its epoch)."""
+        self._epochs[index] = math.nan if epoch is None else epoch
+
     def set_step(self, index: int, step: int | None) -> None:
         """Fill in a step learnt after the value (a Trainer dict precedes its bar's redraw)."""
         self._steps[index] = _NO_STEP if step is None else step

@@ -17,7 +17,7 @@ from . import grammar as g
 from .model import ROLE_NAMES, Analysis, EpochRow, Run, Series
 from .stream import RecordSplitter
 
-_EPOCH_IN_DESC = re.compile(r"[Ee]poch\D{0,3}(\d+)(?:\s*/\s*(\d+))?")
+_EPOCH_IN_DESC = re.compile(r"(?:[Ee]poch|\b[Ee]p)\D{0,3}(\d+)(?:\s*(?:/|of)\s*(\d+))?")
 _EVAL_DESC = re.compile(r"eval|valid|\bval\b|\bdev\b|test|predict|infer|inference", re.I)
 # data preparation and loading bars (datasets' `Map`, tokenizers, downloads, checkpoint shards)
 _PREP_DESC = re.compile(
@@ -25,6 +25,8 @@ _PREP_DESC = re.compile(
     r"sav|writ|creat|build|resolv|fetch|read|prepar|collat|encod|packing",
     re.IGNORECASE,
 )
+_EPOCH_BAR = re.compile(r"^\s*epochs?\s*$", re.IGNORECASE)  # the outer bar of an epoch loop
+_TRAIN_DESC = re.compile(r"train|iteration|batch|\bstep", re.IGNORECASE)
 _DEV_PREFIX = re.compile(r"^(?:val|valid|validation|eval|dev|test)[_/ .-]", re.I)
 _LOSS = re.compile(r"loss", re.I)
 
@@ -36,7 +38,7 @@ class _RunState:
         "run", "epoch", "base_epoch", "rows", "keras_done", "keras_last", "keras_frame",
         "keras_ends", "keras_bar", "keras_eval",
         "tqdm_last", "train_key", "hf_epoch", "hf_last", "hf_unstepped", "diverged", "crashed",
-        "ended",
+        "ended", "unplaced", "unplaced_seconds", "unplaced_eval_seconds", "trailing",
     )
 
     def __init__(self, run: Run) -> None:
@@ -58,6 +60,11 @@ class _RunState:
         self.diverged = False
         self.crashed = False
         self.ended = False  # the log said training is over
+        # values seen while no epoch was open, placed by the next `epoch N: ...` summary line
+        self.unplaced: list[tuple[Series, int, str, float]] = []
+        self.unplaced_seconds: float | None = None
+        self.unplaced_eval_seconds: float | None = None
+        self.trailing = False  # epochs are named by summaries printed after their work
 
 
 class LogParser:
@@ -257,6 +264,11 @@ class LogParser:
         # epoch-end line with validation metrics) and nothing else before the next header:
         # a bar that starts over, has another length or style, or a further last frame, is
         # model.evaluate / predict, and so is everything after it until the next header.
+        if state.keras_done and state.epoch is None and step.current < state.keras_last and (
+                step.target == run.steps_per_epoch):
+            # no headers (fit(epochs=1) in a loop prints none): the bar starting over is the
+            # next fit, not an evaluation
+            state.keras_done, state.keras_ends, state.keras_bar = False, 0, None
         if not state.keras_eval and state.keras_done and (
             step.current < state.keras_last
             or step.target != run.steps_per_epoch
@@ -287,6 +299,7 @@ class LogParser:
                 column = series[name] = Series(name)
             if epoch is None:
                 column.append(epoch, gstep, value)
+                state.unplaced.append((column, len(column) - 1, name, value))
             else:
                 column.append_known(epoch, gstep, value)
             if row is not None:
@@ -298,6 +311,8 @@ class LogParser:
             state.keras_ends += 1
             if step.seconds is not None and row is not None:  # the ETA `0s`, then the elapsed
                 row.seconds = max(row.seconds or 0.0, step.seconds)
+            elif step.seconds is not None:
+                state.unplaced_seconds = step.seconds
 
     # --- tqdm ----------------------------------------------------------------------------
     def _tqdm(self, u: ev.TqdmUpdate) -> None:
@@ -309,6 +324,17 @@ class LogParser:
         m = _EPOCH_IN_DESC.search(u.desc) if u.desc else None
         if m:
             state = self._header(int(m[1]), int(m[2]) if m[2] else None)
+        elif u.total and _EPOCH_BAR.match(u.desc):
+            # `trange(epochs, desc="Epoch")` around the batches: n epochs done, the next one
+            # running. Its count can be redrawn stale (tqdm.write shows the last drawn `0/3`),
+            # so it only moves the epoch forward, and summaries naming epochs take precedence.
+            if state.run.epochs_planned is None:
+                state.run.epochs_planned = u.total
+            epoch = min(u.n + 1, u.total)
+            if not state.trailing and (state.epoch is None or epoch > state.epoch):
+                state = self._header(epoch, u.total)
+            self._add_format(state.run, "tqdm")
+            return
         run = state.run
         self._add_format(run, "tqdm")
         row = self._row(state) if state.epoch is not None else None
@@ -322,8 +348,11 @@ class LogParser:
             for name, value in u.postfix:
                 name = name if _DEV_PREFIX.match(name) else f"eval_{name}"
                 self._observe(state, name, state.epoch, u.n, value, row, train=False)
-            if done and u.elapsed is not None and state.epoch is not None:
-                run.hints.setdefault("eval_seconds", {})[state.epoch] = u.elapsed
+            if done and u.elapsed is not None:
+                if state.epoch is not None:
+                    run.hints.setdefault("eval_seconds", {})[state.epoch] = u.elapsed
+                else:
+                    state.unplaced_eval_seconds = u.elapsed
             return
         state.crashed = False
         gstep = u.n
@@ -334,12 +363,17 @@ class LogParser:
             run.steps_per_epoch = u.total
         for name, value in u.postfix:
             self._observe(state, name, state.epoch, gstep, value, row if m else None)
+            if state.epoch is None:
+                column = run.series[name]
+                state.unplaced.append((column, len(column) - 1, name, value))
         if state.hf_unstepped:  # tqdm.write redraws the bar at the step the Trainer logged
             for series, index in state.hf_unstepped:
                 series.set_step(index, gstep)
             state.hf_unstepped.clear()
         if done and m and u.elapsed is not None and row is not None:
             row.seconds = u.elapsed
+        elif done and state.epoch is None and u.elapsed is not None:
+            state.unplaced_seconds = u.elapsed
 
     @staticmethod
     def _bar_kind(state: _RunState, u: ev.TqdmUpdate, epoch_desc: bool) -> str:
@@ -356,7 +390,9 @@ class LogParser:
         if u.desc and not epoch_desc and _PREP_DESC.search(u.desc):
             return "other"  # `Map: 100%|...| 3668/3668`, `Loading checkpoint shards`, ...
         key = ("epoch" if epoch_desc else u.desc, u.total)
-        if epoch_desc or state.train_key is None:
+        trains = epoch_desc or bool(_TRAIN_DESC.search(u.desc)) or any(
+            _LOSS.search(name) for name, _ in u.postfix)
+        if trains or state.train_key is None:
             state.train_key = key
             return "train"
         if key == state.train_key:
@@ -406,7 +442,11 @@ class LogParser:
     # --- plain key/value lines -----------------------------------------------------------
     def _key_values(self, kv: ev.KeyValues) -> None:
         state = self._state_for_event()
-        if kv.epoch is not None:
+        trailing = kv.epoch is not None and kv.pairs and (
+            state.trailing or (state.epoch is None and bool(state.unplaced)))
+        if trailing:
+            self._place(state, kv.epoch)
+        elif kv.epoch is not None:
             state = self._header(kv.epoch, kv.epoch_total)
         if kv.hints:
             planned = kv.hints.pop("epochs_planned", None)
@@ -425,6 +465,29 @@ class LogParser:
             self._observe(state, name, state.epoch, step, value, row)
         if kv.seconds is not None and row is not None:
             row.seconds = kv.seconds
+        if trailing:  # what follows belongs to the next summary's epoch
+            state.epoch = None
+
+    def _place(self, state: _RunState, epoch: int) -> None:
+        """A summary printed after its epoch's work (`epoch 3: dev_acc=0.8` after a bar with no
+        epoch in it): the values seen since the last summary are that epoch's."""
+        state.trailing = True
+        state.epoch = epoch
+        if state.base_epoch is None:
+            state.base_epoch = epoch
+        row = self._row(state)
+        assert row is not None
+        for series, index, name, value in state.unplaced:
+            series.set_epoch(index, epoch)
+            row.metrics[name] = value
+        state.unplaced.clear()
+        if state.unplaced_seconds is not None:
+            row.seconds = state.unplaced_seconds
+        if state.unplaced_eval_seconds is not None:
+            state.run.hints.setdefault("eval_seconds", {})[epoch] = state.unplaced_eval_seconds
+        state.unplaced_seconds = state.unplaced_eval_seconds = None
+        state.keras_done, state.keras_last, state.keras_ends = False, 0, 0
+        state.keras_bar, state.keras_eval = None, False
 
 
 # --- settling: roles and status ---------------------------------------------------------------
@@ -434,13 +497,15 @@ _TRAIN_ACC = ("acc", "accuracy", "train_acc", "train_accuracy", "training_accura
 _SCORE = re.compile(r"f1|score|mcc|matthews|auc|pearson|spearman|corr|bleu|rouge|exact|kappa", re.I)
 
 
-def _pick(names: list[str], exact: tuple[str, ...], test, per_epoch: set[str]) -> str | None:
+def _pick(names: list[str], exact: tuple[str, ...], test, per_epoch: dict[str, int],
+          rows: dict[str, int]) -> str | None:
     """A name with per-epoch values first (the epoch table is what rules read), exact names
-    before lookalikes."""
+    before lookalikes, and of two exact names the one printed less often: a once-an-epoch
+    summary (`train_loss`) over a running progress-bar value (`loss`)."""
     for pool in ([n for n in names if n in per_epoch], names):
-        for want in exact:
-            if want in pool:
-                return want
+        found = [want for want in exact if want in pool]
+        if found:  # in most epoch rows, then printed least often, then the list's order
+            return min(found, key=lambda n: (-rows.get(n, 0), per_epoch.get(n, 0), found.index(n)))
         for name in pool:
             if test(name):
                 return name
@@ -450,22 +515,27 @@ def _pick(names: list[str], exact: tuple[str, ...], test, per_epoch: set[str]) -
 def infer_roles(run: Run) -> dict[str, str | None]:
     """Which printed name plays which part, from the names and their order."""
     names = [n for n in run.metric_names() if "best" not in n.lower()]
-    per_epoch = set()
+    per_epoch = {  # name -> observations, for names with per-epoch values
+        name: len(run.series[name]) if name in run.series else 1
+        for row in run.epochs for name in row.metrics
+    }
+    rows: dict[str, int] = {}  # name -> epoch rows that have it
     for row in run.epochs:
-        per_epoch.update(row.metrics)
+        for name in row.metrics:
+            rows[name] = rows.get(name, 0) + 1
     dev = [n for n in names if _DEV_PREFIX.match(n) or n.lower().startswith(("val", "dev", "eval"))]
     train = [n for n in names if n not in dev]
     roles = dict.fromkeys(ROLE_NAMES)
-    roles["train_loss"] = _pick(train, _TRAIN_LOSS, lambda n: "loss" in n.lower(), per_epoch)
+    roles["train_loss"] = _pick(train, _TRAIN_LOSS, lambda n: "loss" in n.lower(), per_epoch, rows)
     roles["train_acc"] = _pick(
-        train, _TRAIN_ACC, lambda n: n.lower().endswith(("acc", "accuracy")), per_epoch)
-    roles["dev_loss"] = _pick(dev, (), lambda n: "loss" in n.lower(), per_epoch)
+        train, _TRAIN_ACC, lambda n: n.lower().endswith(("acc", "accuracy")), per_epoch, rows)
+    roles["dev_loss"] = _pick(dev, (), lambda n: "loss" in n.lower(), per_epoch, rows)
     roles["dev_acc"] = _pick(
-        dev, (), lambda n: "acc" in n.lower() and "loss" not in n.lower(), per_epoch)
-    score = _pick(dev, (), lambda n: bool(_SCORE.search(n)), per_epoch)
+        dev, (), lambda n: "acc" in n.lower() and "loss" not in n.lower(), per_epoch, rows)
+    score = _pick(dev, (), lambda n: bool(_SCORE.search(n)), per_epoch, rows)
     if score is None:  # `final_score`, `score`: printed without a dev prefix, after evaluation
         score = _pick(
-            train, (), lambda n: bool(_SCORE.search(n)) and "train" not in n.lower(), per_epoch)
+            train, (), lambda n: bool(_SCORE.search(n)) and "train" not in n.lower(), per_epoch, rows)
     roles["dev_score"] = score
     return roles
 

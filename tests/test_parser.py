@@ -386,10 +386,16 @@ def test_long_odd_lines_cost_linear_time(line):
 
 def test_roles_prefer_names_the_epoch_table_has():
     run = one_run("Training:  50%|#####     | 1/2 [00:00<00:00, 9.9it/s, loss=0.7]\n"
+                  "Training: 100%|##########| 2/2 [00:00<00:00, 9.9it/s, loss=0.68]\n"
                   "epoch 1: train_loss=0.69 dev_acc=0.51\n"
-                  "Training: 100%|##########| 2/2 [00:00<00:00, 9.9it/s, loss=0.6]\n"
+                  "Training:  50%|#####     | 1/2 [00:00<00:00, 9.9it/s, loss=0.6]\n"
+                  "Training: 100%|##########| 2/2 [00:00<00:00, 9.9it/s, loss=0.58]\n"
                   "epoch 2: train_loss=0.59 dev_acc=0.61\n")
-    assert run.roles["train_loss"] == "train_loss"  # `loss` is only a per-step postfix here
+    # the once-an-epoch summary, not the running postfix value
+    assert run.roles["train_loss"] == "train_loss"
+    # the bar had no epoch in it: its values belong to the epoch the summary after it names
+    assert [row.metrics["loss"] for row in run.epochs] == [0.68, 0.58]
+    assert [p.epoch for p in run.series["loss"]] == [1, 1, 2, 2]
 
 
 def test_tensorflow_allocator_warning_is_not_a_crash():
@@ -451,3 +457,22 @@ def test_trainer_evaluate_after_training_keeps_the_epochs_own_evaluation():
                   "{'eval_loss': '0.80', 'eval_accuracy': '0.66', 'epoch': '2.0'}\n")
     assert run.epochs[1].metrics["eval_accuracy"] == 0.74
     assert run.series["eval_accuracy"].last.value == 0.66  # still an observation
+
+
+def test_fit_epochs_1_in_a_loop_with_the_summary_after_each():
+    history = json.loads((LOGS / "keras3_fit_epoch_loop_file.hist.json").read_text())
+    run = one_run((LOGS / "keras3_fit_epoch_loop_file.log").read_bytes())
+    assert [row.epoch for row in run.epochs] == [1, 2, 3, 4]
+    assert [row.metrics["loss"] for row in run.epochs] == pytest.approx(
+        [h["loss"][0] for h in history], abs=5e-5)
+    assert all("dev_acc" in row.metrics for row in run.epochs)
+    assert {p.epoch for p in run.series["loss"]} == {1, 2, 3, 4}
+
+
+def test_trange_epoch_loop_with_written_summaries():
+    run = one_run((LOGS / "tqdm_trange_write_file.log").read_bytes())
+    assert run.epochs_planned == 3
+    assert [(row.epoch, row.metrics["dev_acc"]) for row in run.epochs] == [
+        (1, 0.6), (2, 0.65), (3, 0.7)]
+    assert run.roles["train_loss"] == "train_loss"
+    assert len(run.series["loss"]) == 300 and {p.epoch for p in run.series["loss"]} == {1, 2, 3}
