@@ -162,7 +162,8 @@ class RunHeader(Static):
             text.append(words or "no data yet", style=style)
             return
         status = run.status
-        if snap.exit_code is not None and status == "running":
+        if snap.exit_code is not None and status in ("running", "finished"):
+            # the log may say training is over; the trainer's exit code says how it ended
             status = "stopped" if snap.exit_code else "finished"
         text.append(
             f" {status.upper()} ", style=STATUS_STYLE.get(status, "bold yellow") + " reverse"
