@@ -7,11 +7,19 @@ Each measurement runs in its own process (same threads, no import cost in the ti
 reports steady-state samples/s over epochs 2..N (epoch 1 carries warm-up and, for Keras, the
 graph trace), each epoch timed as its training pass plus one dev pass, checkpoint saves excluded.
 
-- trainer vs bare loop (same framework, same model, same length-bucketed batches): bertmon's
-  overhead (tqdm, logging, metric bookkeeping); target <= 3%.
+- trainer vs bare loop (same framework, same model, the same work): bertmon's overhead (tqdm,
+  logging, metric bookkeeping); target <= 3%. The bare loops take epoch k's batches from
+  `trainers.common.epoch_batches(lengths, batch_size, seed, k)` as both trainers do, with the
+  trainers' optimizer and warmup/decay schedule (`torch_trainer.make_optimizer` and
+  `linear_schedule`; for TensorFlow `keras_optim.make_optimizer`, the torch-AdamW-exact Adam,
+  and `LinearWarmupDecay`) and the trainers' input pipeline (`pad_batch`; `make_dataset`).
 - PyTorch trainer vs `transformers.Trainer` (BertForSequenceClassification, default sampler and
   dynamic padding); target: at least as fast.
 - max_len 512 vs 128 with bucketing on the demo data (PyTorch trainer); target <= 1.2x the time.
+
+`--repeat N` runs every measurement N times, interleaved (one round of all of them, then the next,
+so a passing load spike hits each alike), and reports the median samples/s of each and the median
+of the per-round 512/128 ratios.
 """
 
 from __future__ import annotations
@@ -20,6 +28,7 @@ import argparse
 import itertools
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -52,7 +61,7 @@ def worker_bare_torch(spec: dict) -> dict:
     import torch
     import torch.nn.functional as F
 
-    from bertmon.trainers.common import bucket_batches, pad_batch
+    from bertmon.trainers.common import bucket_batches, epoch_batches, pad_batch
     from bertmon.trainers.config import TrainConfig
     from bertmon.trainers.torch_trainer import linear_schedule, load_classifier, make_optimizer
 
@@ -62,16 +71,17 @@ def worker_bare_torch(spec: dict) -> dict:
     model = load_classifier(Path(spec["model"]), len(task.label_names), "cls", 0.1, spec["seed"])
     for p in model.encoder.pooler.parameters():
         p.requires_grad = False
-    cfg = TrainConfig(lr=spec["lr"], batch_size=spec["batch_size"])
+    cfg = TrainConfig(lr=spec["lr"], batch_size=spec["batch_size"], seed=spec["seed"])
     opt = make_optimizer(model, cfg)
     lengths = [len(x) for x in tr.input_ids]
-    n_batches = -(-len(lengths) // cfg.batch_size)
-    sched = linear_schedule(opt, int(0.1 * n_batches * spec["epochs"]), n_batches * spec["epochs"])
+    total = -(-len(lengths) // cfg.batch_size) * spec["epochs"]
+    sched = linear_schedule(opt, int(cfg.warmup_ratio * total), total)
     times = []
     for epoch in range(1, spec["epochs"] + 1):
         t0 = time.perf_counter()
         model.train()
-        for idx in bucket_batches(lengths, cfg.batch_size, np.random.default_rng(epoch)):
+        # the trainer's batches: epoch k's from epoch_batches(seed, k)
+        for idx in epoch_batches(lengths, cfg.batch_size, cfg.seed, epoch):
             b = {k: torch.from_numpy(v) for k, v in pad_batch(tr, idx).items()}
             loss = F.cross_entropy(model(**b), torch.from_numpy(y[idx]))
             loss.backward()
@@ -93,22 +103,28 @@ def worker_bare_tf(spec: dict) -> dict:
     import tensorflow as tf
 
     from bertmon.trainers.common import head_init
+    from bertmon.trainers.config import TrainConfig
     from bertmon.trainers.keras_bert import load_encoder
-    from bertmon.trainers.tf_trainer import KerasClassifier, make_dataset
+    from bertmon.trainers.keras_optim import LinearWarmupDecay, make_optimizer
+    from bertmon.trainers.tf_trainer import EpochClock, KerasClassifier, make_dataset
 
     task, tr, dv = _task(spec)
     y, yd = (np.asarray(task.label_ids(d), np.int64) for d in (task.train, task.dev))
-    keras.utils.set_random_seed(spec["seed"])
+    cfg = TrainConfig(lr=spec["lr"], batch_size=spec["batch_size"], seed=spec["seed"])
+    keras.utils.set_random_seed(cfg.seed)
     encoder = load_encoder(spec["model"])
     model = KerasClassifier(encoder, len(task.label_names), "cls", 0.1)
-    train_ds = make_dataset(tr, y, spec["batch_size"], spec["seed"])
-    dev_ds = make_dataset(dv, yd, spec["batch_size"] * 2, None)
+    # the trainer's pipeline: epoch k's batches are epoch_batches(lengths, batch, seed, k)
+    clock = EpochClock()
+    train_ds = make_dataset(tr, y, cfg.batch_size, cfg.seed, clock)
+    dev_ds = make_dataset(dv, yd, cfg.batch_size * 2, None)
     model(next(iter(dev_ds))[0])
     model.set_head(head_init(encoder.cfg["hidden_size"], len(task.label_names), False,
                              spec["seed"]))
     encoder.pooler.trainable = False
-    opt = keras.optimizers.AdamW(learning_rate=spec["lr"], weight_decay=0.01, epsilon=1e-8,
-                                 global_clipnorm=1.0)
+    total = -(-len(y) // cfg.batch_size) * spec["epochs"]
+    schedule = LinearWarmupDecay(cfg.lr, int(cfg.warmup_ratio * total), total)
+    opt = make_optimizer(cfg.optimizer, schedule, cfg.weight_decay, cfg.grad_accum)
     loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 
     @tf.function(reduce_retracing=True)
@@ -124,7 +140,8 @@ def worker_bare_tf(spec: dict) -> dict:
         return model(x, training=False)
 
     times = []
-    for _ in range(spec["epochs"]):
+    for epoch in range(1, spec["epochs"] + 1):
+        clock.epoch = epoch
         t0 = time.perf_counter()
         for x, yb in train_ds:
             step(x, yb)
@@ -237,6 +254,8 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1,
                     help="CPU threads per measurement (1 keeps figures steady on a shared box)")
     ap.add_argument("--skip", default="", help="comma list of: hf-trainer,max-len")
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="run every measurement N times, interleaved; report medians")
     args = ap.parse_args()
     if args.worker:
         print(json.dumps(WORKERS[args.worker](json.loads(args.spec))))
@@ -264,34 +283,60 @@ def main() -> None:
     runs = tmp / "runs"
     print(f"model {model}\ndata {data}; epochs {args.epochs}, batch {args.batch_size}; "
           f"samples/s over epochs 2..{args.epochs}; cpu count {os.cpu_count()}, "
-          f"threads {args.threads or 'default'}", flush=True)
-    rows = []
+          f"threads {args.threads or 'default'}; repeat {args.repeat}; "
+          f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
+    fws = args.frameworks.split(",")
+    rates: dict[str, list[float]] = {}
+    ratios: list[float] = []
+    devices: dict[str, str] = {}
 
-    def report(label: str, result: dict, base: float | None = None) -> float:
-        rate = steady(result["epoch_times"], result["n_train"])
-        extra = "" if base is None else f"   {100 * (base / rate - 1):+.1f}% time vs reference"
-        line = f"{label:<44} {rate:8.1f} samples/s{extra}"
-        rows.append(line)
-        print(line, flush=True)
-        return rate
+    def record(label: str, result: dict) -> None:
+        rates.setdefault(label, []).append(steady(result["epoch_times"], result["n_train"]))
 
-    for fw in args.frameworks.split(","):
-        bare = report(f"{fw}: bare loop", run_worker(f"bare-{fw}", spec))
-        trained = run_trainer(fw, spec, runs, f"{fw}-128", 128)
-        report(f"{fw}: bertmon trainer (vs bare loop)", trained, bare)
-        if fw == "torch":
-            if "hf-trainer" not in skip:
-                hf = report("torch: transformers.Trainer", run_worker("hf-trainer", spec))
-                report("torch: bertmon trainer (vs Trainer)", trained, hf)
-            if "max-len" not in skip:
-                long = run_trainer(fw, spec, runs, f"{fw}-512", 512)
-                ratio = sum(long["epoch_times"][1:] or long["epoch_times"]) / sum(
-                    trained["epoch_times"][1:] or trained["epoch_times"])
-                line = f"torch: max_len 512 / max_len 128 time (bucketed){ratio:9.2f}x"
-                rows.append(line)
-                print(line, flush=True)
-        print(f"  device: {trained['device']}", flush=True)
+    def steady_time(result: dict) -> float:
+        return sum(result["epoch_times"][1:] or result["epoch_times"])
 
+    for r in range(1, args.repeat + 1):
+        started = time.perf_counter()
+        for fw in fws:
+            record(f"{fw}: bare loop", run_worker(f"bare-{fw}", spec))
+            trained = run_trainer(fw, spec, runs, f"{fw}-128-r{r}", 128)
+            record(f"{fw}: bertmon trainer", trained)
+            devices[fw] = trained["device"]
+            if fw == "torch" and "hf-trainer" not in skip:
+                record("torch: transformers.Trainer", run_worker("hf-trainer", spec))
+            if fw == "torch" and "max-len" not in skip:
+                long = run_trainer(fw, spec, runs, f"{fw}-512-r{r}", 512)
+                ratios.append(steady_time(long) / steady_time(trained))
+        if args.repeat > 1:
+            print(f"round {r}/{args.repeat} ({time.perf_counter() - started:.0f}s): "
+                  + ", ".join(f"{k} {v[-1]:.1f}" for k, v in rates.items())
+                  + (f", 512/128 {ratios[-1]:.2f}x" if ratios else ""), flush=True)
+
+    def median(label: str) -> float:
+        return statistics.median(rates[label])
+
+    def line(label: str, rate_of: str, base_of: str | None = None) -> None:
+        rate = median(rate_of)
+        spread = f" (min {min(rates[rate_of]):.1f}, max {max(rates[rate_of]):.1f})" \
+            if args.repeat > 1 else ""
+        extra = "" if base_of is None else \
+            f"   {100 * (median(base_of) / rate - 1):+.1f}% time vs reference"
+        print(f"{label:<44} {rate:8.1f} samples/s{spread}{extra}", flush=True)
+
+    print(f"\n{'median of ' + str(args.repeat) + ' runs' if args.repeat > 1 else 'one run'}:")
+    for fw in fws:
+        line(f"{fw}: bare loop", f"{fw}: bare loop")
+        line(f"{fw}: bertmon trainer (vs bare loop)", f"{fw}: bertmon trainer", f"{fw}: bare loop")
+        if fw == "torch" and "hf-trainer" not in skip:
+            line("torch: transformers.Trainer", "torch: transformers.Trainer")
+            line("torch: bertmon trainer (vs Trainer)", "torch: bertmon trainer",
+                 "torch: transformers.Trainer")
+        if fw == "torch" and ratios:
+            print(f"torch: max_len 512 / max_len 128 time (bucketed){statistics.median(ratios):9.2f}x"
+                  + (f" (min {min(ratios):.2f}, max {max(ratios):.2f})" if len(ratios) > 1 else ""),
+                  flush=True)
+        print(f"  device: {devices[fw]}", flush=True)
 
 if __name__ == "__main__":
     main()
