@@ -186,8 +186,9 @@ def epoch_position(text: str) -> re.Match[str] | None:
     after a logging prefix, but not after a value (`Best F1: 0.73 at epoch 3` is a summary)."""
     f = g.fast()
     m = f.epoch_prefix.search(text)
-    if m is None or (m.start() and f.kv_candidate.search(text, 0, m.start())):
-        return None
+    if m is None or (m.start() and (f.kv_candidate.search(text, 0, m.start())
+                                    or "best" in text[: m.start()].lower())):
+        return None  # `best epoch 2 with dev_f1 0.71` looks back; it opens no epoch
     return m
 
 

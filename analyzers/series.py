@@ -446,8 +446,18 @@ class LogParser:
             state.trailing or (state.epoch is None and bool(state.unplaced)))
         if trailing:
             self._place(state, kv.epoch)
-        elif kv.epoch is not None:
+        elif kv.epoch is not None and (
+            state.epoch is None or kv.epoch >= state.epoch
+            or kv.epoch <= (state.base_epoch or 0)  # back to the first epoch: a new run
+        ):
             state = self._header(kv.epoch, kv.epoch_total)
+        elif kv.epoch is not None and kv.epoch in state.rows:
+            # a line about an earlier epoch: its values are that epoch's; nothing restarts
+            row = state.rows[kv.epoch]
+            self._add_format(state.run, "kv")
+            for name, value in kv.pairs:
+                self._observe(state, name, kv.epoch, kv.step, value, row)
+            return
         if kv.hints:
             planned = kv.hints.pop("epochs_planned", None)
             if planned is not None and state.run.epochs_planned is None and planned == int(planned):

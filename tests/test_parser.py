@@ -476,3 +476,11 @@ def test_trange_epoch_loop_with_written_summaries():
         (1, 0.6), (2, 0.65), (3, 0.7)]
     assert run.roles["train_loss"] == "train_loss"
     assert len(run.series["loss"]) == 300 and {p.epoch for p in run.series["loss"]} == {1, 2, 3}
+
+
+def test_a_line_about_an_earlier_epoch_restarts_nothing():
+    run = one_run("epoch 1: train_loss=0.6 dev_f1=0.70\nepoch 2: train_loss=0.5 dev_f1=0.74\n"
+                  "epoch 3: train_loss=0.4 dev_f1=0.72\nbest epoch 2 with dev_f1 0.7400\n"
+                  "epoch 2 (best): dev_f1=0.74\ntraining finished\n")
+    assert [row.epoch for row in run.epochs] == [1, 2, 3]
+    assert run.status == "finished"
