@@ -14,8 +14,8 @@ from importlib import metadata
 import numpy as np
 
 from bertmon.trainers.config import TrainConfig
-from bertmon.trainers.data import TaskData
-from bertmon.trainers.models import Encoded, ModelInfo
+from bertmon.trainers.data import TaskData, load_task
+from bertmon.trainers.models import Encoded, ModelInfo, encode, load_tokenizer
 
 TOKENIZER_FILES = ("vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")
 HEAD_FILE = "head.safetensors"
@@ -169,3 +169,16 @@ def env_rank() -> tuple[int, int, int]:
     """(rank, local_rank, world_size) from torchrun's environment, (0, 0, 1) without it."""
     return (int(os.environ.get("RANK", "0")), int(os.environ.get("LOCAL_RANK", "0")),
             int(os.environ.get("WORLD_SIZE", "1")))
+
+
+def prepare_data(cfg: TrainConfig, model_dir) -> tuple:
+    """The task and both splits encoded, as both trainers start from them:
+    (task, train_enc, dev_enc, y_train, y_dev, n_labels)."""
+    task = load_task(cfg.data, cfg.dev_data, cfg.dev_ratio, cfg.seed, cfg.text_column,
+                     cfg.label_column, cfg.text_pair_column)
+    tok = load_tokenizer(model_dir)
+    train_enc = encode(tok, task.train.texts, task.train.pairs, cfg.max_len)
+    dev_enc = encode(tok, task.dev.texts, task.dev.pairs, cfg.max_len)
+    y_train = np.asarray(task.label_ids(task.train), np.int64)
+    y_dev = np.asarray(task.label_ids(task.dev), np.int64)
+    return task, train_enc, dev_enc, y_train, y_dev, len(task.label_names)

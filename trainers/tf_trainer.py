@@ -34,14 +34,14 @@ from bertmon.trainers.common import (
     macro_f1,
     pad_batch,
     preamble,
+    prepare_data,
     stop_line,
     versions,
 )
 from bertmon.trainers.config import TrainConfig, from_dict
-from bertmon.trainers.data import load_task
 from bertmon.trainers.keras_bert import BertEncoder, load_encoder
 from bertmon.trainers.keras_optim import LinearWarmupDecay, make_optimizer
-from bertmon.trainers.models import ModelInfo, encode, load_tokenizer
+from bertmon.trainers.models import ModelInfo
 from bertmon.trainers.rundir import RunDir, swapped_in
 
 INPUT_KEYS = ("input_ids", "token_type_ids", "attention_mask")
@@ -274,14 +274,7 @@ def train(run_dir: Path) -> int:
     stop = StopFlag().install()
     keras.utils.set_random_seed(cfg.seed)
 
-    task = load_task(cfg.data, cfg.dev_data, cfg.dev_ratio, cfg.seed, cfg.text_column,
-                     cfg.label_column, cfg.text_pair_column)
-    tok = load_tokenizer(model_info.path)
-    train_enc = encode(tok, task.train.texts, task.train.pairs, cfg.max_len)
-    dev_enc = encode(tok, task.dev.texts, task.dev.pairs, cfg.max_len)
-    y_train = np.asarray(task.label_ids(task.train), np.int64)
-    y_dev = np.asarray(task.label_ids(task.dev), np.int64)
-    n_labels = len(task.label_names)
+    task, train_enc, dev_enc, y_train, y_dev, n_labels = prepare_data(cfg, model_info.path)
 
     gpus = tf.config.list_physical_devices("GPU")
     strategy = tf.distribute.MirroredStrategy() if len(gpus) > 1 else None

@@ -35,12 +35,12 @@ from bertmon.trainers.common import (
     macro_f1,
     pad_batch,
     preamble,
+    prepare_data,
     stop_line,
     versions,
 )
 from bertmon.trainers.config import TrainConfig
-from bertmon.trainers.data import load_task
-from bertmon.trainers.models import ModelInfo, encode, load_tokenizer
+from bertmon.trainers.models import ModelInfo
 from bertmon.trainers.rundir import RunDir, swapped_in
 
 
@@ -210,14 +210,7 @@ def train(run_dir: Path) -> int:
     stop = StopFlag().install()
     set_seed(cfg.seed)
 
-    task = load_task(cfg.data, cfg.dev_data, cfg.dev_ratio, cfg.seed, cfg.text_column,
-                     cfg.label_column, cfg.text_pair_column)
-    tok = load_tokenizer(model_info.path)
-    train_enc = encode(tok, task.train.texts, task.train.pairs, cfg.max_len)
-    dev_enc = encode(tok, task.dev.texts, task.dev.pairs, cfg.max_len)
-    y_train = np.asarray(task.label_ids(task.train), np.int64)
-    y_dev = np.asarray(task.label_ids(task.dev), np.int64)
-    n_labels = len(task.label_names)
+    task, train_enc, dev_enc, y_train, y_dev, n_labels = prepare_data(cfg, model_info.path)
     amp, precision = autocast_dtype(cfg.precision, device)
     libs = versions("torch", "transformers", "tokenizers")
     dev_text = describe_device(device, world)
