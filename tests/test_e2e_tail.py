@@ -71,8 +71,11 @@ def test_tail_in_tmux_sees_epochs_and_findings_then_quits(tmp_path: Path) -> Non
             with open(log, "ab") as out:
                 out.write(rest[start : start + 600])
             time.sleep(0.05)
-        screen = wait_screen(session, lambda s: "epoch 18/20" in s and "findings (3)" in s)
-        assert "WARNING early_peak" in screen
+        # the findings panel follows the rules, which run at most once a second on a busy box
+        wait_screen(
+            session,
+            lambda s: "epoch 18/20" in s and "findings (3)" in s and "WARNING early_peak" in s,
+        )
         tmux("send-keys", "-t", session, "q")
         wait_screen(session, lambda s: "epoch 18/20" not in s and "E2E$" in s)
         assert tmux("display", "-p", "-t", session, "#{alternate_on}").strip() == "0"
