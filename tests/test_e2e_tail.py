@@ -87,7 +87,13 @@ def test_tail_in_tmux_sees_epochs_and_findings_then_quits(tmp_path: Path) -> Non
             "echo restored-$((20+22)); stty -a | grep -o -- ' -\\?icanon'",
             "Enter",
         )
-        screen = wait_screen(session, lambda s: "restored-42" in s and "icanon" in s)
-        assert " icanon" in screen and " -icanon" not in screen
+        def stty_answered(s: str) -> bool:  # grep's own line, not the typed command's text
+            return "restored-42" in s and any(
+                line.strip() in ("icanon", "-icanon") for line in s.splitlines())
+
+        screen = wait_screen(session, stty_answered)
+        answer = [line.strip() for line in screen.splitlines()
+                  if line.strip() in ("icanon", "-icanon")]
+        assert answer == ["icanon"]
     finally:
         subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True, check=False)
