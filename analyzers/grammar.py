@@ -19,7 +19,6 @@ from functools import cache
 import pyparsing as pp
 
 # --- keywords -----------------------------------------------------------------------------
-EVAL_WORDS = ("eval", "valid", "val ", "dev", "test", "predict", "infer", "score")
 POSITION_NAMES = {"epoch", "step", "iter", "iteration", "global_step", "batch"}
 TIME_NAMES = {"time", "elapsed", "seconds", "epoch_time", "duration", "secs", "sec"}
 # names a person prints for configuration: kept as run hints, never as metrics
