@@ -84,6 +84,27 @@ def test_file_tail_deleted_then_recreated(tmp_path: Path) -> None:
     assert data_of(items) == b"x\ny\n"
 
 
+def test_file_tail_moved_away_is_a_rotation_even_before_the_new_file(tmp_path: Path) -> None:
+    # logrotate's create mode: the name is gone for a while; what the writer still appends to
+    # the moved file is read, and nothing claims the log was deleted.
+    log = tmp_path / "d.log"
+    log.write_bytes(b"a\n")
+
+    def writer() -> None:
+        time.sleep(0.3)
+        os.rename(log, tmp_path / "d.log.1")
+        append(tmp_path / "d.log.1", b"b\n")
+        time.sleep(0.3)
+        log.write_bytes(b"c\n")
+
+    threading.Thread(target=writer, daemon=True).start()
+    items = collect(FileTail(log, tick=0.02), lambda it: b"c\n" in data_of(it))
+    texts = [i.text for i in items if isinstance(i, SourceEvent)]
+    assert data_of(items) == b"a\nb\nc\n"
+    assert any("was rotated" in t for t in texts)
+    assert not any("deleted" in t for t in texts)
+
+
 def test_file_tail_directory_is_an_error_event(tmp_path: Path) -> None:
     items = collect(FileTail(tmp_path), lambda it: bool(it))
     assert items[0].level == "error" and "is a directory" in items[0].text

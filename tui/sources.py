@@ -91,7 +91,9 @@ class FileTail:
             try:
                 st = os.stat(path)
             except FileNotFoundError:
-                if not deleted:
+                # Moved away (the old file still has a name: rotation) or deleted (no name left).
+                # A writer may still finish the moved file, so keep reading it meanwhile.
+                if not deleted and os.fstat(handle.fileno()).st_nlink == 0:
                     deleted = True
                     yield SourceEvent("warning", f"{path} was deleted; waiting for it to come back")
                 time.sleep(self.tick)
