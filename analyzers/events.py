@@ -198,18 +198,52 @@ def _with_glued(tq: TqdmUpdate) -> list[Event]:
     return [tq, *classify(tq.after)] if tq.after.strip() else [tq]
 
 
+_NUMBER_CHARS = "0123456789.eE+-"
+_NAMES_SEEN: dict[str, bool] = {}  # metric name -> whether it is a NAME (a few dozen at most)
+
+
+def keras_metrics(record: str, start: int) -> list[tuple[str, float]]:
+    """The ` - name: value` pairs of a Keras frame from `start` on.
+
+    Nearly every frame is ` - name: number` between each ` - `: those are read with string
+    splits, cheaper than the regex (this runs once per training step). Anything
+    else, NaN included, goes to `grammar.KERAS_METRIC`, which gives the same pairs on the
+    common shape and is the definition.
+    """
+    metrics = []
+    for part in record[start:].split(" - ")[1:]:
+        name, sep, value = part.partition(": ")
+        if not sep:
+            continue  # `211s`, `228ms/step`: no `: `, so the regex finds nothing there either
+        ok = _NAMES_SEEN.get(name)
+        if ok is None:
+            ok = g.fast().name.fullmatch(name) is not None
+            if len(_NAMES_SEEN) < 4096:
+                _NAMES_SEEN[name] = ok
+        if not ok or not value or value.strip(_NUMBER_CHARS):
+            break
+        try:
+            metrics.append((name, float(value)))
+        except ValueError:
+            break
+    else:
+        return metrics
+    metrics = []
+    for name, value in g.fast().keras_metric.findall(record, start):
+        try:
+            metrics.append((name, float(value)))  # float() reads nan, inf, -inf itself
+        except ValueError:
+            continue
+    return metrics
+
+
 def keras_step(record: str, m: re.Match[str]) -> KerasStep:
     """A Keras bar frame already matched by `grammar.fast().keras_step`."""
     f = g.fast()
     current_text, target_text = m.groups()
     target = None if target_text == "Unknown" else int(target_text)
     current = int(current_text)
-    metrics = []
-    for name, value in f.keras_metric.findall(record, m.end()):
-        try:
-            metrics.append((name, float(value)))  # float() reads nan, inf, -inf itself
-        except ValueError:
-            continue
+    metrics = keras_metrics(record, m.end())
     seconds = None
     if target is None or current >= target:  # elapsed time is printed only at the end
         rest = record[m.end():]

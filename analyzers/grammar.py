@@ -94,6 +94,19 @@ KERAS_STEP = (
     r"^\s*(?P<current>\d+)/(?P<target>\d+|Unknown)"
     r"(?=\s+(?:\[[=>.]*\]|━|-\s|\d+s\s|\d+:\d\d|\d+(?:\.\d+)?[mu]?s/))"
 )
+# a number that cannot overflow to infinity (exponents of two digits at most)
+FINITE = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d\d?)?"
+
+
+def keras_frame_shape(names: tuple[str, ...]) -> re.Pattern[str]:
+    """A whole Keras frame with exactly these metrics: current, target, the bar (no `-` in it)
+    and one finite number per name, in one match. What it matches, `events.keras_metrics`
+    reads the same way; anything else does not match and takes the general path."""
+    metrics = "".join(rf" - {re.escape(name)}: ({FINITE})" for name in names)
+    return re.compile(KERAS_STEP.replace(r"(?P<target>\d+|Unknown)", r"(\d+)")
+                      .replace(r"(?P<current>\d+)", r"(\d+)") + rf"([^-\n]*){metrics}\Z")
+
+
 # The first bare duration after the bar: elapsed seconds at the epoch's end, ETA before.
 KERAS_SECONDS = r"(?:^|\s)(?P<seconds>\d+(?:\.\d+)?)s(?=\s|$)"
 KERAS_OLD_V2 = rf"^\s*-\s+(?P<seconds>\d+)s\s+-\s+{NAME}:"  # Keras 2.2, verbose=2: ` - 4s - loss:`
@@ -130,6 +143,7 @@ class Fast:
 
     keras_step: re.Pattern[str]
     keras_metric: re.Pattern[str]
+    name: re.Pattern[str]
     keras_seconds: re.Pattern[str]
     keras_old_v2: re.Pattern[str]
     epoch_header: re.Pattern[str]
@@ -153,6 +167,7 @@ def fast() -> Fast:
     return Fast(
         keras_step=re.compile(KERAS_STEP),
         keras_metric=re.compile(KERAS_METRIC),
+        name=re.compile(NAME),
         keras_seconds=re.compile(KERAS_SECONDS),
         keras_old_v2=re.compile(KERAS_OLD_V2),
         epoch_header=re.compile(EPOCH_HEADER),

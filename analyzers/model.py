@@ -49,6 +49,12 @@ class Series:
         self._steps.append(step)
         self._values.append(value)
 
+    def extend_known(self, epoch: float, steps: list[int], values: list[float]) -> None:
+        """`append_known` for a batch of one epoch's steps."""
+        self._epochs.extend(array("d", (epoch,)) * len(values))
+        self._steps.extend(steps)
+        self._values.extend(values)
+
     def set_epoch(self, index: int, epoch: float | None) -> None:
         """Fill in an epoch learnt after the value (a summary printed after its epoch)."""
         self._epochs[index] = math.nan if epoch is None else epoch

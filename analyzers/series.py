@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import re
 from collections import deque
+from collections.abc import Callable
 from pathlib import Path
 
 from . import events as ev
@@ -81,6 +82,7 @@ class LogParser:
         self._pending_name: str | None = None
         self._in_traceback = False
         self._closed = False
+        self._keras_shapes: dict[tuple[str, ...], Callable[[str], re.Match[str] | None]] = {}
 
     # --- public --------------------------------------------------------------------------
     def feed(self, data: bytes) -> None:
@@ -114,7 +116,10 @@ class LogParser:
         classify = ev.classify
         event = self._event
         keras_match = g.fast().keras_step.match
-        for record in records:
+        i, n = 0, len(records)
+        while i < n:
+            record = records[i]
+            i += 1
             if self._in_traceback:
                 self._traceback_line(record)
                 continue
@@ -122,8 +127,13 @@ class LogParser:
             m = keras_match(record) if "Traceback" not in record else None
             if m is not None:
                 self._pending_name = None
-                if self._state is not None:
-                    self._state.tqdm_last = None
+                state = self._state
+                if state is not None:
+                    state.tqdm_last = None
+                    done = self._keras_frames(state, records, i - 1, m)
+                    if done:
+                        i += done - 1
+                        continue
                 self._keras(ev.keras_step(record, m))
                 continue
             found = classify(record)
@@ -250,6 +260,84 @@ class LogParser:
             run.formats.append(fmt)
 
     # --- Keras ---------------------------------------------------------------------------
+    def _keras_frames(self, state: _RunState, records: list[str], i: int,
+                      m: re.Match[str]) -> int:
+        """The commonest records of all, read in a batch: consecutive Keras frames inside an
+        open epoch, before its target, with the same metric names and finite values.
+
+        Does exactly what `_keras` would do with each of them, one frame after the other,
+        and returns how many it read (0: none, the general path takes the frame). One
+        compiled regex per frame shape (the metric names) reads a whole frame in one call;
+        the numbers are converted column by column at the end.
+        """
+        epoch = state.epoch
+        if epoch is None or state.keras_done or state.keras_eval or state.base_epoch is None:
+            return 0
+        target_text = m["target"]
+        if target_text == "Unknown":
+            return 0
+        target = int(target_text)
+        names = tuple(name for name, _ in ev.keras_metrics(records[i], m.end()))
+        shape = self._keras_shapes.get(names)
+        if shape is None:
+            shape = self._keras_shapes[names] = g.keras_frame_shape(names).match
+
+        def frame(groups: tuple[str, ...]) -> tuple:  # `_keras`'s key for a frame
+            metrics = list(zip(names, map(float, groups[3:])))
+            return (epoch, int(groups[0]), target, metrics, None)
+
+        prev = state.keras_frame
+        prev_current = prev[1] if prev is not None and prev[0] == epoch else None
+        prev_groups = None  # the last frame taken in this batch
+        currents: list[int] = []
+        taken: list[tuple[str, ...]] = []
+        j, n = i, len(records)
+        while j < n:
+            record = records[j]
+            f = shape(record)
+            if f is None or f[2] != target_text or "Traceback" in record:
+                break
+            current = int(f[1])
+            if current >= target:
+                break
+            j += 1
+            groups = f.groups()
+            if current == prev_current:  # a redraw of the same step: the same numbers?
+                if prev_groups is not None:
+                    prev = frame(prev_groups)
+                if frame(groups) == prev:
+                    continue
+            prev_current, prev_groups = current, groups
+            currents.append(current)
+            taken.append(groups)
+        if j == i:
+            return 0
+        state.crashed = False
+        run = state.run
+        if "keras" not in run.formats:
+            run.formats.append("keras")
+        if prev_groups is None:
+            return j - i  # redraws only
+        state.keras_frame = frame(prev_groups)
+        state.keras_last = prev_current
+        bar = prev_groups[2][:3]
+        state.keras_bar = "━" in bar or "[" in bar
+        run.steps_per_epoch = target
+        base = (epoch - state.base_epoch) * target
+        steps = [base + c for c in currents]
+        run.step = steps[-1]
+        row = state.rows.get(epoch)
+        if row is None:
+            row = self._row(state)
+        series = run.series
+        for name, texts in zip(names, list(zip(*taken))[3:]):
+            column = series.get(name)
+            if column is None:
+                column = series[name] = Series(name)
+            column.extend_known(epoch, steps, list(map(float, texts)))
+        row.metrics.update(state.keras_frame[3])
+        return j - i
+
     def _keras(self, step: ev.KerasStep) -> None:
         state = self._state or self._new_run()
         state.crashed = False

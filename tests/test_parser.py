@@ -274,6 +274,70 @@ def test_log_like_fragments_parse_the_same_in_any_chunking(parts, size):
     assert snapshot(p.close()) == snapshot(parse_bytes(data))
 
 
+class GeneralKerasParser(LogParser):
+    """The parser with its batch path for mid-epoch Keras frames switched off."""
+
+    def _keras_frames(self, *args) -> int:
+        return 0
+
+
+def parse_both(data: bytes) -> tuple[str, str]:
+    pictures = []
+    for cls in (LogParser, GeneralKerasParser):
+        p = cls()
+        p.feed(data)
+        analysis = p.close()
+        pictures.append(snapshot(analysis) + repr(
+            [(r.step, r.steps_per_epoch) for r in analysis.runs]))
+    return pictures[0], pictures[1]
+
+
+@pytest.mark.parametrize("path", sorted(LOGS.glob("*.log")), ids=lambda p: p.name)
+def test_keras_batch_path_reads_sample_logs_as_the_general_path(path):
+    fast, general = parse_both(path.read_bytes())
+    assert fast == general
+
+
+BAR = "\r{} \u2501\u2501\u2501 {} 10ms/step".format
+KERAS_FRAGMENTS = [
+    b"Epoch 1/2\n", b"Epoch 2/2\n", b"\n", b"a warning\n", b"\x08\x08\x08",
+    BAR(" 3/10", "2s").encode() + b" - acc: 0.5000 - loss: 0.6931",
+    BAR(" 3/10", "1s").encode() + b" - acc: 0.5000 - loss: 0.6931",  # same step, new ETA
+    BAR(" 3/10", "1s").encode() + b" - acc: 0.5 - loss: 0.69310",  # same numbers, other text
+    BAR(" 4/10", "1s").encode() + b" - acc: 0.5000 - loss: 0.6000",
+    BAR(" 4/10", "1s").encode() + b" - acc: 0.5000 - loss: 1e999",  # overflows to infinity
+    BAR(" 5/10", "1s").encode() + b" - acc: 0.5000 - loss: nan",
+    BAR(" 5/10", "1s").encode() + b" - acc: -0.0 - loss: 6.1e-05",
+    BAR(" 6/10", "1s").encode() + b" - acc: 0.5000",  # another shape
+    BAR(" 6/12", "1s").encode() + b" - acc: 0.5000 - loss: 0.5",  # another target
+    BAR("10/10", "3s").encode() + b" - acc: 0.6 - loss: 0.5 - val_acc: 0.5 - val_loss: 0.7\n",
+    b"\r 7/10 [=====>....] - ETA: 3s - loss: 0.4000 - acc: 0.7000",
+    b"\r 8/10 [======>...] 1s 10ms/step - acc: 0.5000 - loss: 0.6000",
+    b"\r 9/Unknown 1s 10ms/step - acc: 0.5000 - loss: 0.6000",
+    b"\r 2/5 \xe2\x94\x81 1s 3ms/step - loss: 0.4",  # an evaluate bar after the epoch
+    b"Traceback (most recent call last):\n", b"ValueError: boom\n",
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(KERAS_FRAGMENTS), max_size=60))
+def test_keras_batch_path_equals_the_general_path(parts):
+    fast, general = parse_both(b"".join(parts))
+    assert fast == general
+
+
+def test_keras_batch_path_reads_a_long_epoch_exactly():
+    frames = [b"Epoch 1/1\n"] + [
+        BAR(f"{i:3d}/500", f"{(500 - i) // 9}s").encode() + f" - acc: {i / 600:.4f} - loss: {1 / i:.4e}".encode()
+        for i in range(1, 500)] + [b"\n"]
+    run = parse_bytes(b"".join(frames)).runs[0]
+    assert run.series["loss"].steps.tolist() == list(range(1, 500))
+    assert run.series["loss"].values.tolist() == [float(f"{1 / i:.4e}") for i in range(1, 500)]
+    assert run.epochs[0].metrics == {"acc": float(f"{499 / 600:.4f}"), "loss": float(f"{1 / 499:.4e}")}
+    fast, general = parse_both(b"".join(frames))
+    assert fast == general
+
+
 def test_configuration_hints_from_prints_and_code():
     run = one_run(b"bert_model.trainable = False\nconfig: lr=0.001 max_len=32 head=cls\n"
                   b"data: train=2400 examples, labels=['negative', 'positive']\n"
