@@ -139,6 +139,8 @@ def classify(record: str) -> list[Event]:
                     return [kv]
             return events
     if ":" in record or "=" in record or "poch" in record:
+        if f.cpp_log.match(record):
+            return []
         m = f.epoch_header.search(record) if "poch" in record else None
         if m:
             header = EpochHeader(int(m["epoch"]), int(m["total"]))
@@ -184,6 +186,9 @@ def classify(record: str) -> list[Event]:
 def epoch_position(text: str) -> re.Match[str] | None:
     """`epoch N` / `step N` naming where a line's values belong: at the start of the line or
     after a logging prefix, but not after a value (`Best F1: 0.73 at epoch 3` is a summary)."""
+    if not ("poch" in text or "tep" in text or "ter" in text or "POCH" in text or "TEP" in text
+            or "TER" in text):
+        return None  # none of the words `epoch_prefix` looks for
     f = g.fast()
     m = f.epoch_prefix.search(text)
     if m is None or (m.start() and (f.kv_candidate.search(text, 0, m.start())
@@ -353,11 +358,13 @@ def _key_values(text: str, ws_ok: bool) -> KeyValues | None:
     text = text[:MAX_KV_LINE]
     found: list[tuple[str, str]] = []
     f = g.fast()
-    if ("=" in text or ":" in text) and f.kv_candidate.search(text):
-        if not f.kv_words.search(text.lower()):
+    lower = None
+    if ("=" in text or ":" in text) and f.kv_separator.search(text) and f.kv_candidate.search(text):
+        lower = text.lower()
+        if not g.has_kv_word(lower):
             return None
         found = _KV_LINES(text)
-    if ws_ok and not found and f.kv_words.search(text.lower()):
+    if ws_ok and not found and g.has_kv_word(lower or text.lower()):
         found = _WS_LINES(text)
     if not found:
         return None

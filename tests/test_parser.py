@@ -472,6 +472,20 @@ def test_tensorflow_allocator_warning_is_not_a_crash():
     assert run.status == "finished" and run.error is None
 
 
+def test_cpp_logging_is_skipped_but_python_glog_style_metrics_are_read():
+    run = one_run(
+        "I0000 00:00:1763633553.123456   12345 gpu_device.cc:2020] Created device "
+        "/job:localhost/replica:0/task:0/device:GPU:0 with 78000 MB memory: loss=3 step=9\n"
+        "2026-11-20 10:12:33.123456: W tensorflow/core/kernels/x.cc:404] epoch 9: loss=1.0\n"
+        "I1123 10:00:00.123456 140 train.py:88] epoch 1: train_loss=0.61 dev_acc=0.70\n"
+        "I1123 10:01:00.123456 140 train.py:88] epoch 2: train_loss=0.52 dev_acc=0.74\n")
+    assert [(row.epoch, row.metrics) for row in run.epochs] == [
+        (1, {"train_loss": 0.61, "dev_acc": 0.70}), (2, {"train_loss": 0.52, "dev_acc": 0.74})]
+    crash = one_run("epoch 1: loss=0.6\n2026-11-20 10:12:33.123456: E external/xla/x.cc:12] "
+                    "CUDA_ERROR_OUT_OF_MEMORY: out of memory\n")
+    assert crash.status == "crashed" and "OUT_OF_MEMORY" in crash.error
+
+
 def test_a_rerun_after_a_crash_is_a_new_run():
     runs = parse_bytes(
         b"Epoch 1/3\n1/8 [==>....] - ETA: 9s - loss: 0.7\n"
