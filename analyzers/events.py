@@ -204,6 +204,7 @@ def _with_glued(tq: TqdmUpdate) -> list[Event]:
 
 
 _NUMBER_CHARS = "0123456789.eE+-"
+_ETA_CHARS = "0123456789.:mus"
 _NAMES_SEEN: dict[str, bool] = {}  # metric name -> whether it is a NAME (a few dozen at most)
 
 
@@ -220,6 +221,8 @@ def keras_metrics(record: str, start: int) -> list[tuple[str, float]]:
         name, sep, value = part.partition(": ")
         if not sep:
             continue  # `211s`, `228ms/step`: no `: `, so the regex finds nothing there either
+        if name == "ETA" and (value[-1:] == "s" or ":" in value) and not value.strip(_ETA_CHARS):
+            continue  # Keras 2's `ETA: 3s`, `ETA: 1:23`: never a number the regex would take
         ok = _NAMES_SEEN.get(name)
         if ok is None:
             ok = g.fast().name.fullmatch(name) is not None

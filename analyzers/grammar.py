@@ -116,6 +116,7 @@ KERAS_STEP = (
     r"^\s*(?P<current>\d+)/(?P<target>\d+|Unknown)"
     r"(?=\s+(?:\[[=>.]*\]|━|-\s|\d+s\s|\d+:\d\d|\d+(?:\.\d+)?[mu]?s/))"
 )
+KERAS_ETA = r"(?: - ETA: (?:\d+(?::\d\d)+|\d+(?:\.\d+)?[mu]?s))?"  # Keras 2, mid-epoch
 # a number that cannot overflow to infinity (exponents of two digits at most)
 FINITE = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d\d?)?"
 
@@ -125,8 +126,9 @@ def keras_frame_shape(names: tuple[str, ...]) -> re.Pattern[str]:
     and one finite number per name, in one match. What it matches, `events.keras_metrics`
     reads the same way; anything else does not match and takes the general path."""
     metrics = "".join(rf" - {re.escape(name)}: ({FINITE})" for name in names)
-    return re.compile(KERAS_STEP.replace(r"(?P<target>\d+|Unknown)", r"(\d+)")
-                      .replace(r"(?P<current>\d+)", r"(\d+)") + rf"([^-\n]*){metrics}\Z")
+    step = KERAS_STEP.replace(r"(?P<target>\d+|Unknown)", r"(\d+)").replace(
+        r"(?P<current>\d+)", r"(\d+)")
+    return re.compile(rf"{step}([^-\n]*){KERAS_ETA}{metrics}\Z")
 
 
 # The first bare duration after the bar: elapsed seconds at the epoch's end, ETA before.

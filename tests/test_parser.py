@@ -312,6 +312,10 @@ KERAS_FRAGMENTS = [
     BAR(" 6/12", "1s").encode() + b" - acc: 0.5000 - loss: 0.5",  # another target
     BAR("10/10", "3s").encode() + b" - acc: 0.6 - loss: 0.5 - val_acc: 0.5 - val_loss: 0.7\n",
     b"\r 7/10 [=====>....] - ETA: 3s - loss: 0.4000 - acc: 0.7000",
+    b"\r 7/10 [=====>....] - ETA: 2s - loss: 0.4000 - acc: 0.7000",
+    b"\r 8/10 [======>...] - ETA: 1:23 - loss: 0.3900 - acc: 0.7100",
+    b"\r 9/10 [=======>..] - ETA: 0s - loss: 0.3800 - acc: 0.7200",
+    b"\r 9/10 [=======>..] - ETA: 3 - loss: 0.3800 - acc: 0.7200",
     b"\r 8/10 [======>...] 1s 10ms/step - acc: 0.5000 - loss: 0.6000",
     b"\r 9/Unknown 1s 10ms/step - acc: 0.5000 - loss: 0.6000",
     b"\r 2/5 \xe2\x94\x81 1s 3ms/step - loss: 0.4",  # an evaluate bar after the epoch

@@ -18,7 +18,6 @@ Remedy: warmup, gradient clipping, a BERT learning rate (2e-5..5e-5), bf16, chec
 from __future__ import annotations
 
 import math
-from collections import deque
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -128,23 +127,22 @@ def _spikes(
     peak.
 
     The median of the window is at least its minimum, so only points that clear the rolling
-    minimum (kept in a monotonic deque, O(n)) need the median: long series stay cheap.
+    minimum of the `window` values before them (numpy, one pass) need the median: long series
+    stay cheap.
     """
+    if len(values) <= window:
+        return []
     opening = median(values[:window])
-    lows: deque[int] = deque()  # indices of increasing values: lows[0] is the window's minimum
+    data = np.asarray(values, dtype=float)
+    lows = np.lib.stride_tricks.sliding_window_view(data[:-1], window).min(axis=1)
+    later = data[window:]
+    candidates = np.flatnonzero((later >= factor * lows) & (later - lows >= min_rise * opening))
     spikes: list[tuple[int, float, float]] = []
-    for i, v in enumerate(values):
-        if i >= window:
-            low = values[lows[0]]
-            if v >= factor * low and v - low >= min_rise * opening:
-                base = median(values[i - window : i])
-                if base > 0 and v >= factor * base and v - base >= min_rise * opening:
-                    spikes.append((i, v, base))
-        while lows and values[lows[-1]] >= v:
-            lows.pop()
-        lows.append(i)
-        if lows[0] <= i - window:
-            lows.popleft()
+    for i in (candidates + window).tolist():
+        v = values[i]
+        base = median(values[i - window : i])
+        if base > 0 and v >= factor * base and v - base >= min_rise * opening:
+            spikes.append((i, v, base))
     return _merge(spikes)
 
 
