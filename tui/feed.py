@@ -275,25 +275,37 @@ class Feed:
             self.ended = True
             self.live = False
 
-    def snapshot(self, *, rules_now: bool = False) -> Snapshot:
+    def refresh_findings(self, *, now: bool = False) -> bool:
+        """Run the rules over the runs if new records came in and a rule tick is due (or `now`);
+        whether they ran."""
+        with self.lock:
+            records = self.parser.records
+            if (
+                self.analysis is not None
+                or records == self._rules_records
+                or not (now or time.monotonic() - self._rules_at >= self._rules_every)
+            ):
+                return False
+            from bertmon.analyzers import analyze
+
+            t0 = time.perf_counter()
+            for run in self.parser.runs:
+                analyze(run)
+            cost = time.perf_counter() - t0
+            self._rules_every = max(RULES_EVERY, cost / RULES_SHARE)
+            self._rules_at = time.monotonic()
+            self._rules_records = records
+            return True
+
+    def snapshot(self, *, rules_now: bool = False, rules: bool = True) -> Snapshot:
+        """What the screen shows now; with `rules`, the findings brought up to date first when a
+        rule tick is due (or `rules_now`)."""
+        if rules:
+            self.refresh_findings(now=rules_now)
         with self.lock:
             runs = self.analysis.runs if self.analysis is not None else self.parser.runs
             records = self.parser.records
             now = time.monotonic()
-            if (
-                self.analysis is None
-                and records != self._rules_records
-                and (rules_now or now - self._rules_at >= self._rules_every)
-            ):
-                from bertmon.analyzers import analyze
-
-                t0 = time.perf_counter()
-                for run in runs:
-                    analyze(run)
-                cost = time.perf_counter() - t0
-                self._rules_every = max(RULES_EVERY, cost / RULES_SHARE)
-                self._rules_at = time.monotonic()
-                self._rules_records = records
             self._take_log(records)
             self._reload_config(now)
             rate = self._throughput(now, runs)
@@ -467,9 +479,14 @@ def drive(
             last_data = now
             if now - last >= gap:
                 t0 = time.perf_counter()
-                on_snapshot(feed.snapshot())
+                # the numbers first; then, when a rule tick is due, the findings in a second
+                # snapshot, so that rule runs never delay the values reaching the screen
+                on_snapshot(feed.snapshot(rules=False))
                 # a snapshot of a huge log costs more: keep them to a share of the reading
+                # (rules keep to their own share)
                 gap = max(every, (time.perf_counter() - t0) / SNAPSHOT_SHARE)
+                if feed.refresh_findings():
+                    on_snapshot(feed.snapshot(rules=False))
                 last = time.monotonic()
                 dirty = False
             continue
@@ -489,7 +506,9 @@ def drive(
         # bring the findings up to date at once rather than at the next rule tick
         quiet = now - last_data >= QUIET
         if (dirty and now - last >= every) or (rules_stale and quiet):
-            on_snapshot(feed.snapshot(rules_now=quiet))
+            on_snapshot(feed.snapshot(rules=False))
+            if feed.refresh_findings(now=quiet):
+                on_snapshot(feed.snapshot(rules=False))
             last = time.monotonic()
             dirty = False
             rules_stale = rules_stale and not quiet

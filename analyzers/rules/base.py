@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, ClassVar, Generic, Literal, TypeVar
 
+import numpy as np
+
 from ..model import Finding, Run, Series, Severity
 
 Mode = Literal["auto", "min", "max"]
@@ -148,6 +150,18 @@ def finite_values(series: Series | None) -> tuple[list[int], list[float]]:
         return list(range(len(series))), series.values.tolist()
     pairs = [(i, v) for i, v in enumerate(series.values) if isfinite(v)]
     return [i for i, _ in pairs], [v for _, v in pairs]
+
+
+def finite_array(series: Series | None) -> tuple[np.ndarray, np.ndarray]:
+    """`finite_values` as numpy arrays (indices, values): for rules over long per-step series."""
+    if series is None or len(series) == 0:
+        return np.empty(0, dtype=np.int64), np.empty(0)
+    data = np.frombuffer(series.values, dtype=np.float64).copy()
+    ok = np.isfinite(data)
+    if ok.all():
+        return np.arange(len(data)), data
+    index = np.flatnonzero(ok)
+    return index, data[index]
 
 
 def label(run: Run, role: str) -> str:

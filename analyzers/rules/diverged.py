@@ -14,6 +14,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from ..model import Finding, Run
 from .advice import BERT_LR
 from .base import Rule, RuleSettings, doc, fmt, is_finite, r, role_points
@@ -112,10 +114,11 @@ def _first_non_finite(run: Run) -> tuple[str, int | None, int | None, float] | N
                 found.append((name, row.epoch, None, value))
                 break
         series = run.series.get(name)
-        values = series.values if series is not None else ()
-        bad = next((i for i, v in enumerate(values) if not math.isfinite(v)), None)
-        if series is not None and bad is not None:
-            point = series[bad]
+        if series is None or len(series) == 0:
+            continue
+        bad = np.flatnonzero(~np.isfinite(np.frombuffer(series.values, dtype=np.float64)))
+        if bad.size:
+            point = series[int(bad[0])]
             epoch = None if point.epoch is None else math.ceil(point.epoch)
             found.append((name, epoch, point.step, point.value))
     if not found:

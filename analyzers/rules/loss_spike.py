@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..model import Finding, Run
-from .base import Rule, RuleSettings, doc, finite_values, fmt, label, median, r, role_series
+from .base import Rule, RuleSettings, doc, finite_array, fmt, label, median, r, role_series
 
 REMEDY = (
     "Use warmup (about 10% of steps), clip gradients (max norm 1.0), keep the learning rate at "
@@ -69,7 +69,7 @@ class LossSpike(Rule[Settings]):
 
     def check(self, run: Run, settings: Settings) -> list[Finding]:
         series = role_series(run, "train_loss")
-        index, values = finite_values(series)
+        index, values = finite_array(series)
         window = max(1, settings.window)
         if series is None or len(values) < max(settings.min_points, window + 1):
             return []
@@ -83,17 +83,17 @@ class LossSpike(Rule[Settings]):
         if not spikes:
             return []
         i, value, base = max(spikes, key=lambda s: s[1] / s[2])
-        point = series[index[i]]
+        point = series[int(index[i])]
         listed = [
             {
-                "epoch": _epoch(series[index[j]].epoch),
-                "step": series[index[j]].step,
+                "epoch": _epoch(series[int(index[j])].epoch),
+                "step": series[int(index[j])].step,
                 "value": r(v),
                 "baseline": r(b),
             }
             for j, v, b in spikes[: settings.max_listed]
         ]
-        where = f"step {point.step}" if point.step is not None else f"observation {index[i] + 1}"
+        where = f"step {point.step}" if point.step is not None else f"observation {int(index[i]) + 1}"
         message = (
             f"{label(run, 'train_loss')} spiked {len(spikes)} time(s); the largest to "
             f"{fmt(value)} at {where}, {value / base:.1f}x its recent level of "
@@ -112,16 +112,15 @@ class LossSpike(Rule[Settings]):
         ]
 
 
-def _noise(values: list[float]) -> float:
+def _noise(values: np.ndarray) -> float:
     """Median step-to-step change relative to the median level: ~0.01 for running averages,
     ~0.5 for per-batch losses."""
-    data = np.asarray(values, dtype=float)
-    level = float(np.median(np.abs(data)))
-    return float(np.median(np.abs(np.diff(data)))) / level if level > 0 else 0.0
+    level = float(np.median(np.abs(values)))
+    return float(np.median(np.abs(np.diff(values)))) / level if level > 0 else 0.0
 
 
 def _spikes(
-    values: list[float], window: int, factor: float, min_rise: float
+    values: np.ndarray, window: int, factor: float, min_rise: float
 ) -> list[tuple[int, float, float, int]]:
     """(index, value, baseline, length) of each spike; a run of spiking points is one, at its
     peak.
@@ -132,28 +131,26 @@ def _spikes(
     """
     if len(values) <= window:
         return []
-    opening = median(values[:window])
-    data = np.asarray(values, dtype=float)
-    lows = np.lib.stride_tricks.sliding_window_view(data[:-1], window).min(axis=1)
-    later = data[window:]
+    opening = median(values[:window].tolist())
+    lows = np.lib.stride_tricks.sliding_window_view(values[:-1], window).min(axis=1)
+    later = values[window:]
     candidates = np.flatnonzero((later >= factor * lows) & (later - lows >= min_rise * opening))
     spikes: list[tuple[int, float, float]] = []
     for i in (candidates + window).tolist():
-        v = values[i]
-        base = median(values[i - window : i])
+        v = float(values[i])
+        base = median(values[i - window : i].tolist())
         if base > 0 and v >= factor * base and v - base >= min_rise * opening:
             spikes.append((i, v, base))
     return _merge(spikes)
 
 
-def _trailing_median(values: list[float], k: int) -> list[float]:
+def _trailing_median(values: np.ndarray, k: int) -> np.ndarray:
     """values[i] replaced by the median of values[i-k+1 .. i] (fewer at the start)."""
     if k <= 1 or len(values) < k:
         return values
-    data = np.asarray(values, dtype=float)
-    windows = np.lib.stride_tricks.sliding_window_view(data, k)
-    head = [float(np.median(data[: i + 1])) for i in range(k - 1)]
-    return head + np.median(windows, axis=1).tolist()
+    windows = np.lib.stride_tricks.sliding_window_view(values, k)
+    head = [np.median(values[: i + 1]) for i in range(k - 1)]
+    return np.concatenate([np.asarray(head, dtype=float), np.median(windows, axis=1)])
 
 
 def _merge(spikes: list[tuple[int, float, float]]) -> list[tuple[int, float, float, int]]:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from ..model import Finding, Run
 from .advice import FROZEN_ADVICE, LR_ADVICE, config_clues, num_classes
-from .base import Rule, RuleSettings, doc, finite_values, fmt, label, r, role_points, role_series
+from .base import Rule, RuleSettings, doc, finite_array, fmt, label, r, role_points, role_series
 
 REMEDY = (
     f"Check the optimiser first: {LR_ADVICE}; {FROZEN_ADVICE}; make sure the loss matches the "
@@ -113,13 +113,13 @@ class StalledLoss(Rule[Settings]):
 
 def _flat_steps(run: Run, settings: Settings) -> bool:
     """Whether the last half of the per-step train loss series barely falls."""
-    _, values = finite_values(role_series(run, "train_loss"))
+    _, values = finite_array(role_series(run, "train_loss"))
     window = values[len(values) // 2 :]
     if len(window) < settings.min_points:
         return False
     third = len(window) // 3
-    head = sum(window[:third]) / third
-    tail = sum(window[-third:]) / third
+    head = float(window[:third].sum()) / third
+    tail = float(window[-third:].sum()) / third
     return head > 0 and (head - tail) / head < settings.min_delta
 
 
