@@ -72,7 +72,10 @@ def writer(path: Path, rate: int, seconds: float, times_out: Path) -> None:
 
 
 def latency(rate: int, seconds: float) -> None:
+    from bertmon import process
     from bertmon.tui.app import BertmonApp, tail_specs
+
+    process.prepare()  # as the `bertmon` command does
 
     work = Path(tempfile.mkdtemp(prefix="bertmon-bench-"))
     log, times_path = work / "live.log", work / "times.bin"
@@ -157,7 +160,10 @@ def make_big_log(path: Path, size_mb: int) -> None:
 
 def first_screen(path: Path) -> None:
     """Child mode: start the monitor, exit as soon as its first full screen is drawn."""
+    from bertmon import process
     from bertmon.tui.app import BertmonApp, tail_specs
+
+    process.prepare()  # as the `bertmon` command does
 
     app = BertmonApp(tail_specs([path]))
 

@@ -10,7 +10,7 @@ import argparse
 import importlib
 import sys
 
-from bertmon import __version__
+from bertmon import __version__, process
 
 COMMANDS = ("analyze", "tail", "train", "parity", "compare")
 
@@ -44,6 +44,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return 2
     module = importlib.import_module(f"bertmon.cmd_{args.command}")
+    process.prepare()
     try:
         return module.run(args)
     except UsageError as exc:

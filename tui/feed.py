@@ -27,6 +27,7 @@ LOG_LINES = 1000  # cleaned records kept for the log pane
 DRAW_BUCKETS = 160  # the step chart keeps min and max of this many buckets (~2 per column)
 RULES_EVERY = 1.0  # seconds between rule runs while data streams in...
 RULES_SHARE = 0.2  # ...or longer, so that rules take at most this share of the time
+RULES_SHARE_CATCHING_UP = 0.05  # ...while reading what a log already holds
 HEAD_BYTES = 64 << 10  # the start of the log, where trainers say what runs where
 CONFIG_EVERY = 1.0  # seconds between looks at the run directory's config.json
 RATE_WINDOW = 60.0  # seconds of step progress behind the live throughput
@@ -292,7 +293,11 @@ class Feed:
             for run in self.parser.runs:
                 analyze(run)
             cost = time.perf_counter() - t0
-            self._rules_every = max(RULES_EVERY, cost / RULES_SHARE)
+            # catching up on what a log already holds, findings are provisional and the
+            # reading comes first; once the bytes arrive as they are written, rules may take
+            # a larger share
+            share = RULES_SHARE if self.realtime else RULES_SHARE_CATCHING_UP
+            self._rules_every = max(RULES_EVERY, cost / share)
             self._rules_at = time.monotonic()
             self._rules_records = records
             return True
