@@ -448,6 +448,7 @@ def _csv(text: str) -> str:
 
 SNAPSHOT_EVERY = 0.15  # seconds between snapshots while bytes stream in
 SNAPSHOT_SHARE = 0.1  # ... or more, so that making snapshots takes at most this share of time
+CATCH_UP_EVERY = 0.5  # ... and at least this while reading what a log already holds
 QUIET = 0.3  # seconds without bytes after which the source counts as caught up
 
 
@@ -489,7 +490,8 @@ def drive(
                 on_snapshot(feed.snapshot(rules=False))
                 # a snapshot of a huge log costs more: keep them to a share of the reading
                 # (rules keep to their own share)
-                gap = max(every, (time.perf_counter() - t0) / SNAPSHOT_SHARE)
+                gap = max(every if feed.realtime else max(every, CATCH_UP_EVERY),
+                          (time.perf_counter() - t0) / SNAPSHOT_SHARE)
                 if feed.refresh_findings():
                     on_snapshot(feed.snapshot(rules=False))
                 last = time.monotonic()
