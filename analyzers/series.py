@@ -557,7 +557,10 @@ class LogParser:
             state.crashed = False
         run = state.run
         self._add_format(run, "kv")
-        row = self._row(state)
+        # `Test accuracy: 0.80` after training: a held-out score, no epoch's value; kept as a
+        # series, out of the epoch table
+        held_out = kv.epoch is None and all(n.lower().startswith("test") for n, _ in kv.pairs)
+        row = None if held_out else self._row(state)
         step = kv.step if kv.step is not None else None
         for name, value in kv.pairs:
             self._observe(state, name, state.epoch, step, value, row)

@@ -490,6 +490,17 @@ def test_cpp_logging_is_skipped_but_python_glog_style_metrics_are_read():
     assert crash.status == "crashed" and "OUT_OF_MEMORY" in crash.error
 
 
+def test_a_test_score_printed_after_training_stays_out_of_the_epoch_table():
+    run = one_run(
+        "Epoch 1/2\n10/10 [====] - 1s 9ms/step - loss: 0.6 - accuracy: 0.7 - val_accuracy: 0.7\n"
+        "Epoch 2/2\n10/10 [====] - 1s 9ms/step - loss: 0.5 - accuracy: 0.8 - val_accuracy: 0.75\n"
+        "Test accuracy: 0.80\ntest_loss = 0.51\n")
+    assert run.epochs[-1].metrics == {"loss": 0.5, "accuracy": 0.8, "val_accuracy": 0.75}
+    assert run.series["Test accuracy"].values.tolist() == [0.8]
+    assert run.series["test_loss"].values.tolist() == [0.51]
+    assert run.status == "finished"
+
+
 def test_a_rerun_after_a_crash_is_a_new_run():
     runs = parse_bytes(
         b"Epoch 1/3\n1/8 [==>....] - ETA: 9s - loss: 0.7\n"
