@@ -395,6 +395,17 @@ def test_torch_ddp_two_processes_gloo(tmp_path, tiny_model, small_data) -> None:
     assert len((run / "metrics.jsonl").read_text().splitlines()) == 1
 
 
+def wait_or_kill(proc: subprocess.Popen, ready, seconds: float, what: str) -> None:
+    """Poll `ready()` until it holds; after `seconds`, kill the trainer and fail with `what`."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if ready():
+            return
+        time.sleep(0.1)
+    proc.kill()
+    pytest.fail(what)
+
+
 @pytest.mark.slow
 def test_sigint_stops_gracefully(tmp_path, tiny_model) -> None:
     args = [sys.executable, "-m", "bertmon", "train", "--no-tui", "--model", str(tiny_model),
@@ -402,14 +413,8 @@ def test_sigint_stops_gracefully(tmp_path, tiny_model) -> None:
             str(tmp_path), "--name", "s"]
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=ENV)
     log = tmp_path / "s" / "train.log"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if log.exists() and "Epoch 1/20" in log.read_text(errors="replace"):
-            break
-        time.sleep(0.2)
-    else:
-        proc.kill()
-        pytest.fail("the trainer never started its first epoch")
+    wait_or_kill(proc, lambda: log.exists() and "Epoch 1/20" in log.read_text(errors="replace"),
+                 120, "the trainer never started its first epoch")
     time.sleep(0.5)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=120)
@@ -515,14 +520,10 @@ def test_stop_mid_epoch_log_matches_metrics(tmp_path, tiny_model, framework) -> 
             "--runs-dir", str(tmp_path), "--name", "s"]
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=ENV)
     run = tmp_path / "s"
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:  # epoch 1 scored: stop early in epoch 2 (600 steps)
-        if (run / "metrics.jsonl").exists() and (run / "metrics.jsonl").read_text().strip():
-            break
-        time.sleep(0.1)
-    else:
-        proc.kill()
-        pytest.fail("the trainer never finished its first epoch")
+    metrics = run / "metrics.jsonl"
+    # epoch 1 scored: stop early in epoch 2 (600 steps)
+    wait_or_kill(proc, lambda: metrics.exists() and bool(metrics.read_text().strip()),
+                 180, "the trainer never finished its first epoch")
     time.sleep(0.3)
     proc.send_signal(signal.SIGINT)
     proc.communicate(timeout=120)

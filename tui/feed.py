@@ -302,11 +302,8 @@ class Feed:
             self._rules_records = records
             return True
 
-    def snapshot(self, *, rules_now: bool = False, rules: bool = True) -> Snapshot:
-        """What the screen shows now; with `rules`, the findings brought up to date first when a
-        rule tick is due (or `rules_now`)."""
-        if rules:
-            self.refresh_findings(now=rules_now)
+    def snapshot(self) -> Snapshot:
+        """What the screen shows now, with the findings of the last `refresh_findings`."""
         with self.lock:
             runs = self.analysis.runs if self.analysis is not None else self.parser.runs
             records = self.parser.records
@@ -469,6 +466,12 @@ def drive(
     """
     from bertmon.tui.sources import SourceEvent
 
+    def post_findings(now: bool = False) -> None:
+        # snapshots carry the numbers first; when a rule tick is due (or `now`), the findings
+        # follow in a second one, so that rule runs never delay values reaching the screen
+        if feed.refresh_findings(now=now):
+            on_snapshot(feed.snapshot())
+
     dirty = True  # bytes or news not yet in a posted snapshot
     rules_stale = True  # bytes not yet seen by a rule run made while the source was quiet
     last = 0.0
@@ -485,15 +488,12 @@ def drive(
             last_data = now
             if now - last >= gap:
                 t0 = time.perf_counter()
-                # the numbers first; then, when a rule tick is due, the findings in a second
-                # snapshot, so that rule runs never delay the values reaching the screen
-                on_snapshot(feed.snapshot(rules=False))
+                on_snapshot(feed.snapshot())
                 # a snapshot of a huge log costs more: keep them to a share of the reading
                 # (rules keep to their own share)
-                gap = max(every if feed.realtime else max(every, CATCH_UP_EVERY),
-                          (time.perf_counter() - t0) / SNAPSHOT_SHARE)
-                if feed.refresh_findings():
-                    on_snapshot(feed.snapshot(rules=False))
+                floor = every if feed.realtime else max(every, CATCH_UP_EVERY)
+                gap = max(floor, (time.perf_counter() - t0) / SNAPSHOT_SHARE)
+                post_findings()
                 last = time.monotonic()
                 dirty = False
             continue
@@ -506,16 +506,16 @@ def drive(
             on_event(item)
             if item.ended:
                 feed.close()
-                on_snapshot(feed.snapshot(rules_now=True))
+                feed.refresh_findings(now=True)
+                on_snapshot(feed.snapshot())
                 return
             dirty = True
         # an idle tick or an event: flush what is pending; once the source has gone quiet,
         # bring the findings up to date at once rather than at the next rule tick
         quiet = now - last_data >= QUIET
         if (dirty and now - last >= every) or (rules_stale and quiet):
-            on_snapshot(feed.snapshot(rules=False))
-            if feed.refresh_findings(now=quiet):
-                on_snapshot(feed.snapshot(rules=False))
+            on_snapshot(feed.snapshot())
+            post_findings(now=quiet)
             last = time.monotonic()
             dirty = False
             rules_stale = rules_stale and not quiet

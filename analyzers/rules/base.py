@@ -141,19 +141,9 @@ def role_series(run: Run, role: str) -> Series | None:
     return run.series.get(name) if name is not None else None
 
 
-def finite_values(series: Series | None) -> tuple[list[int], list[float]]:
-    """Indices and values of a series' finite observations (read from the raw column: fast)."""
-    if series is None:
-        return [], []
-    isfinite = math.isfinite
-    if all(map(isfinite, series.values)):  # the usual case: no pairing needed
-        return list(range(len(series))), series.values.tolist()
-    pairs = [(i, v) for i, v in enumerate(series.values) if isfinite(v)]
-    return [i for i, _ in pairs], [v for _, v in pairs]
-
-
 def finite_array(series: Series | None) -> tuple[np.ndarray, np.ndarray]:
-    """`finite_values` as numpy arrays (indices, values): for rules over long per-step series."""
+    """The indices and values of a series' finite observations, as numpy arrays (a copy of the
+    raw column: rules over long per-step series stay fast)."""
     if series is None or len(series) == 0:
         return np.empty(0, dtype=np.int64), np.empty(0)
     data = np.frombuffer(series.values, dtype=np.float64).copy()
