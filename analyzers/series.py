@@ -613,6 +613,23 @@ def _pick(names: list[str], exact: tuple[str, ...], test, per_epoch: dict[str, i
     return None
 
 
+def _is_dev(name: str) -> bool:
+    return bool(_DEV_PREFIX.match(name)) or name.lower().startswith(("val", "dev", "eval"))
+
+
+def step_name(run: Run, role: str) -> str | None:
+    """The name whose series holds `role`'s per-step observations: the role's own name, except
+    that a train loss printed once an epoch (`train_loss`, what the epoch table and the roles
+    use) has its running per-step value beside it (a tqdm postfix `loss`, a Trainer `loss`):
+    the train-side loss observed most often."""
+    name = run.roles.get(role)
+    if role != "train_loss" or name is None:
+        return name
+    losses = [n for n in run.series if "loss" in n.lower() and "best" not in n.lower()
+              and not _is_dev(n) and not n.lower().startswith("test")]
+    return max(losses, key=lambda n: len(run.series[n]), default=name)
+
+
 def infer_roles(run: Run) -> dict[str, str | None]:
     """Which printed name plays which part, from the names and their order."""
     names = [n for n in run.metric_names() if "best" not in n.lower()]
@@ -624,7 +641,7 @@ def infer_roles(run: Run) -> dict[str, str | None]:
     for row in run.epochs:
         for name in row.metrics:
             rows[name] = rows.get(name, 0) + 1
-    dev = [n for n in names if _DEV_PREFIX.match(n) or n.lower().startswith(("val", "dev", "eval"))]
+    dev = [n for n in names if _is_dev(n)]
     train = [n for n in names if n not in dev]
     roles = dict.fromkeys(ROLE_NAMES)
     roles["train_loss"] = _pick(train, _TRAIN_LOSS, lambda n: "loss" in n.lower(), per_epoch, rows)

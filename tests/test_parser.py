@@ -577,3 +577,19 @@ def test_a_line_about_an_earlier_epoch_restarts_nothing():
                   "epoch 2 (best): dev_f1=0.74\ntraining finished\n")
     assert [row.epoch for row in run.epochs] == [1, 2, 3]
     assert run.status == "finished"
+
+
+def test_per_step_train_loss_is_the_running_value_beside_an_epoch_summary():
+    # bertmon's own PyTorch log: a tqdm bar with `loss=` each step, then `epoch k/N: train_loss=`
+    from bertmon.analyzers.rules.base import role_series
+    from bertmon.analyzers.series import step_name
+
+    def epoch(e: int, train_loss: float, dev_acc: float) -> str:
+        bar = "".join(f"\rEpoch {e}/2: {10 * s}%|#| {s}/10 [00:01<00:01, 9.9it/s, "
+                      f"loss={1 / (s + e):.4f}]" for s in range(1, 11))
+        return f"{bar}\nepoch {e}/2: train_loss={train_loss} dev_acc={dev_acc}\n"
+
+    run = one_run(epoch(1, 0.40, 0.7) + epoch(2, 0.30, 0.8))
+    assert run.roles["train_loss"] == "train_loss"  # the epoch table's name
+    assert step_name(run, "train_loss") == "loss"
+    assert len(role_series(run, "train_loss")) == 20

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from bertmon.analyzers.model import SEVERITY_RANK, Analysis, EpochRow, Finding, Point, Run
+from bertmon.analyzers.series import step_name
 from bertmon.tui.plotdata import minmax_downsample
 
 LOG_LINES = 1000  # cleaned records kept for the log pane
@@ -337,7 +338,7 @@ class Feed:
             self._records_logged = records
 
     def _view(self, run: Run) -> RunView:
-        loss_name = run.roles.get("train_loss")
+        loss_name = step_name(run, "train_loss")
         series = run.series.get(loss_name) if loss_name else None
         n = len(series) if series is not None else 0
         x, y = self._draw_points(run.index, series, run.steps_per_epoch)

@@ -17,6 +17,7 @@ from typing import Any, ClassVar, Generic, Literal, TypeVar
 import numpy as np
 
 from ..model import Finding, Run, Series, Severity
+from ..series import step_name
 
 Mode = Literal["auto", "min", "max"]
 
@@ -136,8 +137,11 @@ def role_points(run: Run, role: str) -> list[tuple[int, float]]:
 
 
 def role_series(run: Run, role: str) -> Series | None:
-    """The per-observation series of a role's metric, if the log has one."""
-    name = role_name(run, role)
+    """The per-observation series of a role's metric, if the log has one (for the train loss,
+    the running per-step value when it is printed beside a once-an-epoch summary)."""
+    if role_name(run, role) is None:
+        return None
+    name = step_name(run, role)
     return run.series.get(name) if name is not None else None
 
 
