@@ -5,8 +5,9 @@ Imports neither Textual, Rich, torch nor TensorFlow (tests/test_import_hygiene.p
 
 from __future__ import annotations
 
-from .model import SEVERITY_RANK, Analysis, EpochRow, Finding, Point, Run, Series
-from .series import LogParser, infer_roles, parse_bytes, parse_path, resolve_log
+from .model import SEVERITY_RANK, Analysis, Coverage, EpochRow, Finding, Point, Run, Series
+from .roles import infer_roles, step_name
+from .series import LogParser, parse_bytes, parse_path, resolve_log
 
 
 def analyze(target: Analysis | Run, overrides: dict[str, dict] | None = None) -> list:
@@ -22,6 +23,6 @@ def analyze(target: Analysis | Run, overrides: dict[str, dict] | None = None) ->
 
 
 __all__ = [
-    "SEVERITY_RANK", "Analysis", "EpochRow", "Finding", "LogParser", "Point", "Run", "Series",
-    "analyze", "infer_roles", "parse_bytes", "parse_path", "resolve_log",
+    "SEVERITY_RANK", "Analysis", "Coverage", "EpochRow", "Finding", "LogParser", "Point", "Run", "Series",
+    "analyze", "infer_roles", "parse_bytes", "parse_path", "resolve_log", "step_name",
 ]

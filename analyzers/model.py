@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Literal, NamedTuple
 
-Status = Literal["running", "finished", "crashed", "diverged"]
+Status = Literal["running", "finished", "stopped", "crashed", "diverged"]
 Severity = Literal["info", "warning", "error"]
 SEVERITY_RANK: dict[str, int] = {"info": 0, "warning": 1, "error": 2}
 
@@ -119,6 +119,18 @@ class Finding:
 
 
 @dataclass
+class Coverage:
+    """How much of a run's part of the log was understood (the report says it, never hides it)."""
+
+    records: int = 0  # cleaned records read
+    with_metrics: int = 0  # records that gave at least one metric value
+    unmatched_metric_like: int = 0  # a number beside a metric-like name, but no format took it
+    unmatched_examples: list[str] = field(default_factory=list)  # the first few of those
+
+    MAX_EXAMPLES = 5
+
+
+@dataclass
 class Run:
     """One training run found in a log: its epoch table, series, roles and status."""
 
@@ -134,6 +146,7 @@ class Run:
     hints: dict[str, object] = field(default_factory=dict)  # config seen in the log: lr, max_len, ...
     step: int | None = None  # the latest step seen (batch within the epoch or global step)
     steps_per_epoch: int | None = None
+    coverage: Coverage = field(default_factory=Coverage)
 
     # --- reading helpers for rules, reports and widgets -------------------------------------
     def epoch_values(self, name: str | None) -> list[tuple[int, float]]:

@@ -582,7 +582,7 @@ def test_a_line_about_an_earlier_epoch_restarts_nothing():
 def test_per_step_train_loss_is_the_running_value_beside_an_epoch_summary():
     # bertmon's own PyTorch log: a tqdm bar with `loss=` each step, then `epoch k/N: train_loss=`
     from bertmon.analyzers.rules.base import role_series
-    from bertmon.analyzers.series import step_name
+    from bertmon.analyzers.roles import step_name
 
     def epoch(e: int, train_loss: float, dev_acc: float) -> str:
         bar = "".join(f"\rEpoch {e}/2: {10 * s}%|#| {s}/10 [00:01<00:01, 9.9it/s, "

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from bertmon.analyzers.model import SEVERITY_RANK, Analysis, EpochRow, Finding, Point, Run
-from bertmon.analyzers.series import step_name
+from bertmon.analyzers.roles import step_name
 from bertmon.tui.plotdata import minmax_downsample
 
 LOG_LINES = 1000  # cleaned records kept for the log pane

@@ -17,7 +17,7 @@ from typing import Any, ClassVar, Generic, Literal, TypeVar
 import numpy as np
 
 from ..model import Finding, Run, Series, Severity
-from ..series import step_name
+from ..roles import step_name
 
 Mode = Literal["auto", "min", "max"]
 

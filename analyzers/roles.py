@@ -1,0 +1,76 @@
+"""Which printed metric name plays which part (train loss, dev score, ...), from names and order.
+
+Rules, reports and widgets read roles instead of guessing from names themselves.
+"""
+
+from __future__ import annotations
+
+import re
+
+from .model import ROLE_NAMES, Run
+
+DEV_PREFIX = re.compile(r"^(?:val|valid|validation|eval|dev|test)[_/ .-]", re.I)
+_TRAIN_LOSS = ("loss", "train_loss", "training_loss", "train/loss", "tr_loss", "avg_loss")
+_TRAIN_ACC = ("acc", "accuracy", "train_acc", "train_accuracy", "training_accuracy", "train/acc",
+              "binary_accuracy", "sparse_categorical_accuracy", "categorical_accuracy")
+_SCORE = re.compile(r"f1|score|mcc|matthews|auc|pearson|spearman|corr|bleu|rouge|exact|kappa", re.I)
+
+
+def _pick(names: list[str], exact: tuple[str, ...], test, per_epoch: dict[str, int],
+          rows: dict[str, int]) -> str | None:
+    """A name with per-epoch values first (the epoch table is what rules read), exact names
+    before lookalikes, and of two exact names the one printed less often: a once-an-epoch
+    summary (`train_loss`) over a running progress-bar value (`loss`)."""
+    for pool in ([n for n in names if n in per_epoch], names):
+        found = [want for want in exact if want in pool]
+        if found:  # in most epoch rows, then printed least often, then the list's order
+            return min(found, key=lambda n: (-rows.get(n, 0), per_epoch.get(n, 0), found.index(n)))
+        for name in pool:
+            if test(name):
+                return name
+    return None
+
+
+def _is_dev(name: str) -> bool:
+    return bool(DEV_PREFIX.match(name)) or name.lower().startswith(("val", "dev", "eval"))
+
+
+def step_name(run: Run, role: str) -> str | None:
+    """The name whose series holds `role`'s per-step observations: the role's own name, except
+    that a train loss printed once an epoch (`train_loss`, what the epoch table and the roles
+    use) has its running per-step value beside it (a tqdm postfix `loss`, a Trainer `loss`):
+    the train-side loss observed most often."""
+    name = run.roles.get(role)
+    if role != "train_loss" or name is None:
+        return name
+    losses = [n for n in run.series if "loss" in n.lower() and "best" not in n.lower()
+              and not _is_dev(n) and not n.lower().startswith("test")]
+    return max(losses, key=lambda n: len(run.series[n]), default=name)
+
+
+def infer_roles(run: Run) -> dict[str, str | None]:
+    """Which printed name plays which part, from the names and their order."""
+    names = [n for n in run.metric_names() if "best" not in n.lower()]
+    per_epoch = {  # name -> observations, for names with per-epoch values
+        name: len(run.series[name]) if name in run.series else 1
+        for row in run.epochs for name in row.metrics
+    }
+    rows: dict[str, int] = {}  # name -> epoch rows that have it
+    for row in run.epochs:
+        for name in row.metrics:
+            rows[name] = rows.get(name, 0) + 1
+    dev = [n for n in names if _is_dev(n)]
+    train = [n for n in names if n not in dev]
+    roles = dict.fromkeys(ROLE_NAMES)
+    roles["train_loss"] = _pick(train, _TRAIN_LOSS, lambda n: "loss" in n.lower(), per_epoch, rows)
+    roles["train_acc"] = _pick(
+        train, _TRAIN_ACC, lambda n: n.lower().endswith(("acc", "accuracy")), per_epoch, rows)
+    roles["dev_loss"] = _pick(dev, (), lambda n: "loss" in n.lower(), per_epoch, rows)
+    roles["dev_acc"] = _pick(
+        dev, (), lambda n: "acc" in n.lower() and "loss" not in n.lower(), per_epoch, rows)
+    score = _pick(dev, (), lambda n: bool(_SCORE.search(n)), per_epoch, rows)
+    if score is None:  # `final_score`, `score`: printed without a dev prefix, after evaluation
+        score = _pick(
+            train, (), lambda n: bool(_SCORE.search(n)) and "train" not in n.lower(), per_epoch, rows)
+    roles["dev_score"] = score
+    return roles
