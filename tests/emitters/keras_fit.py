@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--metric-name", default="accuracy", choices=("accuracy", "acc"),
                     help='the name given in metrics=[...]; "acc" is printed as acc')
     ap.add_argument("--nan", action="store_true",
-                    help="poison the first Dense kernel with inf mid-way through --nan-epoch")
+                    help="poison the output layer's bias with NaN mid-way through --nan-epoch")
     ap.add_argument("--nan-epoch", type=int, default=2, help="1-based epoch the loss turns NaN in")
     ap.add_argument("--terminate-on-nan", action="store_true",
                     help="add keras.callbacks.TerminateOnNaN (it prints its own message)")
@@ -94,9 +94,10 @@ def main(argv: list[str] | None = None) -> int:
 
     def build():
         if args.classes == 2:
-            head, loss = keras.layers.Dense(1, activation="sigmoid"), "binary_crossentropy"
+            head, loss = (keras.layers.Dense(1, activation="sigmoid", name="head"),
+                          "binary_crossentropy")
         else:
-            head, loss = (keras.layers.Dense(args.classes, activation="softmax"),
+            head, loss = (keras.layers.Dense(args.classes, activation="softmax", name="head"),
                           "sparse_categorical_crossentropy")
         model = keras.Sequential([
             keras.Input(shape=(n_features,)),
@@ -112,7 +113,10 @@ def main(argv: list[str] | None = None) -> int:
             time.sleep(args.step_delay)
 
     class Poison(keras.callbacks.Callback):
-        """Make the loss NaN the way a blown-up update would: the weights become non-finite."""
+        """Make the loss NaN the way a blown-up update would: the weights become non-finite.
+
+        The output layer's bias, not a hidden kernel: NaN + x is NaN on every CPU, where an
+        inf hidden kernel gives NaNs that some oneDNN ReLU kernels turn into zeros."""
 
         def __init__(self):
             super().__init__()
@@ -123,8 +127,8 @@ def main(argv: list[str] | None = None) -> int:
 
         def on_train_batch_end(self, batch, logs=None):
             if self.epoch + 1 == args.nan_epoch and batch == args.steps // 2:
-                kernel = self.model.get_layer("hidden").kernel
-                kernel.assign(np.full(kernel.shape, np.inf, dtype="float32"))
+                bias = self.model.get_layer("head").bias
+                bias.assign(np.full(bias.shape, np.nan, dtype="float32"))
 
     class Crash(keras.callbacks.Callback):
         def __init__(self):
