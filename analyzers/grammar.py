@@ -72,12 +72,12 @@ _METRIC_WORDS_CHEAP = ("loss", "acc", "f1", "score", "auc", "mcc", "precision", 
 
 
 _AFTER_METRIC_WORD = re.compile(
-    r"[\w./-]{0,40}(?:\s*[:=|]\s*|\s+(?:is\s+|of\s+|=\s*)?)[-+]?(?:\d|\.\d|nan\b|inf\b)")
+    r"[\w./-]{0,40}(?:\s*[:=|]\s*|\s+(?:[a-z]{1,8}\s+|=\s*)?)[-+]?(?:\d|\.\d|nan\b|inf\b)")
 
 
 def metric_like(lower: str) -> bool:
     """Whether a lowered line holds a common metric's name followed by a number (`val loss
-    0.34`, `acc: 81%`): what the coverage count calls metric-like when no reader took it.
+    0.34`, `acc: 81%`, `loss was 0.5`): what the coverage count calls metric-like when no reader took it.
     Substring finds, then one anchored match per hit: linear, unlike an alternation search."""
     after = _AFTER_METRIC_WORD.match
     for word in _METRIC_WORDS_CHEAP:
@@ -237,7 +237,8 @@ def fast() -> Fast:
         log_notice=re.compile(
             r"^\s*(?:\d{4}-\d\d-\d\d[ T][\d:.,]+:?\s+[WID]\s|[WID]\d{4} \d\d:\d\d:\d\d|"
             r"\[[WID] ?\d|.{0,40}\b(?:WARNING|Warning|UserWarning|FutureWarning)\b)"),
-        ended=re.compile(r"^\s*[Tt]raining (?:stopped|finished|complete|completed|done)\b"),
+        ended=re.compile(
+            r"^\s*[Tt]raining (stopped|interrupted|finished|complete|completed|done)\b"),
         labels=re.compile(r"\b(?:labels|classes|label_names|label_list)\s*[=:]\s*\[(?P<items>[^\]]*)\]"),
         frozen=re.compile(  # `freeze_encoder=True`, `bert_model.trainable = False`
             r"\b(?P<key>freeze_encoder|freeze_bert|frozen|trainable)\s*[=:]\s*(?P<value>True|False|true|false)\b"),

@@ -11,6 +11,7 @@ The parser keeps runs and epochs; what a record means is each format reader's bu
 from __future__ import annotations
 
 import math
+import re
 from collections import deque
 from pathlib import Path
 from typing import Any, TypeVar
@@ -32,7 +33,7 @@ class _RunState:
     __slots__ = (
         "run", "epoch", "base_epoch", "rows", "epoch_serial", "epoch_done", "diverged",
         "crashed", "ended", "stopped", "unplaced", "unplaced_seconds", "unplaced_eval_seconds",
-        "trailing", "unstepped", "own",
+        "trailing", "unstepped", "own", "bar_open",
     )
 
     def __init__(self, run: Run) -> None:
@@ -42,6 +43,7 @@ class _RunState:
         self.rows: dict[int, EpochRow] = {}
         self.epoch_serial = 0  # +1 whenever an epoch opens
         self.epoch_done = False  # the open epoch's progress bar reached its target
+        self.bar_open = False  # the open epoch's bar has drawn frames short of its target
         self.diverged = False
         self.crashed = False
         self.ended = False  # the log said training is over
@@ -86,14 +88,26 @@ class LogParser:
     def close(self) -> Analysis:
         if not self._closed:
             self._records(self._splitter.close())
+            for reader in self._readers:
+                reader.finish(self)
             self._closed = True
-        return Analysis(self.source, self.runs)
+        runs = self.runs
+        total = Coverage(records=self.records)
+        for cov in [run.coverage for run in runs] or [self._before_runs]:
+            total.with_metrics += cov.with_metrics
+            total.unmatched_metric_like += cov.unmatched_metric_like
+            room = Coverage.MAX_EXAMPLES - len(total.unmatched_examples)
+            total.unmatched_examples.extend(cov.unmatched_examples[:max(room, 0)])
+        return Analysis(self.source, runs, coverage=total)
 
     @property
     def runs(self) -> list[Run]:
         """The runs so far, with roles and status brought up to date."""
         for state in self._states:
-            _settle(state.run, state, self._closed or state is not self.state)
+            closed = self._closed or state is not self.state
+            if closed or state.ended:
+                self.close_headerless(state)
+            _settle(state.run, state, closed)
         return self._runs
 
     def tail_lines(self, n: int) -> list[str]:
@@ -117,6 +131,8 @@ class LogParser:
         i, n = 0, len(records)
         while i < n:
             record = records[i]
+            if record[:1] == ">":  # a paste quoted in an issue or a mail: `> Epoch 1/3`
+                records[i] = record = _unquote(record)
             observed = self.observed
             taken = 0
             for wants, read, batched, silent in table:
@@ -179,13 +195,18 @@ class LogParser:
         if restarted:
             state = self.new_run()
             run = state.run
-        state.crashed = False
+        elif state.epoch is None and state.unplaced and not state.rows and epoch > 1:
+            # a paste that starts mid-epoch: what came before the first header is the epoch
+            # before it
+            self.place(state, epoch - 1)
+            state.trailing = False
+        state.crashed = state.stopped = False
         if total is not None:
             run.epochs_planned = total
         if epoch != state.epoch:
             state.epoch = epoch
             state.epoch_serial += 1
-            state.epoch_done = False
+            state.epoch_done = state.bar_open = False
             if state.base_epoch is None:
                 state.base_epoch = epoch
         return state
@@ -237,7 +258,21 @@ class LogParser:
             state.run.hints.setdefault("eval_seconds", {})[epoch] = state.unplaced_eval_seconds
         state.unplaced_seconds = state.unplaced_eval_seconds = None
         state.epoch_serial += 1  # the bar that follows is the next epoch's
-        state.epoch_done = False
+        state.epoch_done = state.bar_open = False
+
+    def close_headerless(self, state: _RunState) -> None:
+        """A Keras bar that reached its end with no `Epoch k/N` header before it (`fit(epochs=1)`
+        prints none) is an epoch: the one after the last."""
+        if state.epoch is None and state.unplaced and state.epoch_done:
+            self.place(state, max(state.rows, default=0) + 1)
+            state.epoch = None
+
+
+_QUOTE = re.compile(r"^(?:>[ \t]?)+")
+
+
+def _unquote(record: str) -> str:
+    return _QUOTE.sub("", record, count=1)
 
 
 # --- coverage ---------------------------------------------------------------------------------
@@ -252,6 +287,12 @@ def _unmatched(coverage: Coverage, record: str) -> None:
 
 # --- settling: status -------------------------------------------------------------------------
 def _settle(run: Run, state: _RunState, closed: bool) -> None:
+    if closed and state.bar_open and not state.crashed and state.epoch in state.rows:
+        # the log ends (or the run does) before the epoch's bar reached its end: no epoch
+        # (a crashed run keeps the epoch it died in: where it crashed is worth saying)
+        row = state.rows.pop(state.epoch)  # type: ignore[arg-type]
+        if row in run.epochs:
+            run.epochs.remove(row)
     run.roles = infer_roles(run)
     if state.crashed:
         run.status = "crashed"
@@ -265,8 +306,8 @@ def _settle(run: Run, state: _RunState, closed: bool) -> None:
         incomplete = (
             not state.ended
             and run.epochs_planned is not None
-            and run.current_epoch is not None
-            and run.current_epoch < run.epochs_planned
+            and state.epoch is not None
+            and state.epoch < run.epochs_planned
             and "keras" in run.formats
             and not state.epoch_done
         )

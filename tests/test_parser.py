@@ -334,10 +334,13 @@ def test_keras_batch_path_reads_a_long_epoch_exactly():
     frames = [b"Epoch 1/1\n"] + [
         BAR(f"{i:3d}/500", f"{(500 - i) // 9}s").encode() + f" - acc: {i / 600:.4f} - loss: {1 / i:.4e}".encode()
         for i in range(1, 500)] + [b"\n"]
-    run = parse_bytes(b"".join(frames)).runs[0]
+    live = LogParser("x")
+    live.feed(b"".join(frames))
+    run = live.runs[0]  # live: the epoch being drawn has its row (closed, a cut epoch has none)
     assert run.series["loss"].steps.tolist() == list(range(1, 500))
     assert run.series["loss"].values.tolist() == [float(f"{1 / i:.4e}") for i in range(1, 500)]
     assert run.epochs[0].metrics == {"acc": float(f"{499 / 600:.4f}"), "loss": float(f"{1 / 499:.4e}")}
+    assert live.close().runs[0].epochs == []  # cut before its last frame: no epoch
     fast, general = parse_both(b"".join(frames))
     assert fast == general
 
@@ -436,8 +439,14 @@ def test_a_stop_line_ends_the_run_even_mid_epoch():
             "training stopped at epoch 1 step 5/10: epoch 1 is incomplete (no dev scores)\n")
     p = LogParser()
     p.feed(text.encode())
-    assert p.runs[0].status == "finished"  # said over while the log is still open
-    assert p.close().runs[0].status == "finished"
+    assert p.runs[0].status == "stopped"  # said over while the log is still open
+    run = p.close().runs[0]
+    assert run.status == "stopped" and run.epochs == []  # epoch 1 was cut: no epoch
+
+
+def test_training_finished_is_not_a_stop():
+    run = one_run("Epoch 1/1\n10/10 [====] - 1s - loss: 0.7\ntraining finished\n")
+    assert run.status == "finished"
 
 
 PATHOLOGICAL = {  # each once took seconds to minutes at these sizes (quadratic retries)

@@ -27,6 +27,7 @@ class RunState(Protocol):
     rows: dict[int, EpochRow]
     epoch_serial: int  # +1 whenever an epoch opens: epoch-scoped reader state resets on it
     epoch_done: bool  # the current epoch's bar reached its target
+    bar_open: bool  # the current epoch's bar drew frames short of its target (cut if it ends so)
     diverged: bool
     crashed: bool
     ended: bool
@@ -52,6 +53,7 @@ class Context(Protocol):
     def new_run(self) -> RunState: ...
     def header(self, epoch: int, total: int | None) -> RunState: ...  # an epoch opens
     def place(self, state: RunState, epoch: int) -> None: ...  # unplaced values are `epoch`'s
+    def close_headerless(self, state: RunState) -> None: ...  # a finished headerless bar: epoch
     def row(self, state: RunState) -> EpochRow | None: ...
     def observe(self, state: RunState, name: str, epoch: float | None, step: int | None,
                 value: float, row: EpochRow | None, train: bool = True) -> None: ...
@@ -67,6 +69,7 @@ class Reader:
       `read` is not called. It runs on every record that earlier readers did not take.
     - `read(record, ctx)`: True when the record was this family's (nothing later sees it),
       False to pass it on.
+    - `finish(ctx)`: optional, called once when the log ends.
     - `read_many(records, i, ctx)`: optional, for families whose records come in long runs
       (Keras bar frames): how many records from `records[i]` on were taken, 0 for none.
       The default calls `read` on `records[i]`.
@@ -84,3 +87,7 @@ class Reader:
 
     def read_many(self, records: list[str], i: int, ctx: Context) -> int:
         return 1 if self.read(records[i], ctx) else 0
+
+    def finish(self, ctx: Context) -> None:
+        """The log has ended (`LogParser.close`): settle what is still open (a traceback cut
+        before its exception line, a block of values awaiting its end)."""

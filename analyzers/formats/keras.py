@@ -207,6 +207,7 @@ class KerasBar(Reader):
         if j == i:
             return 0
         state.crashed = False
+        state.bar_open = True
         run = state.run
         if "keras" not in run.formats:
             run.formats.append("keras")
@@ -255,7 +256,9 @@ class KerasBar(Reader):
         if kst.done and state.epoch is None and step.current < kst.last and (
                 step.target == run.steps_per_epoch):
             # no headers (fit(epochs=1) in a loop prints none): the bar starting over is the
-            # next fit, not an evaluation
+            # next fit, not an evaluation; the finished one was an epoch
+            ctx.close_headerless(state)
+            kst.serial = state.epoch_serial
             kst.done, kst.ends, kst.bar = False, 0, None
             state.epoch_done = False
         if not kst.eval and kst.done and (
@@ -295,6 +298,7 @@ class KerasBar(Reader):
                 row.metrics[name] = value
             if value - value != 0 and LOSS.search(name) and not DEV_PREFIX.match(name):
                 state.diverged = True  # NaN or infinite: inf - inf and nan - nan are NaN
+        state.bar_open = target is not None and step.current < target
         if target is not None and step.current >= target:
             kst.done = state.epoch_done = True
             kst.ends += 1

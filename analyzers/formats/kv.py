@@ -190,6 +190,8 @@ class KeyValueLines(Reader):
         row = None if held_out else ctx.row(state)
         for name, value in kv.pairs:
             ctx.observe(state, name, state.epoch, kv.step, value, row)
+        if row is not None and kv.epoch is not None:
+            state.bar_open = False  # a summary naming its epoch: that epoch's work is done
         if kv.seconds is not None and row is not None:
             row.seconds = kv.seconds
         if trailing:  # what follows belongs to the next summary's epoch

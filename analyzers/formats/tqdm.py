@@ -147,6 +147,7 @@ class TqdmBar(Reader):
         run.step = gstep
         if u.total and m:
             run.steps_per_epoch = u.total
+            state.bar_open = u.n < u.total
         for name, value in u.postfix:
             ctx.observe(state, name, state.epoch, gstep, value, row if m else None)
             if state.epoch is None:

@@ -121,6 +121,7 @@ class TrainerDicts(Reader):
                 state.base_epoch = whole
         row = ctx.row(state)
         assert row is not None
+        state.bar_open = False
         for name, (seen_at, value) in own.last.items():
             if whole - 1 < seen_at <= whole + 1e-9:
                 row.metrics.setdefault(name, value)
