@@ -90,7 +90,9 @@ def metric_like(lower: str) -> bool:
 
 
 # --- pieces -------------------------------------------------------------------------------
-NUM = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?|[-+]?(?:nan|NaN|NAN|inf|Inf|INF|Infinity)"
+# tqdm's `format_num` prints a NaN postfix value as `nan.0` (Lightning bars: `train_loss=nan.0`)
+NUM = (r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?|"
+       r"[-+]?(?:nan|NaN|NAN|inf|Inf|INF|Infinity)(?:\.0)?")
 NAME = r"[A-Za-z_][\w.\-/@]{0,79}(?![\w.\-/@])"  # bounded: no quadratic work on junk
 SI = r"[kMGTPEZY]?"
 CLOCK = r"(?:\d+d, )?\d+(?::\d\d)+"  # tqdm 00:05, 1:02:03
@@ -103,6 +105,8 @@ name = pp.Regex(NAME).set_name("name")
 
 def to_float(text: str) -> float:
     t = text.strip().lower()
+    if t.endswith(".0") and t[-3:-2].isalpha():  # `nan.0`, `inf.0`
+        t = t[:-2]
     if t.endswith("%"):
         return float(t[:-1]) / 100.0
     if t.lstrip("+-") in ("nan",):

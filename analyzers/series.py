@@ -264,8 +264,16 @@ class LogParser:
         """A Keras bar that reached its end with no `Epoch k/N` header before it (`fit(epochs=1)`
         prints none) is an epoch: the one after the last."""
         if state.epoch is None and state.unplaced and state.epoch_done:
+            first = not state.rows
             self.place(state, max(state.rows, default=0) + 1)
             state.epoch = None
+            run = state.run
+            # Keras prints `Epoch k/N` whenever N > 1: one headerless fit planned one epoch;
+            # a loop of them planned some number the log does not say
+            if first and run.epochs_planned is None:
+                run.epochs_planned = 1
+            elif not first and run.epochs_planned == 1:
+                run.epochs_planned = None
 
 
 _QUOTE = re.compile(r"^(?:>[ \t]?)+")
