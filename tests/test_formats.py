@@ -175,3 +175,19 @@ def test_traceback_source_lines_never_become_metrics():
     run = one_run(text)
     assert run.epochs[0].metrics == {"loss": 0.7} and set(run.series) == {"loss"}
     assert run.status == "crashed" and run.error == "ZeroDivisionError: division by zero"
+
+
+# --- Keras callback lines name an epoch but open none ---------------------------------------
+@pytest.mark.parametrize("line", [
+    "Epoch 00000: val_acc improved from -inf to 0.51000, saving model to weights.h5",  # Keras 1
+    "Epoch 00001: val_acc did not improve",
+    "Epoch 1: early stopping",
+    "Epoch 00001: ReduceLROnPlateau reducing learning rate to 0.0001.",
+    "Restoring model weights from the end of the best epoch: 1.",
+])
+def test_keras_callback_lines_are_no_headers(line):
+    text = (f"Epoch 1/3\n - 4s - loss: 0.7 - acc: 0.5 - val_loss: 0.69 - val_acc: 0.51\n{line}\n"
+            "Epoch 2/3\n - 4s - loss: 0.6 - acc: 0.6 - val_loss: 0.65 - val_acc: 0.6\n")
+    run = one_run(text)
+    assert [row.epoch for row in run.epochs] == [1, 2]
+    assert run.epochs[1].metrics["val_acc"] == 0.6

@@ -308,6 +308,16 @@ class KerasBar(Reader):
                 state.unplaced_seconds = step.seconds
 
 
+# Keras callbacks name the epoch they speak about but open none: `Epoch 00012: val_acc did not
+# improve` (Keras 1 counts from 0 there, Keras 2 from 1, zero-padded), `Epoch 3: val_loss improved
+# from 0.69 to 0.65, saving model to ...`, `Epoch 5: early stopping`, `Epoch 4: ReduceLROnPlateau
+# reducing learning rate to ...`, `Restoring model weights from the end of the best epoch: 3.`
+_CALLBACK = re.compile(
+    r"^\s*(?:Epoch\s+\d+:\s+(?:\S+\s+(?:improved|did not improve)|early stopping|"
+    r"ReduceLROnPlateau|LearningRateScheduler|saving model|EarlyStopping)|"
+    r"Restoring model weights from the end of the best epoch)")
+
+
 class KerasLines(Reader):
     """`Epoch 3/10` (also `Epoch [3/10]`, after a logging prefix, values on the same line) and
     Keras 2.2's `verbose=2` epoch line ` - 4s - loss: 0.41 - acc: 0.80`."""
@@ -319,6 +329,8 @@ class KerasLines(Reader):
 
     def read(self, record: str, ctx: Context) -> bool:
         f = g.fast()
+        if ("Epoch" in record or "Restoring" in record) and _CALLBACK.match(record):
+            return True  # a callback's message: no header, no metric
         m = f.epoch_header.search(record) if "poch" in record else None
         if m:
             state = ctx.header(int(m["epoch"]), int(m["total"]))
