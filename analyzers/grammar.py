@@ -306,8 +306,13 @@ def grammar() -> Grammar:
     # Trainer: {'loss': 0.69, 'grad_norm': 1.2, 'learning_rate': 5e-05, 'epoch': 0.16}
     # transformers 5 prints numbers as strings: {'loss': '0.6928', 'epoch': '0.1587'}
     key = pp.QuotedString("'") | pp.QuotedString('"')
+    # a value a framework left wrapped: `np.float32(0.6931472)` (numpy 2 reprs), `tensor(0.69)`
+    wrapped = pp.Regex(
+        rf"(?:np\.|numpy\.)?(?:float(?:16|32|64)|tensor|array)\(\s*(?P<inner>{NUM})[^()]*\)"
+    ).set_parse_action(lambda t: t[0][t[0].index("(") + 1:].split(",")[0].strip(" )"))
     value = (
-        number
+        wrapped
+        | number
         | pp.QuotedString("'")
         | pp.QuotedString('"')
         | pp.Keyword("True") | pp.Keyword("False") | pp.Keyword("None")

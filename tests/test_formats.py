@@ -191,3 +191,65 @@ def test_keras_callback_lines_are_no_headers(line):
     run = one_run(text)
     assert [row.epoch for row in run.epochs] == [1, 2]
     assert run.epochs[1].metrics["val_acc"] == 0.6
+
+
+# --- Hugging Face Trainer forms -------------------------------------------------------------
+def _hf_truth(name: str) -> dict:
+    return json.loads((LOGS / f"{name}.truth.json").read_text(encoding="utf-8"))
+
+
+def test_transformers4_dicts_are_numbers_read_like_strings():
+    """transformers 4.x wrote `str(logs)` (numbers, not strings): the same log_history printed
+    that way reads to the same values as transformers 5's string form."""
+    history = _hf_truth("hf_trainer_file")["log_history"]
+    lines = [str({k: v for k, v in entry.items() if k not in ("step", "total_flos")})
+             for entry in history]
+    run = one_run("\n".join(lines) + "\n")
+    losses = [e["loss"] for e in history if "loss" in e]
+    assert run.series["loss"].values.tolist() == losses
+    evals = [e for e in history if "eval_loss" in e]
+    assert [row.epoch for row in run.epochs] == sorted({round(e["epoch"]) for e in evals})
+    for e in evals:
+        assert run.epochs[round(e["epoch"]) - 1].metrics["eval_loss"] == e["eval_loss"]
+    assert "train_runtime" in run.series  # the summary is kept, as a series
+
+
+def test_tftrainer_dicts_with_float32_reprs_and_step_behind_a_logging_prefix():
+    """TFTrainer logged `{**logs, 'step': global_step}` through `logging` with numpy float32
+    values: built here with real numpy and the real logging module."""
+    import io
+    import logging
+
+    import numpy as np
+
+    history = [e for e in _hf_truth("hf_trainer_file")["log_history"] if "loss" in e]
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logging.Formatter(
+        "[%(levelname)s|%(filename)s:%(lineno)s] %(asctime)s >> %(message)s"))
+    log = logging.getLogger("bertmon-test-tftrainer")
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    try:
+        for e in history:
+            log.info({"loss": np.float32(e["loss"]), "learning_rate": np.float32(e["learning_rate"]),
+                      "epoch": e["epoch"], "step": e["step"]})
+    finally:
+        log.removeHandler(handler)
+    run = one_run(stream.getvalue())
+    loss = run.series["loss"]
+    assert loss.values.tolist() == [float(str(np.float32(e["loss"]))) for e in history]
+    assert loss.steps.tolist() == [e["step"] for e in history]
+    assert "step" not in run.series
+
+
+def test_train_metrics_block_is_a_summary_not_an_epoch():
+    data = (LOGS / "hf_trainer_log_metrics_file.log").read_bytes()
+    truth = _hf_truth("hf_trainer_log_metrics_file")
+    run = one_run(data)
+    assert [row.epoch for row in run.epochs] == [1, 2]
+    assert "train_loss" not in run.epochs[-1].metrics  # the run's mean loss is no epoch's
+    final = truth["train_output_metrics"]
+    assert run.series["train_loss"].values.tolist()[-1] == float(f"{final['train_loss']:.4f}")
+    evals = truth["eval_metrics"]
+    assert run.series["eval_loss"].values.tolist()[-1] == float(f"{evals['eval_loss']:.4f}")

@@ -36,7 +36,7 @@ from .crash import Ended, Fatal, Traceback
 from .keras import KerasBar, KerasLines
 from .kv import KeyValueLines, Noise
 from .tqdm import TqdmBar
-from .trainer import TrainerDicts
+from .trainer import MetricsBlock, TrainerDicts
 
 READERS: list[type[Reader]] = [
     Traceback,  # first: inside a traceback nothing is a metric
@@ -44,6 +44,7 @@ READERS: list[type[Reader]] = [
     Ended,
     TqdmBar,
     TrainerDicts,
+    MetricsBlock,  # `***** train metrics *****` and the `name = value` lines under it
     Noise,  # C++ logging: never metrics, never fatal
     KerasLines,  # `Epoch 3/10`, Keras 2.2's ` - 4s - loss: ...`
     KeyValueLines,  # the catch-all for printed name/value pairs
