@@ -253,3 +253,54 @@ def test_train_metrics_block_is_a_summary_not_an_epoch():
     assert run.series["train_loss"].values.tolist()[-1] == float(f"{final['train_loss']:.4f}")
     evals = truth["eval_metrics"]
     assert run.series["eval_loss"].values.tolist()[-1] == float(f"{evals['eval_loss']:.4f}")
+
+
+# --- structure real pastes break (real captures, cut, joined or quoted as a paste does) -----
+def _epochs(data: bytes) -> list:
+    return [(row.epoch, row.metrics) for row in one_run(data).epochs]
+
+
+@pytest.mark.parametrize("name", ["keras2_callbacks_v1_file", "keras2_callbacks_v2_file",
+                                  "keras3_verbose1_pty", "keras3_verbose2_file"])
+def test_a_paste_quoted_with_gt_reads_as_the_log(name):
+    data = (LOGS / f"{name}.log").read_bytes()
+    quoted = b"\n".join(b"> " + line for line in data.split(b"\n"))
+    assert _epochs(quoted) == _epochs(data)
+
+
+@pytest.mark.parametrize("name", ["keras2_callbacks_v1_file", "keras2_callbacks_v2_file",
+                                  "keras3_verbose1_pty", "keras3_verbose2_file"])
+def test_a_paste_that_lost_its_line_breaks_around_headers(name):
+    data = (LOGS / f"{name}.log").read_bytes()
+    before = data.replace(b"\r\nEpoch", b"Epoch").replace(b"\nEpoch", b"Epoch")  # `0.57Epoch 2/8`
+    after = data.replace(b"/8\n", b"/8").replace(b"/3\r\n", b"/3").replace(b"/3\n", b"/3")
+    assert _epochs(before) == _epochs(data)
+    assert _epochs(after) == _epochs(data)  # `Epoch 2/812/12 [====`
+
+
+def test_a_paste_that_starts_mid_epoch_takes_its_number_from_the_next_header():
+    data = (LOGS / "keras2_callbacks_v1_file.log").read_bytes()
+    start = data.index(b"Epoch 2: val_acc")  # after epoch 2's header and first frame
+    epochs = _epochs(data[start:])
+    assert epochs == _epochs(data)[1:]
+    assert epochs[0][0] == 2
+
+
+def test_an_epoch_cut_before_its_last_frame_is_no_epoch():
+    data = (LOGS / "keras2_callbacks_v1_file.log").read_bytes()
+    cut = data.index(b"\r", data.index(b"Epoch 3/8"))  # into epoch 3's bar, before its end
+    cut = data.index(b"\r", cut + 1)
+    run = one_run(data[:cut + 1])
+    assert [row.epoch for row in run.epochs] == [1, 2]
+    assert run.status == "running"  # ended mid-epoch 3 of 8: not finished
+
+
+def test_notebook_traceback_reports_the_exception_not_a_frame():
+    data = (LOGS / "keras3_crash_ipython_file.log").read_bytes()
+    run = one_run(data)
+    assert run.status == "crashed"
+    assert run.error == "RuntimeError: bertmon test emitter: simulated crash in epoch 2"
+    assert set(run.series) <= {"loss", "accuracy", "val_loss", "val_accuracy"}  # no source line
+    cut = data[:data.rindex(b"RuntimeError: bertmon")]  # the paste ends before the exception
+    run = one_run(cut)
+    assert run.status == "crashed" and run.error == "RuntimeError"  # named in the header
