@@ -304,3 +304,25 @@ def test_notebook_traceback_reports_the_exception_not_a_frame():
     cut = data[:data.rindex(b"RuntimeError: bertmon")]  # the paste ends before the exception
     run = one_run(cut)
     assert run.status == "crashed" and run.error == "RuntimeError"  # named in the header
+
+
+# --- key/value forms people print -----------------------------------------------------------
+@pytest.mark.parametrize("line,metrics", [
+    ("Train Loss : 0.512  Validation Accuracy : 0.81", {"Train Loss": 0.512,
+                                                        "Validation Accuracy": 0.81}),
+    ("train loss 0.512 val acc 0.81", {"train loss": 0.512, "val acc": 0.81}),
+    ("Validation accuracy: 0.81.", {"Validation accuracy": 0.81}),
+    ("loss=1.95e+4, acc=0.5,", {"loss": 19500.0, "acc": 0.5}),
+    ("I1120 10:12:34.123456 140234 train.py:124] loss = 0.512, accuracy = 0.81",
+     {"loss": 0.512, "accuracy": 0.81}),
+])
+def test_key_value_forms(line, metrics):
+    run = one_run(f"Epoch 1/2\n{line}\n")
+    assert run.epochs[0].metrics == metrics
+
+
+def test_names_with_spaces_keep_their_roles():
+    run = one_run("Epoch 1/2\nTrain Loss : 0.512\nValidation Accuracy : 0.81\n"
+                  "Epoch 2/2\nTrain Loss : 0.4\nValidation Accuracy : 0.85\n")
+    assert run.roles["train_loss"] == "Train Loss"
+    assert run.roles["dev_acc"] == "Validation Accuracy"
