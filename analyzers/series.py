@@ -131,7 +131,7 @@ class LogParser:
         i, n = 0, len(records)
         while i < n:
             record = records[i]
-            if record[:1] == ">":  # a paste quoted in an issue or a mail: `> Epoch 1/3`
+            if record[0] == ">":  # a paste quoted in an issue or a mail: `> Epoch 1/3`
                 records[i] = record = _unquote(record)
             observed = self.observed
             taken = 0
