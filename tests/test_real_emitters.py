@@ -216,7 +216,8 @@ def check_lightning(analysis, truth: dict) -> None:
     summary = _analysis_summary(analysis)
     assert len(analysis.runs) == 1, summary
     run = analysis.runs[0]
-    assert "tqdm" in run.formats, summary
+    assert ("tqdm" if "--bar" not in truth["argv"] else "lightning-rich") in run.formats, summary
+    assert run.epochs_planned in (None, truth["epochs_planned"]), summary
     table = {row.epoch: row for row in run.epochs}
     for record in truth["epochs"]:
         row = table.get(record["epoch"])

@@ -35,6 +35,7 @@ from .base import Context, Reader, RunState
 from .crash import Ended, Fatal, Traceback
 from .keras import KerasBar, KerasLines
 from .kv import KeyValueLines, Noise
+from .rich import RichBar
 from .tqdm import TqdmBar
 from .trainer import MetricsBlock, TrainerDicts
 
@@ -43,6 +44,7 @@ READERS: list[type[Reader]] = [
     KerasBar,  # the commonest records (one per training step), read in batches
     Ended,
     TqdmBar,
+    RichBar,  # Lightning's RichProgressBar
     TrainerDicts,
     MetricsBlock,  # `***** train metrics *****` and the `name = value` lines under it
     Noise,  # C++ logging: never metrics, never fatal
