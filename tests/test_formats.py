@@ -326,3 +326,34 @@ def test_names_with_spaces_keep_their_roles():
                   "Epoch 2/2\nTrain Loss : 0.4\nValidation Accuracy : 0.85\n")
     assert run.roles["train_loss"] == "Train Loss"
     assert run.roles["dev_acc"] == "Validation Accuracy"
+
+
+def test_eval_results_logged_one_key_a_line_behind_a_logging_prefix():
+    """The old example scripts (run_glue.py) logged `***** Eval results *****` then
+    `logger.info("  %s = %s", key, value)` with their logging format; made here with the real
+    logging module and the Trainer's own eval record."""
+    import io
+    import logging
+
+    history = _hf_truth("hf_trainer_file")["log_history"]
+    evals = [e for e in history if "eval_loss" in e]
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logging.Formatter("%(asctime)s - %(levelname)s - %(name)s -   %(message)s",
+                                           datefmt="%m/%d/%Y %H:%M:%S"))
+    log = logging.getLogger("__main__.bertmon_test")
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    try:
+        for e in evals:
+            log.info("***** Eval results *****")
+            for key in sorted(e):
+                if key != "step":
+                    log.info("  %s = %s", key, e[key])
+    finally:
+        log.removeHandler(handler)
+    run = one_run(stream.getvalue())
+    assert [row.epoch for row in run.epochs] == [round(e["epoch"]) for e in evals]
+    for row, e in zip(run.epochs, evals):
+        assert row.metrics["eval_loss"] == e["eval_loss"]
+        assert row.metrics["eval_accuracy"] == e["eval_accuracy"]
