@@ -357,3 +357,14 @@ def test_eval_results_logged_one_key_a_line_behind_a_logging_prefix():
     for row, e in zip(run.epochs, evals):
         assert row.metrics["eval_loss"] == e["eval_loss"]
         assert row.metrics["eval_accuracy"] == e["eval_accuracy"]
+
+
+def test_bertmon_train_tf_one_epoch_is_one_epoch():
+    """`bertmon train --framework tf --epochs 1`: Keras prints no header for one epoch; the
+    epoch is read, with the values the trainer wrote to metrics.jsonl at Keras's precision."""
+    run = one_run((LOGS / "bertmon_train_tf_epochs1.log").read_bytes())
+    record = json.loads((LOGS / "bertmon_train_tf_epochs1.metrics.jsonl").read_text().splitlines()[0])
+    assert [row.epoch for row in run.epochs] == [record["epoch"]] and run.epochs_planned == 1
+    assert run.status == "finished"
+    for name in ("loss", "accuracy", "val_loss", "val_accuracy", "val_f1"):
+        assert run.epochs[0].metrics[name] == float(f"{record[name]:.4f}"), name
