@@ -77,7 +77,8 @@ _AFTER_METRIC_WORD = re.compile(
 
 def metric_like(lower: str) -> bool:
     """Whether a lowered line holds a common metric's name followed by a number (`val loss
-    0.34`, `acc: 81%`, `loss was 0.5`): what the coverage count calls metric-like when no reader took it.
+    0.34`, `acc: 81%`, `loss was 0.5`): what the coverage count calls metric-like when no
+    reader took it.
     Substring finds, then one anchored match per hit: linear, unlike an alternation search."""
     after = _AFTER_METRIC_WORD.match
     for word in _METRIC_WORDS_CHEAP:

@@ -232,7 +232,8 @@ def test_tftrainer_dicts_with_float32_reprs_and_step_behind_a_logging_prefix():
     log.setLevel(logging.INFO)
     try:
         for e in history:
-            log.info({"loss": np.float32(e["loss"]), "learning_rate": np.float32(e["learning_rate"]),
+            log.info({"loss": np.float32(e["loss"]),
+                      "learning_rate": np.float32(e["learning_rate"]),
                       "epoch": e["epoch"], "step": e["step"]})
     finally:
         log.removeHandler(handler)
@@ -363,7 +364,8 @@ def test_bertmon_train_tf_one_epoch_is_one_epoch():
     """`bertmon train --framework tf --epochs 1`: Keras prints no header for one epoch; the
     epoch is read, with the values the trainer wrote to metrics.jsonl at Keras's precision."""
     run = one_run((LOGS / "bertmon_train_tf_epochs1.log").read_bytes())
-    record = json.loads((LOGS / "bertmon_train_tf_epochs1.metrics.jsonl").read_text().splitlines()[0])
+    metrics = (LOGS / "bertmon_train_tf_epochs1.metrics.jsonl").read_text()
+    record = json.loads(metrics.splitlines()[0])
     assert [row.epoch for row in run.epochs] == [record["epoch"]] and run.epochs_planned == 1
     assert run.status == "finished"
     for name in ("loss", "accuracy", "val_loss", "val_accuracy", "val_f1"):
