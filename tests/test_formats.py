@@ -370,3 +370,14 @@ def test_bertmon_train_tf_one_epoch_is_one_epoch():
     assert run.status == "finished"
     for name in ("loss", "accuracy", "val_loss", "val_accuracy", "val_f1"):
         assert run.epochs[0].metrics[name] == float(f"{record[name]:.4f}"), name
+
+
+def test_suffixed_dev_names_and_nll_losses_take_their_roles():
+    run = one_run("Epoch: 0000 nll_train: 93185.77 kl_train: 195.29 acc_train: 0.0915 "
+                  "nll_val: 104181.94 acc_val: 0.0 time: 866.2107s\n"
+                  "Epoch: 0001 nll_train: 40856.01 kl_train: 204.92 acc_train: 0.0893 "
+                  "nll_val: 75632.86 acc_val: 0.1 time: 713.4318s\n")
+    assert [row.epoch for row in run.epochs] == [0, 1]
+    assert run.roles["train_loss"] == "nll_train" and run.roles["dev_loss"] == "nll_val"
+    assert run.roles["train_acc"] == "acc_train" and run.roles["dev_acc"] == "acc_val"
+    assert run.epochs[1].seconds == 713.4318
