@@ -171,7 +171,8 @@ EPOCH_HEADER = (
 
 # --- line expressions: tqdm ---------------------------------------------------------------
 TQDM_BAR = (
-    rf"^(?:(?P<desc>.*?): ?)?\s*(?P<pct>\d{{1,3}})%\|(?P<bar>[^|]*)\|\s*"
+    # the bar's cells may be gone: a notebook's text output keeps `100% 2785/2785 [00:53<...]`
+    rf"^(?:(?P<desc>.*?): ?)?\s*(?P<pct>\d{{1,3}})%(?:\|(?P<bar>[^|]*)\|)?\s*"
     rf"(?P<n>[\d.]+{SI})/(?P<total>[\d.]+{SI})\s*"
     rf"\[(?P<elapsed>{CLOCK}|\?)<(?P<remaining>{CLOCK}|\?),\s*(?P<rate>[^,\]]*)"
     r"(?P<postfix>(?:,[^\]]*)?)(?:\](?P<after>.*)|(?P<cut>))$"  # `ncols` may cut the `]` off

@@ -381,3 +381,24 @@ def test_suffixed_dev_names_and_nll_losses_take_their_roles():
     assert run.roles["train_loss"] == "nll_train" and run.roles["dev_loss"] == "nll_val"
     assert run.roles["train_acc"] == "acc_train" and run.roles["dev_acc"] == "acc_val"
     assert run.epochs[1].seconds == 713.4318
+
+
+def test_tqdm_description_values_and_bars_without_cells():
+    """`pbar.set_description(f"Train Epoch: {e} Loss: {loss}")`, copied from a notebook's text
+    output where the bar's cells are gone (`100% 2785/2785 [00:53<00:00, 52.28it/s]`)."""
+    import io
+
+    from tqdm import tqdm
+
+    stream = io.StringIO()
+    for epoch, loss in ((16, 0.35977894), (17, 0.34)):
+        bar = tqdm(range(4), file=stream, mininterval=0, ascii=False)
+        for _ in bar:
+            bar.set_description(f"Train Epoch: {epoch} Loss: {loss}")
+        bar.close()
+    text = stream.getvalue()
+    cellless = "".join(c for c in text if c not in "█▏▎▍▌▋▊▉|")  # what the notebook kept
+    for data in (text, cellless):
+        run = one_run(data.encode())
+        assert [(row.epoch, row.metrics.get("Loss")) for row in run.epochs] == [
+            (16, 0.35977894), (17, 0.34)]

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from .. import grammar as g
 from ..roles import DEV_PREFIX
 from .base import Context, Reader, RunState
+from .kv import key_values_in
 from .values import LOSS, Pairs, pairs
 
 _EPOCH_IN_DESC = re.compile(r"(?:[Ee]poch|\b[Ee]p)\D{0,3}(\d+)(?:\s*(?:/|of)\s*(\d+))?")
@@ -54,13 +55,18 @@ def read_bar(record: str) -> TqdmUpdate | None:
         return None
     postfix = m["postfix"]
     found = pairs(f.postfix_pair.findall(postfix)) if postfix else []
+    desc = (m["desc"] or "").strip()
+    if desc and f.kv_separator.search(desc):  # set_description(f"Epoch {e} Loss: {loss:.4f}")
+        kv = key_values_in(desc, ws_ok=True)
+        if kv is not None:
+            found = kv.pairs + found
     if found and m.groupdict().get("cut") is not None:
         # a frame cut at the terminal width: a value at the very end may be cut short
         last = postfix.rsplit(",", 1)[-1]
         if "=" in last and found[-1][0] == last.split("=", 1)[0].strip():
             found.pop()
     return TqdmUpdate(
-        desc=(m["desc"] or "").strip(),
+        desc=desc,
         n=n,
         total=total,
         elapsed=g.clock_to_seconds(m["elapsed"]),
