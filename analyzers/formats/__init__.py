@@ -8,6 +8,7 @@ The interface (`base.py`)::
         silent: ClassVar[bool]     # True: records it takes do not count as handled (noise)
         def wants(self, record: str) -> bool          # cheap pre-filter (substrings)
         def read(self, record: str, ctx: Context) -> bool   # True: taken, later readers skip it
+        def finish(self, ctx: Context) -> None        # optional: the log ended (flush, settle)
 
 `LogParser` (series.py) creates one instance of each class in `READERS` per log and, for each
 cleaned record, asks them in this order: the first whose `wants` is true and whose `read`
@@ -23,7 +24,12 @@ gives values read before their epoch was known to it, `ctx.dispatch(text)` reads
 another reader (the key/value reader's `apply`, say). State a reader keeps for a run lives in
 `state.own[name]` (reset it when `state.epoch_serial` changes if it is per epoch); state for
 the whole log lives on the reader instance. `ctx.handled` counts records taken so far: store
-`ctx.handled + 1` when taking one to know later whether nothing came in between.
+`ctx.handled + 1` when taking one to know later whether nothing came in between. A reader that
+appends to a `Series` itself (not through `ctx.observe`) adds the count to `ctx.observed`: the
+parser counts a record as understood (`Run.coverage.with_metrics`) when `observed` grew.
+Status flags on the run state: `crashed`, `stopped` (KeyboardInterrupt, `training stopped`),
+`ended`, `diverged`; `bar_open` (an epoch's bar short of its end: a cut epoch is dropped when
+the log ends) and `epoch_done` (the bar reached its end).
 
 Adding a format: one module here with its `Reader` subclass, one line in `READERS`, and its
 fixtures (real bytes from the real library, or a cited public paste) under `sample_logs/`.
