@@ -402,3 +402,8 @@ def test_tqdm_description_values_and_bars_without_cells():
         run = one_run(data.encode())
         assert [(row.epoch, row.metrics.get("Loss")) for row in run.epochs] == [
             (16, 0.35977894), (17, 0.34)]
+
+
+def test_training_stopped_early_is_finished_not_stopped():
+    run = one_run("epoch 1: loss=0.5 dev_acc=0.7\nTraining stopped early at epoch 1 (patience 0)\n")
+    assert run.status == "finished"

@@ -113,8 +113,8 @@ class Ended(Reader):
             return False
         if ctx.state is not None:
             ctx.state.ended = True
-            if m[1] in ("stopped", "interrupted"):
-                ctx.state.stopped = True
+            if m[1] in ("stopped", "interrupted") and "early" not in record.lower():
+                ctx.state.stopped = True  # (`training stopped early`: early stopping finished it)
         return True
 
 
