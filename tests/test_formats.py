@@ -407,3 +407,9 @@ def test_tqdm_description_values_and_bars_without_cells():
 def test_training_stopped_early_is_finished_not_stopped():
     run = one_run("epoch 1: loss=0.5 dev_acc=0.7\nTraining stopped early at epoch 1 (patience 0)\n")
     assert run.status == "finished"
+
+
+def test_a_look_back_summary_is_understood_not_unmatched():
+    run = one_run((LOGS / "bertmon_train_tf_epochs1.log").read_bytes())
+    assert run.coverage.unmatched_metric_like == 0  # `best epoch 1 with val_f1 0.3732`
+    assert set(run.epochs[0].metrics) == {"loss", "accuracy", "val_loss", "val_accuracy", "val_f1"}

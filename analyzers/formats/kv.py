@@ -152,7 +152,9 @@ class KeyValueLines(Reader):
             name, self._pending = self._pending, None
             kv = key_values([(name, repr(g.to_float(record)))])
         if kv is None:
-            return False
+            # `best epoch 2 with val_f1 0.73`: a look back at a value the table already holds;
+            # understood, and nothing new to record
+            return "best" in record.lower() and g.metric_like(record.lower())
         self.apply(kv, ctx)
         return True
 
