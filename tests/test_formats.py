@@ -413,3 +413,12 @@ def test_a_look_back_summary_is_understood_not_unmatched():
     run = one_run((LOGS / "bertmon_train_tf_epochs1.log").read_bytes())
     assert run.coverage.unmatched_metric_like == 0  # `best epoch 1 with val_f1 0.3732`
     assert set(run.epochs[0].metrics) == {"loss", "accuracy", "val_loss", "val_accuracy", "val_f1"}
+
+
+def test_lightning_graceful_shutdown_is_a_stop():
+    """Lightning's own message on Ctrl-C (lightning/pytorch/trainer/call.py), after the bar."""
+    data = (LOGS / "lightning_tqdm_pty.log").read_bytes()
+    cut = data.index(b"Epoch 2:")
+    run = one_run(data[:cut] + b"\r\nDetected KeyboardInterrupt, attempting graceful shutdown ...\r\n")
+    assert run.status == "stopped" and run.error == "KeyboardInterrupt"
+    assert [row.epoch for row in run.epochs] == [0, 1]

@@ -76,12 +76,13 @@ def read_bar(record: str) -> TqdmUpdate | None:
 
 
 class TqdmState:
-    __slots__ = ("last", "at", "train_key")
+    __slots__ = ("last", "at", "train_key", "done_epoch")
 
     def __init__(self) -> None:
         self.last: tuple | None = None  # the last frame, for redraw de-duplication
         self.at = -1  # `ctx.handled` just after it: consecutive frames only
         self.train_key: tuple[str, int | None] | None = None  # (desc kind, total) of train bars
+        self.done_epoch: int | None = None  # the last epoch whose `Epoch k` bar reached its total
 
 
 class TqdmBar(Reader):
@@ -111,6 +112,8 @@ class TqdmBar(Reader):
             return  # the closing redraw of the same frame (also after the traceback it died in)
         own.last = key
         m = _EPOCH_IN_DESC.search(u.desc) if u.desc else None
+        if m and u.n == 0 and own.done_epoch == int(m[1]):
+            return  # Lightning resets the finished bar (`Epoch 1: 0/12`) before renaming it
         if m:
             state = ctx.header(int(m[1]), int(m[2]) if m[2] else None)
         elif u.total and _EPOCH_BAR.match(u.desc):
@@ -154,6 +157,8 @@ class TqdmBar(Reader):
         if u.total and m:
             run.steps_per_epoch = u.total
             state.bar_open = u.n < u.total
+            if not state.bar_open:
+                own.done_epoch = state.epoch
         for name, value in u.postfix:
             ctx.observe(state, name, state.epoch, gstep, value, row if m else None)
             if state.epoch is None:
