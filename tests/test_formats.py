@@ -419,6 +419,7 @@ def test_lightning_graceful_shutdown_is_a_stop():
     """Lightning's own message on Ctrl-C (lightning/pytorch/trainer/call.py), after the bar."""
     data = (LOGS / "lightning_tqdm_pty.log").read_bytes()
     cut = data.index(b"Epoch 2:")
-    run = one_run(data[:cut] + b"\r\nDetected KeyboardInterrupt, attempting graceful shutdown ...\r\n")
+    stop = b"\r\nDetected KeyboardInterrupt, attempting graceful shutdown ...\r\n"
+    run = one_run(data[:cut] + stop)
     assert run.status == "stopped" and run.error == "KeyboardInterrupt"
     assert [row.epoch for row in run.epochs] == [0, 1]
