@@ -40,7 +40,7 @@ HINT_NAMES = {
 METRIC_WORDS = re.compile(
     r"loss|acc|f1|score|auc|mcc|matthews|precision|recall|perplexity|ppl|bleu|rouge|"
     r"exact|\bem\b|pearson|spearman|corr|error|mae|mse|rmse|metric|top\d|wer|cer|kappa|"
-    r"grad_norm|correct",
+    r"grad_norm|correct|nll|\bkl(?:d|_|\b)|_kl\b|elbo",
     re.I,
 )
 
@@ -50,7 +50,8 @@ METRIC_WORDS = re.compile(
 _KV_WORDS = (
     "loss", "acc", "f1", "score", "auc", "mcc", "matthews", "precision", "recall", "perplexity",
     "ppl", "bleu", "rouge", "exact", "pearson", "spearman", "corr", "error", "mae", "mse", "rmse",
-    "metric", "wer", "cer", "kappa", "grad_norm", "correct", *HINT_NAMES, "epoch", "step",
+    "metric", "wer", "cer", "kappa", "grad_norm", "correct", "nll", "kl", "elbo", *HINT_NAMES,
+    "epoch", "step",
     "iter", "time", "elapsed")
 _KV_WORDS = tuple(w for w in dict.fromkeys(_KV_WORDS)  # a word holding another adds nothing
                   if not any(v != w and v in w for v in _KV_WORDS))
@@ -66,13 +67,40 @@ def has_kv_word(lower: str) -> bool:
     return ("em" in lower or "top" in lower) and _KV_WORDS_SPECIAL.search(lower) is not None
 
 
+_METRIC_WORDS_CHEAP = ("loss", "acc", "f1", "score", "auc", "mcc", "precision", "recall",
+                       "perplexity", "ppl", "bleu", "rouge", "matthews", "pearson", "spearman",
+                       "mse", "mae", "error")
+
+
+_AFTER_METRIC_WORD = re.compile(
+    r"[\w./-]{0,40}(?:\s*[:=|]\s*|\s+(?:[a-z]{1,8}\s+|=\s*)?)[-+]?(?:\d|\.\d|nan\b|inf\b)")
+
+
+def metric_like(lower: str) -> bool:
+    """Whether a lowered line holds a common metric's name followed by a number (`val loss
+    0.34`, `acc: 81%`, `loss was 0.5`): what the coverage count calls metric-like when no
+    reader took it.
+    Substring finds, then one anchored match per hit: linear, unlike an alternation search."""
+    after = _AFTER_METRIC_WORD.match
+    for word in _METRIC_WORDS_CHEAP:
+        i = lower.find(word)
+        while i >= 0:
+            if after(lower, i + len(word)):
+                return True
+            i = lower.find(word, i + 1)
+    return False
+
+
 # --- pieces -------------------------------------------------------------------------------
-NUM = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?|[-+]?(?:nan|NaN|NAN|inf|Inf|INF|Infinity)"
+# tqdm's `format_num` prints a NaN postfix value as `nan.0` (Lightning bars: `train_loss=nan.0`)
+NUM = (r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?|"
+       r"[-+]?(?:nan|NaN|NAN|inf|Inf|INF|Infinity)(?:\.0)?")
 NAME = r"[A-Za-z_][\w.\-/@]{0,79}(?![\w.\-/@])"  # bounded: no quadratic work on junk
 SI = r"[kMGTPEZY]?"
 CLOCK = r"(?:\d+d, )?\d+(?::\d\d)+"  # tqdm 00:05, 1:02:03
 NUM_END = r"(?=$|[\s,;)|\]}])"
-KV_END = r"(?=$|[\s,;)|}]|s\b)"  # not `]` or `:`: `file.cc:404]`, `x.py:121:` are not metrics
+# not `]` or `:`: `file.cc:404]`, `x.py:121:` are not metrics; a sentence's `.` may end a value
+KV_END = r"(?=$|[\s,;)|}]|s\b|\.(?:\s|$))"
 
 number = pp.Regex(NUM).set_name("number")
 name = pp.Regex(NAME).set_name("name")
@@ -80,6 +108,8 @@ name = pp.Regex(NAME).set_name("name")
 
 def to_float(text: str) -> float:
     t = text.strip().lower()
+    if t.endswith(".0") and t[-3:-2].isalpha():  # `nan.0`, `inf.0`
+        t = t[:-2]
     if t.endswith("%"):
         return float(t[:-1]) / 100.0
     if t.lstrip("+-") in ("nan",):
@@ -123,7 +153,7 @@ FINITE = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d\d?)?"
 
 def keras_frame_shape(names: tuple[str, ...]) -> re.Pattern[str]:
     """A whole Keras frame with exactly these metrics: current, target, the bar (no `-` in it)
-    and one finite number per name, in one match. What it matches, `events.keras_metrics`
+    and one finite number per name, in one match. What it matches, `formats.keras.keras_metrics`
     reads the same way; anything else does not match and takes the general path."""
     metrics = "".join(rf" - {re.escape(name)}: ({FINITE})" for name in names)
     step = KERAS_STEP.replace(r"(?P<target>\d+|Unknown)", r"(\d+)").replace(
@@ -141,7 +171,8 @@ EPOCH_HEADER = (
 
 # --- line expressions: tqdm ---------------------------------------------------------------
 TQDM_BAR = (
-    rf"^(?:(?P<desc>.*?): ?)?\s*(?P<pct>\d{{1,3}})%\|(?P<bar>[^|]*)\|\s*"
+    # the bar's cells may be gone: a notebook's text output keeps `100% 2785/2785 [00:53<...]`
+    rf"^(?:(?P<desc>.*?): ?)?\s*(?P<pct>\d{{1,3}})%(?:\|(?P<bar>[^|]*)\|)?\s*"
     rf"(?P<n>[\d.]+{SI})/(?P<total>[\d.]+{SI})\s*"
     rf"\[(?P<elapsed>{CLOCK}|\?)<(?P<remaining>{CLOCK}|\?),\s*(?P<rate>[^,\]]*)"
     r"(?P<postfix>(?:,[^\]]*)?)(?:\](?P<after>.*)|(?P<cut>))$"  # `ncols` may cut the `]` off
@@ -214,7 +245,8 @@ def fast() -> Fast:
         log_notice=re.compile(
             r"^\s*(?:\d{4}-\d\d-\d\d[ T][\d:.,]+:?\s+[WID]\s|[WID]\d{4} \d\d:\d\d:\d\d|"
             r"\[[WID] ?\d|.{0,40}\b(?:WARNING|Warning|UserWarning|FutureWarning)\b)"),
-        ended=re.compile(r"^\s*[Tt]raining (?:stopped|finished|complete|completed|done)\b"),
+        ended=re.compile(
+            r"^\s*[Tt]raining (stopped|interrupted|finished|complete|completed|done)\b"),
         labels=re.compile(r"\b(?:labels|classes|label_names|label_list)\s*[=:]\s*\[(?P<items>[^\]]*)\]"),
         frozen=re.compile(  # `freeze_encoder=True`, `bert_model.trainable = False`
             r"\b(?P<key>freeze_encoder|freeze_bert|frozen|trainable)\s*[=:]\s*(?P<value>True|False|true|false)\b"),
@@ -222,6 +254,12 @@ def fast() -> Fast:
             r"(?:^|(?<=[\s|:\]\-]))(?P<what>[Ee]poch|EPOCH|[Ss]tep|STEP|[Ii]ter(?:ation)?)"
             r"\s*[:=#]?\s*(?P<n>\d+)\b(?!\s*/)"),
     )
+
+
+# `train loss 0.512 val acc 0.81`: nothing but names and numbers (read without a colon)
+WS_LINE = re.compile(
+    rf"^\s*(?:{NAME}(?: [A-Za-z][\w.\-/]*){{0,2}}[ \t]+(?:{NUM})%?[,;]?[ \t]*)+$")
+LOG_LEVEL_WORD = re.compile(r"^(?:INFO|DEBUG|WARNING|WARN|ERROR|CRITICAL|NOTICE)\s+")
 
 
 # --- shapes: lines alike but for their numbers parse alike ---------------------------------
@@ -278,8 +316,13 @@ def grammar() -> Grammar:
     # Trainer: {'loss': 0.69, 'grad_norm': 1.2, 'learning_rate': 5e-05, 'epoch': 0.16}
     # transformers 5 prints numbers as strings: {'loss': '0.6928', 'epoch': '0.1587'}
     key = pp.QuotedString("'") | pp.QuotedString('"')
+    # a value a framework left wrapped: `np.float32(0.6931472)` (numpy 2 reprs), `tensor(0.69)`
+    wrapped = pp.Regex(
+        rf"(?:np\.|numpy\.)?(?:float(?:16|32|64)|tensor|array)\(\s*(?P<inner>{NUM})[^()]*\)"
+    ).set_parse_action(lambda t: t[0][t[0].index("(") + 1:].split(",")[0].strip(" )"))
     value = (
-        number
+        wrapped
+        | number
         | pp.QuotedString("'")
         | pp.QuotedString('"')
         | pp.Keyword("True") | pp.Keyword("False") | pp.Keyword("None")
@@ -293,12 +336,17 @@ def grammar() -> Grammar:
     # skipped (cheaper than `scan_string`, which retries the pair at every character).
     sep = pp.Regex(r"\s*[:=]\s*")
     kv_value = pp.Regex(rf"(?:{NUM})%?{KV_END}")
-    kv_name = pp.Regex(rf"{NAME}(?: [a-z]{{2,}}){{0,3}}")  # `Num Epochs`, `max len`
+    # `max len`, `Num Epochs`, `Train Loss : 0.51`, `Validation Accuracy: 0.81`
+    kv_name = pp.Regex(rf"{NAME}(?: (?:[a-z]{{2,}}|[A-Z][a-z]+|F1)(?![\w.\-/@])){{0,3}}")
     kv_pair = pp.Group(kv_name("name") + pp.Suppress(sep) + kv_value("value"))
     skip = pp.Suppress(pp.Regex(r"[^\w\s]+|[\w.\-/@]+|\s+"))
     kv_line = pp.ZeroOrMore(kv_pair | skip)
 
     # `epoch 3 train_loss 0.41 dev_acc 0.80`: names and numbers separated by blanks
-    ws_pair = pp.Group(name("name") + pp.Suppress(pp.White(" \t") | sep) + kv_value("value"))
+    # a name of up to three words: `train loss 0.51 val acc 0.81`
+    ws_name = pp.Regex(
+        rf"{NAME}(?: (?!(?:nan|inf|infinity|NaN|Inf|Infinity)\b)(?:[a-z]{{2,}}|[A-Z][a-z]+)"
+        rf"(?![\w.\-/@])){{0,2}}")
+    ws_pair = pp.Group(ws_name("name") + pp.Suppress(pp.White(" \t") | sep) + kv_value("value"))
     ws_pairs = pp.ZeroOrMore(ws_pair | skip)
     return Grammar(trainer_dict, kv_line, ws_pairs)

@@ -42,6 +42,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seq-len", type=int, default=16)
     ap.add_argument("--logging-steps", type=int, default=2)
     ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--log-metrics", action="store_true",
+                    help="after training, trainer.log_metrics('train', ...) and an evaluate() "
+                         "with log_metrics('eval', ...): the `***** train metrics *****` blocks")
     args = ap.parse_args(argv)
 
     import numpy as np
@@ -98,6 +101,11 @@ def main(argv: list[str] | None = None) -> int:
                           eval_dataset=RandomTokens(args.eval_size, args.seed + 1),
                           compute_metrics=compute_metrics)
         train_output = trainer.train()
+        eval_metrics = None
+        if args.log_metrics:
+            trainer.log_metrics("train", train_output.metrics)
+            eval_metrics = trainer.evaluate()
+            trainer.log_metrics("eval", eval_metrics)
 
     truth = {
         "emitter": "hf_trainer",
@@ -110,6 +118,8 @@ def main(argv: list[str] | None = None) -> int:
         "log_history": [{k: _jsonable(v) for k, v in entry.items()}
                         for entry in trainer.state.log_history],
         "train_output_metrics": {k: _jsonable(v) for k, v in train_output.metrics.items()},
+        "eval_metrics": ({k: _jsonable(v) for k, v in eval_metrics.items()}
+                         if eval_metrics is not None else None),
     }
     with open(args.out, "w", encoding="utf-8") as f:
         json.dump(truth, f, indent=1)

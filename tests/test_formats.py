@@ -1,0 +1,425 @@
+"""Format readers (analyzers/formats/): the registry, crashes and stops, coverage, and the
+structure real pastes break. Fixtures are real library output (sample_logs/, captured by
+tests/emitters/) or real public pastes cited in sample_logs/README.md."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bertmon.analyzers import LogParser, parse_bytes
+from bertmon.analyzers.formats import READERS, Reader
+from bertmon.analyzers.report import render
+
+LOGS = Path(__file__).resolve().parent.parent / "sample_logs"
+BERTMON = shutil.which("bertmon", path=os.path.dirname(sys.executable)) or "bertmon"
+
+
+def one_run(text: str | bytes):
+    data = text.encode() if isinstance(text, str) else text
+    runs = parse_bytes(data).runs
+    assert len(runs) == 1, [(r.status, len(r.epochs)) for r in runs]
+    return runs[0]
+
+
+# --- the registry -------------------------------------------------------------------------
+def test_every_registered_reader_is_a_reader_with_a_name():
+    assert READERS and all(issubclass(cls, Reader) and cls.name for cls in READERS)
+    assert READERS[-1].name == "fatal"  # last: a fatal message only where nothing else read it
+
+
+def test_a_reader_added_to_the_registry_is_dispatched(monkeypatch):
+    """Adding a format is one module and one registry line: a new reader takes its records."""
+    from bertmon.analyzers import formats, series
+
+    class Shout(Reader):
+        name = "shout"
+
+        def wants(self, record: str) -> bool:
+            return record.startswith("SCORE ")
+
+        def read(self, record: str, ctx) -> bool:
+            state = ctx.header(int(record.split()[1]), None)
+            ctx.add_format(state.run, self.name)
+            ctx.observe(state, "dev_f1", state.epoch, None, float(record.split()[2]),
+                        ctx.row(state))
+            return True
+
+    monkeypatch.setattr(series, "READERS", [Shout, *formats.READERS])
+    run = one_run("SCORE 1 0.5\nnoise\nSCORE 2 0.75\n")
+    assert run.formats == ["shout"]
+    assert [(row.epoch, row.metrics) for row in run.epochs] == [(1, {"dev_f1": 0.5}),
+                                                               (2, {"dev_f1": 0.75})]
+    assert run.coverage.with_metrics == 2 and run.coverage.records == 3
+
+
+# --- coverage -----------------------------------------------------------------------------
+def test_coverage_counts_records_metrics_and_unmatched_metric_like_lines():
+    text = ("Epoch 1/2\nloss: 0.7\nsome noise\nthe val loss is 0.66 and falling\n"
+            "Epoch 2/2\nloss: 0.6\n")
+    run = one_run(text)
+    cov = run.coverage
+    assert cov.records == 6
+    assert cov.with_metrics == 2  # the two `loss:` lines (headers give no metric)
+    assert cov.unmatched_metric_like == 1
+    assert cov.unmatched_examples == ["the val loss is 0.66 and falling"]
+
+
+def test_coverage_keeps_at_most_five_examples_and_counts_per_run():
+    lines = [f"mean loss was {i}.5 here, oddly printed" for i in range(8)]
+    text = "Epoch 1/1\nloss: 0.7\n" + "\n".join(lines) + "\nEpoch 1/2\nloss: 0.9\n"
+    first, second = parse_bytes(text.encode()).runs
+    assert first.coverage.unmatched_metric_like == 8
+    assert len(first.coverage.unmatched_examples) == 5
+    assert second.coverage.records == 2 and second.coverage.unmatched_metric_like == 0
+
+
+def test_coverage_of_a_real_capture_every_bar_frame_is_understood():
+    run = one_run((LOGS / "keras3_verbose2_file.log").read_bytes())
+    assert run.coverage.with_metrics == 3  # one line per epoch
+    assert run.coverage.unmatched_metric_like == 0
+    parser = LogParser("x")
+    parser.feed((LOGS / "keras3_verbose2_file.log").read_bytes())
+    parser.close()
+    assert run.coverage.records == parser.records
+
+
+def test_analysis_coverage_when_nothing_is_a_run():
+    analysis = parse_bytes(b"hello\nvalidation accuracy is 81.2 percent\n")
+    assert analysis.runs == []
+    assert analysis.coverage.records == 2 and analysis.coverage.unmatched_metric_like == 1
+
+
+# --- reports say when nothing was read ----------------------------------------------------
+def test_text_report_says_nothing_was_read_never_no_problems():
+    analysis = parse_bytes(b"hello\nvalidation accuracy is 81.2 percent\n", "x.log")
+    for fmt in ("text", "markdown"):
+        out = render(analysis, fmt)
+        assert "Nothing was read" in out and "No problems found" not in out
+        assert "validation accuracy is 81.2 percent" in out  # the line it could not read
+
+
+def test_text_report_of_a_run_without_epochs_is_no_reassurance():
+    analysis = parse_bytes(b"step 10: loss=0.69\nstep 20: loss=0.68\n", "x.log")
+    (run,) = analysis.runs
+    assert run.epochs == []
+    for fmt in ("text", "markdown"):
+        out = render(analysis, fmt)
+        assert "No epoch was read" in out and "No problems found" not in out
+
+
+def test_text_report_says_how_much_was_understood():
+    analysis = parse_bytes((LOGS / "keras3_verbose2_file.log").read_bytes(), "k.log")
+    out = render(analysis, "text")
+    assert f"understood: 3 of {analysis.runs[0].coverage.records} lines gave metrics" in out
+    assert "No problems found" in out or "WARNING" in out or "INFO" in out
+
+
+def bertmon(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([BERTMON, *args], input=stdin, capture_output=True, timeout=120)
+
+
+@pytest.mark.parametrize("level", ["info", "warning", "error"])
+def test_fail_on_exits_1_when_no_epoch_was_read(level):
+    out = bertmon("analyze", "--fail-on", level, "-", stdin=b"just some output\nloss 0.5 odd\n")
+    assert out.returncode == 1, out.stderr
+    assert b"Nothing was read" in out.stdout
+
+
+def test_fail_on_passes_a_clean_log_with_epochs():
+    out = bertmon("analyze", "--fail-on", "error", str(LOGS / "keras3_verbose2_file.log"))
+    assert out.returncode == 0, out.stdout
+
+
+# --- stops and crashes --------------------------------------------------------------------
+def test_keyboard_interrupt_is_a_stop_not_a_crash():
+    text = ("Epoch 1/3\n10/10 [====] - 1s - loss: 0.7\nEpoch 2/3\n 3/10 [=>..] - ETA: 2s - "
+            "loss: 0.6\nTraceback (most recent call last):\n  File \"t.py\", line 9, in <module>\n"
+            "    model.fit(x, y)\nKeyboardInterrupt\n")
+    run = one_run(text)
+    assert run.status == "stopped" and run.error == "KeyboardInterrupt"
+    assert [row.epoch for row in run.epochs] == [1]  # epoch 2 was cut: no epoch
+
+
+def test_training_stopped_line_is_a_stop():
+    run = one_run("epoch 1: loss=0.5 dev_acc=0.7\ntraining stopped after epoch 1\n")
+    assert run.status == "stopped"
+
+
+def test_a_traceback_cut_before_its_exception_line_is_still_a_crash():
+    text = ("Epoch 1/2\n10/10 [====] - 1s - loss: 0.7\nTraceback (most recent call last):\n"
+            "  File \"train.py\", line 40, in <module>\n    model.fit(x, y, epochs=2)\n")
+    run = one_run(text)
+    assert run.status == "crashed" and "cut" in run.error
+
+
+def test_a_traceback_cut_by_more_output_is_a_crash_and_the_output_is_read():
+    text = ("Epoch 1/2\nloss: 0.7\nTraceback (most recent call last):\n"
+            "  File \"train.py\", line 40, in <module>\n    model.fit(x, y, epochs=2)\n"
+            "results saved, val_loss: 0.61\n")
+    run = one_run(text)
+    assert run.status == "crashed" and "cut" in run.error
+    assert run.epochs[0].metrics == {"loss": 0.7, "val_loss": 0.61}
+
+
+def test_traceback_source_lines_never_become_metrics():
+    text = ("Epoch 1/1\nloss: 0.7\nTraceback (most recent call last):\n"
+            "  File \"train.py\", line 40, in <module>\n    loss = 0.5 * acc\n"
+            "ZeroDivisionError: division by zero\n")
+    run = one_run(text)
+    assert run.epochs[0].metrics == {"loss": 0.7} and set(run.series) == {"loss"}
+    assert run.status == "crashed" and run.error == "ZeroDivisionError: division by zero"
+
+
+# --- Keras callback lines name an epoch but open none ---------------------------------------
+@pytest.mark.parametrize("line", [
+    "Epoch 00000: val_acc improved from -inf to 0.51000, saving model to weights.h5",  # Keras 1
+    "Epoch 00001: val_acc did not improve",
+    "Epoch 1: early stopping",
+    "Epoch 00001: ReduceLROnPlateau reducing learning rate to 0.0001.",
+    "Restoring model weights from the end of the best epoch: 1.",
+])
+def test_keras_callback_lines_are_no_headers(line):
+    text = (f"Epoch 1/3\n - 4s - loss: 0.7 - acc: 0.5 - val_loss: 0.69 - val_acc: 0.51\n{line}\n"
+            "Epoch 2/3\n - 4s - loss: 0.6 - acc: 0.6 - val_loss: 0.65 - val_acc: 0.6\n")
+    run = one_run(text)
+    assert [row.epoch for row in run.epochs] == [1, 2]
+    assert run.epochs[1].metrics["val_acc"] == 0.6
+
+
+# --- Hugging Face Trainer forms -------------------------------------------------------------
+def _hf_truth(name: str) -> dict:
+    return json.loads((LOGS / f"{name}.truth.json").read_text(encoding="utf-8"))
+
+
+def test_transformers4_dicts_are_numbers_read_like_strings():
+    """transformers 4.x wrote `str(logs)` (numbers, not strings): the same log_history printed
+    that way reads to the same values as transformers 5's string form."""
+    history = _hf_truth("hf_trainer_file")["log_history"]
+    lines = [str({k: v for k, v in entry.items() if k not in ("step", "total_flos")})
+             for entry in history]
+    run = one_run("\n".join(lines) + "\n")
+    losses = [e["loss"] for e in history if "loss" in e]
+    assert run.series["loss"].values.tolist() == losses
+    evals = [e for e in history if "eval_loss" in e]
+    assert [row.epoch for row in run.epochs] == sorted({round(e["epoch"]) for e in evals})
+    for e in evals:
+        assert run.epochs[round(e["epoch"]) - 1].metrics["eval_loss"] == e["eval_loss"]
+    assert "train_runtime" in run.series  # the summary is kept, as a series
+
+
+def test_tftrainer_dicts_with_float32_reprs_and_step_behind_a_logging_prefix():
+    """TFTrainer logged `{**logs, 'step': global_step}` through `logging` with numpy float32
+    values: built here with real numpy and the real logging module."""
+    import io
+    import logging
+
+    import numpy as np
+
+    history = [e for e in _hf_truth("hf_trainer_file")["log_history"] if "loss" in e]
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logging.Formatter(
+        "[%(levelname)s|%(filename)s:%(lineno)s] %(asctime)s >> %(message)s"))
+    log = logging.getLogger("bertmon-test-tftrainer")
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    try:
+        for e in history:
+            log.info({"loss": np.float32(e["loss"]),
+                      "learning_rate": np.float32(e["learning_rate"]),
+                      "epoch": e["epoch"], "step": e["step"]})
+    finally:
+        log.removeHandler(handler)
+    run = one_run(stream.getvalue())
+    loss = run.series["loss"]
+    assert loss.values.tolist() == [float(str(np.float32(e["loss"]))) for e in history]
+    assert loss.steps.tolist() == [e["step"] for e in history]
+    assert "step" not in run.series
+
+
+def test_train_metrics_block_is_a_summary_not_an_epoch():
+    data = (LOGS / "hf_trainer_log_metrics_file.log").read_bytes()
+    truth = _hf_truth("hf_trainer_log_metrics_file")
+    run = one_run(data)
+    assert [row.epoch for row in run.epochs] == [1, 2]
+    assert "train_loss" not in run.epochs[-1].metrics  # the run's mean loss is no epoch's
+    final = truth["train_output_metrics"]
+    assert run.series["train_loss"].values.tolist()[-1] == float(f"{final['train_loss']:.4f}")
+    evals = truth["eval_metrics"]
+    assert run.series["eval_loss"].values.tolist()[-1] == float(f"{evals['eval_loss']:.4f}")
+
+
+# --- structure real pastes break (real captures, cut, joined or quoted as a paste does) -----
+def _epochs(data: bytes) -> list:
+    return [(row.epoch, row.metrics) for row in one_run(data).epochs]
+
+
+@pytest.mark.parametrize("name", ["keras2_callbacks_v1_file", "keras2_callbacks_v2_file",
+                                  "keras3_verbose1_pty", "keras3_verbose2_file"])
+def test_a_paste_quoted_with_gt_reads_as_the_log(name):
+    data = (LOGS / f"{name}.log").read_bytes()
+    quoted = b"\n".join(b"> " + line for line in data.split(b"\n"))
+    assert _epochs(quoted) == _epochs(data)
+
+
+@pytest.mark.parametrize("name", ["keras2_callbacks_v1_file", "keras2_callbacks_v2_file",
+                                  "keras3_verbose1_pty", "keras3_verbose2_file"])
+def test_a_paste_that_lost_its_line_breaks_around_headers(name):
+    data = (LOGS / f"{name}.log").read_bytes()
+    before = data.replace(b"\r\nEpoch", b"Epoch").replace(b"\nEpoch", b"Epoch")  # `0.57Epoch 2/8`
+    after = data.replace(b"/8\n", b"/8").replace(b"/3\r\n", b"/3").replace(b"/3\n", b"/3")
+    assert _epochs(before) == _epochs(data)
+    assert _epochs(after) == _epochs(data)  # `Epoch 2/812/12 [====`
+
+
+def test_a_paste_that_starts_mid_epoch_takes_its_number_from_the_next_header():
+    data = (LOGS / "keras2_callbacks_v1_file.log").read_bytes()
+    start = data.index(b"Epoch 2: val_acc")  # after epoch 2's header and first frame
+    epochs = _epochs(data[start:])
+    assert epochs == _epochs(data)[1:]
+    assert epochs[0][0] == 2
+
+
+def test_an_epoch_cut_before_its_last_frame_is_no_epoch():
+    data = (LOGS / "keras2_callbacks_v1_file.log").read_bytes()
+    cut = data.index(b"\r", data.index(b"Epoch 3/8"))  # into epoch 3's bar, before its end
+    cut = data.index(b"\r", cut + 1)
+    run = one_run(data[:cut + 1])
+    assert [row.epoch for row in run.epochs] == [1, 2]
+    assert run.status == "running"  # ended mid-epoch 3 of 8: not finished
+
+
+def test_notebook_traceback_reports_the_exception_not_a_frame():
+    data = (LOGS / "keras3_crash_ipython_file.log").read_bytes()
+    run = one_run(data)
+    assert run.status == "crashed"
+    assert run.error == "RuntimeError: bertmon test emitter: simulated crash in epoch 2"
+    assert set(run.series) <= {"loss", "accuracy", "val_loss", "val_accuracy"}  # no source line
+    cut = data[:data.rindex(b"RuntimeError: bertmon")]  # the paste ends before the exception
+    run = one_run(cut)
+    assert run.status == "crashed" and run.error == "RuntimeError"  # named in the header
+
+
+# --- key/value forms people print -----------------------------------------------------------
+@pytest.mark.parametrize("line,metrics", [
+    ("Train Loss : 0.512  Validation Accuracy : 0.81", {"Train Loss": 0.512,
+                                                        "Validation Accuracy": 0.81}),
+    ("train loss 0.512 val acc 0.81", {"train loss": 0.512, "val acc": 0.81}),
+    ("Validation accuracy: 0.81.", {"Validation accuracy": 0.81}),
+    ("loss=1.95e+4, acc=0.5,", {"loss": 19500.0, "acc": 0.5}),
+    ("I1120 10:12:34.123456 140234 train.py:124] loss = 0.512, accuracy = 0.81",
+     {"loss": 0.512, "accuracy": 0.81}),
+])
+def test_key_value_forms(line, metrics):
+    run = one_run(f"Epoch 1/2\n{line}\n")
+    assert run.epochs[0].metrics == metrics
+
+
+def test_names_with_spaces_keep_their_roles():
+    run = one_run("Epoch 1/2\nTrain Loss : 0.512\nValidation Accuracy : 0.81\n"
+                  "Epoch 2/2\nTrain Loss : 0.4\nValidation Accuracy : 0.85\n")
+    assert run.roles["train_loss"] == "Train Loss"
+    assert run.roles["dev_acc"] == "Validation Accuracy"
+
+
+def test_eval_results_logged_one_key_a_line_behind_a_logging_prefix():
+    """The old example scripts (run_glue.py) logged `***** Eval results *****` then
+    `logger.info("  %s = %s", key, value)` with their logging format; made here with the real
+    logging module and the Trainer's own eval record."""
+    import io
+    import logging
+
+    history = _hf_truth("hf_trainer_file")["log_history"]
+    evals = [e for e in history if "eval_loss" in e]
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logging.Formatter("%(asctime)s - %(levelname)s - %(name)s -   %(message)s",
+                                           datefmt="%m/%d/%Y %H:%M:%S"))
+    log = logging.getLogger("__main__.bertmon_test")
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    try:
+        for e in evals:
+            log.info("***** Eval results *****")
+            for key in sorted(e):
+                if key != "step":
+                    log.info("  %s = %s", key, e[key])
+    finally:
+        log.removeHandler(handler)
+    run = one_run(stream.getvalue())
+    assert [row.epoch for row in run.epochs] == [round(e["epoch"]) for e in evals]
+    for row, e in zip(run.epochs, evals):
+        assert row.metrics["eval_loss"] == e["eval_loss"]
+        assert row.metrics["eval_accuracy"] == e["eval_accuracy"]
+
+
+def test_bertmon_train_tf_one_epoch_is_one_epoch():
+    """`bertmon train --framework tf --epochs 1`: Keras prints no header for one epoch; the
+    epoch is read, with the values the trainer wrote to metrics.jsonl at Keras's precision."""
+    run = one_run((LOGS / "bertmon_train_tf_epochs1.log").read_bytes())
+    metrics = (LOGS / "bertmon_train_tf_epochs1.metrics.jsonl").read_text()
+    record = json.loads(metrics.splitlines()[0])
+    assert [row.epoch for row in run.epochs] == [record["epoch"]] and run.epochs_planned == 1
+    assert run.status == "finished"
+    for name in ("loss", "accuracy", "val_loss", "val_accuracy", "val_f1"):
+        assert run.epochs[0].metrics[name] == float(f"{record[name]:.4f}"), name
+
+
+def test_suffixed_dev_names_and_nll_losses_take_their_roles():
+    run = one_run("Epoch: 0000 nll_train: 93185.77 kl_train: 195.29 acc_train: 0.0915 "
+                  "nll_val: 104181.94 acc_val: 0.0 time: 866.2107s\n"
+                  "Epoch: 0001 nll_train: 40856.01 kl_train: 204.92 acc_train: 0.0893 "
+                  "nll_val: 75632.86 acc_val: 0.1 time: 713.4318s\n")
+    assert [row.epoch for row in run.epochs] == [0, 1]
+    assert run.roles["train_loss"] == "nll_train" and run.roles["dev_loss"] == "nll_val"
+    assert run.roles["train_acc"] == "acc_train" and run.roles["dev_acc"] == "acc_val"
+    assert run.epochs[1].seconds == 713.4318
+
+
+def test_tqdm_description_values_and_bars_without_cells():
+    """`pbar.set_description(f"Train Epoch: {e} Loss: {loss}")`, copied from a notebook's text
+    output where the bar's cells are gone (`100% 2785/2785 [00:53<00:00, 52.28it/s]`)."""
+    import io
+
+    from tqdm import tqdm
+
+    stream = io.StringIO()
+    for epoch, loss in ((16, 0.35977894), (17, 0.34)):
+        bar = tqdm(range(4), file=stream, mininterval=0, ascii=False)
+        for _ in bar:
+            bar.set_description(f"Train Epoch: {epoch} Loss: {loss}")
+        bar.close()
+    text = stream.getvalue()
+    cellless = "".join(c for c in text if c not in "█▏▎▍▌▋▊▉|")  # what the notebook kept
+    for data in (text, cellless):
+        run = one_run(data.encode())
+        assert [(row.epoch, row.metrics.get("Loss")) for row in run.epochs] == [
+            (16, 0.35977894), (17, 0.34)]
+
+
+def test_training_stopped_early_is_finished_not_stopped():
+    run = one_run("epoch 1: loss=0.5 dev_acc=0.7\nTraining stopped early at epoch 1 (patience 0)\n")
+    assert run.status == "finished"
+
+
+def test_a_look_back_summary_is_understood_not_unmatched():
+    run = one_run((LOGS / "bertmon_train_tf_epochs1.log").read_bytes())
+    assert run.coverage.unmatched_metric_like == 0  # `best epoch 1 with val_f1 0.3732`
+    assert set(run.epochs[0].metrics) == {"loss", "accuracy", "val_loss", "val_accuracy", "val_f1"}
+
+
+def test_lightning_graceful_shutdown_is_a_stop():
+    """Lightning's own message on Ctrl-C (lightning/pytorch/trainer/call.py), after the bar."""
+    data = (LOGS / "lightning_tqdm_pty.log").read_bytes()
+    cut = data.index(b"Epoch 2:")
+    stop = b"\r\nDetected KeyboardInterrupt, attempting graceful shutdown ...\r\n"
+    run = one_run(data[:cut] + stop)
+    assert run.status == "stopped" and run.error == "KeyboardInterrupt"
+    assert [row.epoch for row in run.epochs] == [0, 1]
