@@ -15,6 +15,7 @@ from pathlib import Path
 
 from . import events as ev
 from . import grammar as g
+from . import structured
 from .model import Analysis, EpochRow, Run, Series
 from .roles import DEV_PREFIX as _DEV_PREFIX
 from .roles import infer_roles
@@ -84,12 +85,25 @@ class LogParser:
         self._in_traceback = False
         self._closed = False
         self._keras_shapes: dict[tuple[str, ...], Callable[[str], re.Match[str] | None]] = {}
+        # a trainer_state.json, metrics CSV or event file, recognised by its first bytes
+        self._structured: structured.StructuredParser | None = None
+        self._sniffed = False
 
     # --- public --------------------------------------------------------------------------
     def feed(self, data: bytes) -> None:
+        if not self._sniffed and data:
+            self._sniffed = True
+            self._structured = structured.parser_for(self.source, data)
+        if self._structured is not None:
+            self.records += data.count(b"\n")
+            self._structured.feed(data)
+            return
         self._records(self._splitter.feed(data))
 
     def close(self) -> Analysis:
+        if self._structured is not None:
+            self._closed = True
+            return self._structured.close()
         if not self._closed:
             self._records(self._splitter.close())
             self._closed = True
@@ -98,12 +112,16 @@ class LogParser:
     @property
     def runs(self) -> list[Run]:
         """The runs so far, with roles and status brought up to date."""
+        if self._structured is not None:
+            return self._structured.runs
         for state in self._states:
             _settle(state.run, state, self._closed or state is not self._state)
         return self._runs
 
     def tail_lines(self, n: int) -> list[str]:
         """The last `n` cleaned records (for a log pane)."""
+        if self._structured is not None:
+            return self._structured.tail_lines(n)
         return list(self._lines)[-n:] if n else []
 
     @property
@@ -623,15 +641,19 @@ CHUNK = 1 << 20
 
 
 def resolve_log(path: str | Path) -> Path:
-    """A log path, or a run directory's `train.log`."""
+    """A log path, or a run directory's `train.log`, or what else a directory holds (a
+    trainer_state.json, a metrics.csv, TensorBoard events: `structured.find_in_dir`)."""
     p = Path(path)
     if p.is_dir():
-        return p / "train.log"
+        log = p / "train.log"
+        return log if log.exists() else structured.find_in_dir(p) or log
     return p
 
 
 def parse_path(path: str | Path, source: str | None = None) -> Analysis:
     log = resolve_log(path)
+    if structured.is_tensorboard_path(log):
+        return structured.read_path(log, source or str(path))
     parser = LogParser(source or str(path))
     with open(log, "rb") as fh:
         while chunk := fh.read(CHUNK):

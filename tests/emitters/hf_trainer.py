@@ -32,6 +32,20 @@ def _jsonable(value):
     return value
 
 
+class _kept:
+    """A context manager standing in for TemporaryDirectory: the directory stays."""
+
+    def __init__(self, path: str):
+        os.makedirs(path, exist_ok=True)
+        self.path = path
+
+    def __enter__(self) -> str:
+        return self.path
+
+    def __exit__(self, *exc) -> None:
+        return None
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--out", required=True)
@@ -42,7 +56,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seq-len", type=int, default=16)
     ap.add_argument("--logging-steps", type=int, default=2)
     ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--output-dir", default=None,
+                    help="keep the Trainer's output directory here (checkpoints' trainer_state.json,"
+                         " TensorBoard events); default: a temporary directory, removed")
+    ap.add_argument("--save-strategy", default="no", choices=("no", "epoch", "steps"))
+    ap.add_argument("--report-to", default="none", help='"none" or "tensorboard"')
+    ap.add_argument("--tb-dir", default=None,
+                    help="the TensorBoard log directory (TENSORBOARD_LOGGING_DIR), else the "
+                         "Trainer's default under --output-dir")
+    ap.add_argument("--states-only", action="store_true",
+                    help="afterwards keep only each checkpoint's trainer_state.json (small "
+                         "fixtures: no weights, optimizer or RNG state)")
     args = ap.parse_args(argv)
+    if args.tb_dir:
+        os.environ["TENSORBOARD_LOGGING_DIR"] = args.tb_dir
 
     import numpy as np
     import torch
@@ -76,7 +103,9 @@ def main(argv: list[str] | None = None) -> int:
         logits, labels = eval_pred
         return {"accuracy": float((np.argmax(logits, axis=-1) == labels).mean())}
 
-    with tempfile.TemporaryDirectory(prefix="bertmon-hf-") as out_dir:
+    keep = args.output_dir is not None
+    with (tempfile.TemporaryDirectory(prefix="bertmon-hf-") if not keep
+          else _kept(args.output_dir)) as out_dir:
         training_args = TrainingArguments(
             output_dir=out_dir,
             num_train_epochs=args.epochs,
@@ -86,8 +115,8 @@ def main(argv: list[str] | None = None) -> int:
             logging_strategy="steps",
             logging_steps=args.logging_steps,
             eval_strategy="epoch",
-            save_strategy="no",
-            report_to="none",
+            save_strategy=args.save_strategy,
+            report_to=args.report_to,
             disable_tqdm=False,
             use_cpu=True,
             seed=args.seed,
@@ -98,6 +127,12 @@ def main(argv: list[str] | None = None) -> int:
                           eval_dataset=RandomTokens(args.eval_size, args.seed + 1),
                           compute_metrics=compute_metrics)
         train_output = trainer.train()
+        if keep and args.states_only:
+            for root, _, files in os.walk(out_dir):
+                if os.path.basename(root).startswith("checkpoint-"):
+                    for name in files:
+                        if name != "trainer_state.json":
+                            os.remove(os.path.join(root, name))
 
     truth = {
         "emitter": "hf_trainer",
