@@ -52,18 +52,19 @@ def parse_settings(items: list[str]) -> dict[str, dict[str, object]]:
 def read_analysis(target: str):
     """Parse LOG (path, run directory or `-`), turning every input problem into a UsageError."""
     from bertmon.analyzers import LogParser, resolve_log
-    from bertmon.analyzers.structured import UnreadableFile, is_tensorboard_path, read_path
+    from bertmon.analyzers.structured import UnreadableFile, is_tensorboard_path, read_path, sniff
 
     parser = LogParser(source="<stdin>" if target == "-" else target)
     if target == "-":
         stream = sys.stdin.buffer
-        try:
-            while chunk := (stream.read1(1 << 20) if hasattr(stream, "read1")
-                            else stream.read(1 << 20)):
-                parser.feed(chunk)
-            return parser.close()
-        except UnreadableFile as exc:
-            raise UsageError(f"<stdin>: {exc}") from None
+        first = True
+        while chunk := stream.read1(1 << 20) if hasattr(stream, "read1") else stream.read(1 << 20):
+            if first and sniff("-", chunk) == "tensorboard":
+                raise UsageError("<stdin>: a TensorBoard event file cannot be read from standard "
+                                 "input: give its path")
+            first = False
+            parser.feed(chunk)
+        return parser.close()
     path = resolve_log(target)
     try:
         if is_tensorboard_path(path):

@@ -26,6 +26,7 @@ _CSV_HEAD = re.compile(
     rb"^\s*([A-Za-z_][\w./ -]*(?:,[A-Za-z_][\w./ -]*)+)\r?\n([-+\w.,: ]*)(?:\r?\n|$)")
 _CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
 _VERSION = re.compile(r"version_(\d+)")
+_LOG_SUFFIXES = {".log", ".txt", ".out", ".csv", ".json", ".jsonl", ".md"}
 _MAX_UNDECIDED = 64 << 20  # a '{"' input that is still no JSON document by then is a log
 
 
@@ -36,8 +37,8 @@ class UnreadableFile(OSError):
 # --- finding the file --------------------------------------------------------------------------
 def find_in_dir(directory: Path) -> Path | None:
     """What to read in a directory without a `train.log`: a trainer_state.json (the latest
-    checkpoint's), a metrics.csv (the latest Lightning version's), or the directory itself when
-    it holds TensorBoard event files; None when it holds none of these."""
+    checkpoint's), a metrics.csv (the latest Lightning version's, up to two folders down), or the
+    directory itself when it is a TensorBoard log directory; None when it is none of these."""
     state = directory / "trainer_state.json"
     if state.is_file():
         return state
@@ -46,8 +47,7 @@ def find_in_dir(directory: Path) -> Path | None:
         if (m := _CHECKPOINT.match(p.name)) and (p / "trainer_state.json").is_file())
     if checkpoints:
         return checkpoints[-1][1] / "trainer_state.json"
-    csvs = [p for pattern in ("metrics.csv", "version_*/metrics.csv", "*/version_*/metrics.csv",
-                              "*/*/version_*/metrics.csv")
+    csvs = [p for pattern in ("metrics.csv", "version_*/metrics.csv", "*/version_*/metrics.csv")
             for p in directory.glob(pattern) if p.is_file()]
     if csvs:
         def version(p: Path) -> tuple[int, float]:
@@ -56,7 +56,10 @@ def find_in_dir(directory: Path) -> Path | None:
         return max(csvs, key=version)
     from .tensorboard_events import event_files
 
-    if event_files(directory):
+    # a TensorBoard log directory holds event folders, not logs of its own beside them (a folder
+    # of assorted logs is no one run)
+    loose = any(p.suffix.lower() in _LOG_SUFFIXES and p.is_file() for p in directory.iterdir())
+    if not loose and event_files(directory):
         return directory
     return None
 
@@ -124,11 +127,7 @@ class StructuredParser:
     def __init__(self, kind: str, source: str) -> None:
         self.kind = kind
         self.source = source
-        path = Path(source)
-        self._path = path if source != "-" and path.is_file() else None
-        if kind == "tensorboard" and self._path is None:
-            raise UnreadableFile("a TensorBoard event file cannot be read from standard input: "
-                                 "give its path")
+        self._path = _file(source)
         self._buffer = bytearray()
         self._runs: list[Run] = []
         self._stale = False
@@ -252,7 +251,17 @@ def parser_for(source: str, head: bytes) -> StructuredParser | None:
     """A StructuredParser when the input named `source` starting with `head` is a structured
     file, else None (read it as a log)."""
     kind = sniff(source, head)
-    return None if kind is None else StructuredParser(kind, source)
+    if kind is None or kind == "tensorboard" and _file(source) is None:
+        return None  # event files are read from their path (the CLI says so for standard input)
+    return StructuredParser(kind, source)
+
+
+def _file(source: str) -> Path | None:
+    path = Path(source)
+    try:
+        return path if source not in ("-", "<stdin>") and path.is_file() else None
+    except (OSError, ValueError):  # a label that is no usable path
+        return None
 
 
 __all__ = ["KINDS", "StructuredParser", "UnreadableFile", "event_files_newest", "find_in_dir",

@@ -36,7 +36,11 @@ def _clock(text: str) -> float | None:
 
 def read(text: str) -> Run:
     """The run a metrics CSV records (from its last header on: a rewritten file starts over)."""
-    rows = list(csv.reader(text.splitlines()))
+    lines = text.splitlines()
+    try:
+        rows = list(csv.reader(lines))
+    except csv.Error:  # a field over csv's size limit: no quoting to honour in such a file
+        rows = [line.split(",") for line in lines]
     start = max((i for i, r in enumerate(rows) if _is_header(r)), default=None)
     b = RunBuilder("csv")
     if start is None:
