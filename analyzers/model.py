@@ -189,3 +189,4 @@ class Analysis:
 
     source: str
     runs: list[Run] = field(default_factory=list)
+    coverage: Coverage = field(default_factory=Coverage)  # the whole log's, runs or none

@@ -11,7 +11,7 @@ import math
 
 from bertmon import __version__
 
-from .model import SEVERITY_RANK, Analysis, Run
+from .model import SEVERITY_RANK, Analysis, Coverage, Run
 
 FORMATS = ("text", "markdown", "json")
 _COLOURS = {"error": "\x1b[1;31m", "warning": "\x1b[33m", "info": "\x1b[36m", "best": "\x1b[1;32m",
@@ -139,6 +139,23 @@ def summary_lines(run: Run) -> list[str]:
     return lines
 
 
+def coverage_lines(coverage: Coverage) -> list[str]:
+    """How much of the log was understood, in words: records that gave metrics, and lines that
+    look like metrics but that no format reader took (the first few of them, quoted)."""
+    lines = [f"understood: {coverage.with_metrics:,} of {coverage.records:,} lines gave metrics"]
+    if coverage.unmatched_metric_like:
+        n = coverage.unmatched_metric_like
+        lines[0] += (f"; {n:,} line{'s' if n != 1 else ''} that look{'s' if n == 1 else ''} "
+                     f"like metrics {'was' if n == 1 else 'were'} not read")
+        lines.extend(f"  not read: {example}" for example in coverage.unmatched_examples)
+    return lines
+
+
+NOTHING_READ = ("Nothing was read: no training metrics were recognised in this log (Keras, tqdm, "
+                "Trainer, Lightning or name=value lines). No diagnosis is possible.")
+NO_EPOCH = "No epoch was read from this run, so it could not be diagnosed."
+
+
 def _sorted_findings(run: Run):
     return sorted(run.findings, key=lambda f: (-SEVERITY_RANK[f.severity], f.epoch or 0))
 
@@ -150,18 +167,21 @@ def _text(analysis: Analysis, color: bool) -> str:
 
     out = [c("bold", f"bertmon {__version__} — {analysis.source}")]
     if not analysis.runs:
-        out.append("No training metrics recognised in this log (Keras, tqdm, Trainer or "
-                   "name=value lines).")
+        out.append(c("warning", NOTHING_READ))
+        out.extend("  " + line for line in coverage_lines(analysis.coverage))
     for run in analysis.runs:
         out.append("")
         out.append(c("bold", f"Run {run.index + 1} of {len(analysis.runs)}"))
         out.extend("  " + line for line in summary_lines(run))
+        out.extend("  " + line for line in coverage_lines(run.coverage))
         if run.epochs:
             out.append("")
             out.extend("  " + line for line in _text_table(run, c))
         out.append("")
         findings = _sorted_findings(run)
-        if not findings:
+        if not run.epochs:
+            out.append("  " + c("warning", NO_EPOCH))
+        elif not findings:
             out.append("  " + c("best", "No problems found."))
         for f in findings:
             where = f" (epoch {f.epoch})" if f.epoch is not None else ""
@@ -208,11 +228,15 @@ def _text_table(run: Run, c) -> list[str]:
 def _markdown(analysis: Analysis) -> str:
     out = [f"# bertmon report: `{analysis.source}`", ""]
     if not analysis.runs:
-        out.append("No training metrics recognised in this log.")
+        out.append(f"**{NOTHING_READ}**")
+        out.append("")
+        out.extend(_md_coverage(analysis.coverage))
+        out.append("")
     for run in analysis.runs:
         out.append(f"## Run {run.index + 1} of {len(analysis.runs)}")
         out.append("")
         out.extend(f"- {line}" for line in summary_lines(run))
+        out.extend(_md_coverage(run.coverage))
         out.append("")
         if run.epochs:
             columns = table_columns(run)
@@ -228,7 +252,9 @@ def _markdown(analysis: Analysis) -> str:
         out.append("### Findings")
         out.append("")
         findings = _sorted_findings(run)
-        if not findings:
+        if not run.epochs:
+            out.append(f"**{NO_EPOCH}**")
+        elif not findings:
             out.append("No problems found.")
         for f in findings:
             where = f" (epoch {f.epoch})" if f.epoch is not None else ""
@@ -240,3 +266,9 @@ def _markdown(analysis: Analysis) -> str:
                 out.append(f"  - evidence: {evidence}")
         out.append("")
     return "\n".join(out)
+
+
+def _md_coverage(coverage: Coverage) -> list[str]:
+    first, *_ = coverage_lines(coverage)
+    quoted = [example.replace("`", "'") for example in coverage.unmatched_examples]
+    return [f"- {first}"] + [f"  - not read: `{example}`" for example in quoted]

@@ -22,7 +22,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("log", metavar="LOG", help="log file, run directory, or - for stdin")
     p.add_argument("--format", "-f", choices=("text", "markdown", "json"), default="text")
     p.add_argument("--fail-on", choices=LEVELS, default=None,
-                   help="exit 1 when a finding of this severity or worse exists")
+                   help="exit 1 when a finding of this severity or worse exists, or when no "
+                   "epoch could be read from the log")
     p.add_argument("--set", dest="settings", action="append", default=[], metavar="RULE.NAME=VALUE",
                    help="override a rule threshold, e.g. --set train_dev_gap.min_gap=0.15")
     p.add_argument("--list-rules", action="store_true", help="list the rules and their thresholds")
@@ -112,6 +113,8 @@ def run(args: argparse.Namespace) -> int:
     sys.stdout.write(render(analysis, args.format, color=color and args.format == "text"))
     sys.stdout.flush()
     if args.fail_on:
+        if not any(run.epochs for run in analysis.runs):
+            return 1  # nothing to diagnose is no pass: a CI gate must not wave it through
         floor = SEVERITY_RANK[args.fail_on]
         if any(SEVERITY_RANK[f.severity] >= floor for run in analysis.runs for f in run.findings):
             return 1

@@ -334,10 +334,13 @@ def test_keras_batch_path_reads_a_long_epoch_exactly():
     frames = [b"Epoch 1/1\n"] + [
         BAR(f"{i:3d}/500", f"{(500 - i) // 9}s").encode() + f" - acc: {i / 600:.4f} - loss: {1 / i:.4e}".encode()
         for i in range(1, 500)] + [b"\n"]
-    run = parse_bytes(b"".join(frames)).runs[0]
+    live = LogParser("x")
+    live.feed(b"".join(frames))
+    run = live.runs[0]  # live: the epoch being drawn has its row (closed, a cut epoch has none)
     assert run.series["loss"].steps.tolist() == list(range(1, 500))
     assert run.series["loss"].values.tolist() == [float(f"{1 / i:.4e}") for i in range(1, 500)]
     assert run.epochs[0].metrics == {"acc": float(f"{499 / 600:.4f}"), "loss": float(f"{1 / 499:.4e}")}
+    assert live.close().runs[0].epochs == []  # cut before its last frame: no epoch
     fast, general = parse_both(b"".join(frames))
     assert fast == general
 
@@ -386,15 +389,19 @@ numbers = st.one_of(
 @settings(max_examples=300, deadline=None)
 @given(st.sampled_from(SHAPES), st.lists(numbers, min_size=4, max_size=4), st.integers(0, 99))
 def test_shape_cache_gives_what_pyparsing_gives(shape, values, i):
-    from bertmon.analyzers import events as ev
+    from bertmon.analyzers.formats import kv, trainer
 
-    ev.classify(shape.format("1.0", "2.0", "3.0", "4.0", i=1))  # the shape is now cached
+    first = shape.format("1.0", "2.0", "3.0", "4.0", i=1)
+    if first.startswith("{"):  # the shape is now cached
+        trainer.trainer_dict(first)
+    else:
+        kv.key_values_in(first, ws_ok=True)
     line = shape.format(*values, i=i)
     if line.startswith("{"):
-        via_cache, parser_only = ev._DICTS(line), ev._dict_entries(line)
+        via_cache, parser_only = trainer.DICTS(line), trainer.dict_entries(line)
     else:
-        via_cache = ev._KV_LINES(line) or ev._WS_LINES(line)
-        parser_only = ev._kv_pairs(line) or ev._ws_pairs(line)
+        via_cache = kv.KV_LINES(line) or kv.WS_LINES(line)
+        parser_only = kv.kv_pairs(line) or kv.ws_pairs(line)
     assert via_cache == parser_only, line
 
 
@@ -432,8 +439,14 @@ def test_a_stop_line_ends_the_run_even_mid_epoch():
             "training stopped at epoch 1 step 5/10: epoch 1 is incomplete (no dev scores)\n")
     p = LogParser()
     p.feed(text.encode())
-    assert p.runs[0].status == "finished"  # said over while the log is still open
-    assert p.close().runs[0].status == "finished"
+    assert p.runs[0].status == "stopped"  # said over while the log is still open
+    run = p.close().runs[0]
+    assert run.status == "stopped" and run.epochs == []  # epoch 1 was cut: no epoch
+
+
+def test_training_finished_is_not_a_stop():
+    run = one_run("Epoch 1/1\n10/10 [====] - 1s - loss: 0.7\ntraining finished\n")
+    assert run.status == "finished"
 
 
 PATHOLOGICAL = {  # each once took seconds to minutes at these sizes (quadratic retries)

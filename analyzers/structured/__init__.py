@@ -18,7 +18,7 @@ import json
 import re
 from pathlib import Path
 
-from ..model import Analysis, Run
+from ..model import Analysis, Coverage, Run
 
 KINDS = ("trainer-state", "csv", "tensorboard")
 _JSON_START = re.compile(rb"^\s*\{\s*\"")
@@ -88,7 +88,16 @@ def read_path(path: Path, source: str) -> Analysis:
         runs = read_events(path)
     except MissingExtra as exc:
         raise UnreadableFile(str(exc)) from None
-    return Analysis(source, runs)
+    return analysis(source, runs)
+
+
+def analysis(source: str, runs: list[Run]) -> Analysis:
+    """An Analysis whose coverage adds up its runs' (what the file held, read or not)."""
+    total = Coverage()
+    for run in runs:
+        total.records += run.coverage.records
+        total.with_metrics += run.coverage.with_metrics
+    return Analysis(source, runs, coverage=total)
 
 
 # --- recognising the bytes ---------------------------------------------------------------------
@@ -152,7 +161,7 @@ class StructuredParser:
             self._settle_json(final=True)
         if self._fallback is not None:
             return self._fallback.close()
-        return Analysis(self.source, self.runs)
+        return analysis(self.source, self.runs)
 
     @property
     def runs(self) -> list[Run]:
