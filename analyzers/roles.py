@@ -31,6 +31,14 @@ def _pick(names: list[str], exact: tuple[str, ...], test, per_epoch: dict[str, i
     return None
 
 
+_TRAIN_PREFIX = re.compile(r"^(?:train|training|trn)[_/ .-]", re.I)
+
+
+def _is_score_or_acc(name: str) -> bool:
+    low = name.lower()
+    return "loss" not in low and ("acc" in low or bool(_SCORE.search(name)))
+
+
 def _is_dev(name: str) -> bool:
     return bool(DEV_PREFIX.match(name)) or name.lower().startswith(("val", "dev", "eval"))
 
@@ -61,6 +69,13 @@ def infer_roles(run: Run) -> dict[str, str | None]:
             rows[name] = rows.get(name, 0) + 1
     dev = [n for n in names if _is_dev(n)]
     train = [n for n in names if n not in dev]
+    # train columns that say so (`Training Loss`, fastai's `train_loss`) beside unprefixed
+    # accuracy or score columns (`Accuracy`, `F1`) and no dev one: those are the evaluation's
+    # (the Trainer's compute_metrics, fastai's metrics run on the validation set)
+    if any(_TRAIN_PREFIX.match(n) for n in train) and not any(_is_score_or_acc(n) for n in dev):
+        moved = [n for n in train if not _TRAIN_PREFIX.match(n) and _is_score_or_acc(n)]
+        dev += moved
+        train = [n for n in train if n not in moved]
     roles = dict.fromkeys(ROLE_NAMES)
     roles["train_loss"] = _pick(train, _TRAIN_LOSS, lambda n: "loss" in n.lower(), per_epoch, rows)
     roles["train_acc"] = _pick(

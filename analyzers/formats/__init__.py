@@ -35,6 +35,7 @@ from .base import Context, Reader, RunState
 from .crash import Ended, Fatal, Traceback
 from .keras import KerasBar, KerasLines
 from .kv import KeyValueLines, Noise
+from .tables import ResultsTable
 from .tqdm import TqdmBar
 from .trainer import TrainerDicts
 
@@ -42,6 +43,7 @@ READERS: list[type[Reader]] = [
     Traceback,  # first: inside a traceback nothing is a metric
     KerasBar,  # the commonest records (one per training step), read in batches
     Ended,
+    ResultsTable,  # a header line, then rows: before the bars and lines its rows resemble
     TqdmBar,
     TrainerDicts,
     Noise,  # C++ logging: never metrics, never fatal
