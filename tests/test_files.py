@@ -140,7 +140,7 @@ def test_keras_csvlogger_is_history() -> None:
 
 
 def test_keras_csv_and_printed_log_compare_equal() -> None:
-    (printed,) = parse_path(LOGS / "keras3_files_verbose2.log").runs
+    (printed,) = parse_path(LOGS / "keras3_files.log").runs
     (csv_run,) = parse_path(LOGS / "keras3_csvlogger.csv").runs
     assert printed.roles == csv_run.roles
     for a, b in zip(printed.epochs, csv_run.epochs, strict=True):
@@ -247,7 +247,7 @@ def test_analyze_reads_them(target: Path, fmt: str) -> None:
 
 
 def test_compare_a_log_with_its_event_files() -> None:
-    out = bertmon("compare", "-f", "json", str(LOGS / "keras3_files_verbose2.log"),
+    out = bertmon("compare", "-f", "json", str(LOGS / "keras3_files.log"),
                   str(LOGS / "keras3_tensorboard"))
     assert out.returncode == 0, out.stderr
     doc = json.loads(out.stdout)

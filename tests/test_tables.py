@@ -182,7 +182,7 @@ def test_fastai_csvlogger_file_is_recorder_values() -> None:
 # --- Keras CSVLogger printed, tab rows ---------------------------------------------------------
 def test_keras_log_then_its_csv_printed() -> None:
     """A paste of the console log and then `cat training.log`: two runs, both `History`."""
-    data = (LOGS / "keras3_files_verbose2.log").read_bytes() + (LOGS / "keras3_csvlogger.csv").read_bytes()
+    data = (LOGS / "keras3_files.log").read_bytes() + (LOGS / "keras3_csvlogger.csv").read_bytes()
     runs = parse_bytes(data).runs
     assert [r.formats for r in runs] == [["keras"], ["table"]]
     history = truth("keras3_files.truth.json")["runs"][0]["history"]
@@ -210,3 +210,30 @@ def test_a_table_ends_where_its_rows_do() -> None:
     (alone,) = parse_path(LOGS / "keras3_verbose2_file.log").runs
     assert runs[1].epochs == alone.epochs
     assert all(math.isfinite(v) for r in runs for row in r.epochs for v in row.metrics.values())
+
+
+def test_tab_rows_under_a_header_printed_once() -> None:
+    (run,) = parse_path(LOGS / "tsv_loop_file.log").runs
+    record = truth("tsv_loop_file.truth.json")["scalars"]
+    names = {"Loss/train": "train_loss", "Loss/val": "val_loss", "Accuracy/val": "val_acc"}
+    assert run.formats == ["table"]
+    for item in record:
+        row = run.epochs[item["step"]]
+        assert row.epoch == item["step"] + 1  # printed from 1
+        assert close(row.metrics[names[item["tag"]]], item["value"], 4)
+    assert run.roles["dev_acc"] == "val_acc" and run.roles["train_loss"] == "train_loss"
+
+
+def test_fastai_v1_table_with_spaces_in_its_names() -> None:
+    """fastai 1.0's `epoch  train loss  valid loss  error_rate` with `(00:18)` after each row,
+    as published in the course notes (URL in sample_logs/README.md)."""
+    text = (LOGS / "paste_fastai1_lesson1.md").read_text()
+    lines = text.split("epoch  train loss  valid loss  error_rate\n", 1)[1].split("```")[0]
+    printed = [line.split() for line in lines.strip().splitlines()]
+    (run,) = parse_path(LOGS / "paste_fastai1_lesson1.md").runs
+    assert [r.epoch for r in run.epochs] == [int(cells[0]) for cells in printed]
+    for row, cells in zip(run.epochs, printed):
+        assert [row.metrics["train loss"], row.metrics["valid loss"],
+                row.metrics["error_rate"]] == [float(c) for c in cells[1:4]]
+        assert row.seconds == int(cells[4][4:6])
+    assert run.roles["train_loss"] == "train loss" and run.roles["dev_loss"] == "valid loss"

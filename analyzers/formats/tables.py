@@ -27,7 +27,12 @@ from __future__ import annotations
 import math
 import re
 
+from typing import TYPE_CHECKING
+
 from .base import Context, Reader
+
+if TYPE_CHECKING:
+    from ..model import EpochRow
 
 _EPOCH = {"epoch", "epochs", "ep"}
 _STEP = {"step", "steps", "global step", "global_step", "iteration", "iter", "iterations"}
@@ -46,6 +51,7 @@ _NAME = re.compile(r"^[A-Za-z][\w .()@/+-]{0,47}$")
 _NUMBERISH = re.compile(r"\d\.\d|=|:\s")  # a header holds no numbers and no `name: value`
 _RULE = re.compile(r"^[\s|:+=-]*-{3,}[\s|:+=-]*$")  # `|:---:|:---:|`, `-----  -----`
 _CLOCK = re.compile(r"^(?:(\d+):)?(\d{1,2}):(\d\d)$")
+_PAREN_CLOCK = re.compile(r"^\((?:\d+:)?\d{1,2}:\d\d\)$")
 # a browser copy of the notebook's progress label: `[96/96 00:03, Epoch 3/3]`, or while
 # running `[ 97/120 01:23 < 00:20, 1.15 it/s, Epoch 3.2/4]`
 _LABEL = re.compile(r"^\s*\[\s*(\d+)/(\d+)\s[^\]]*?Epoch\s+([\d.]+)/(\d+)\]\s*$")
@@ -220,6 +226,9 @@ class ResultsTable(Reader):
             if names is None:
                 return False
             table.set_names(names)
+        seconds = None
+        if len(cells) == len(table.names) + 1 and _PAREN_CLOCK.match(cells[-1]):
+            seconds = _clock(cells.pop()[1:-1])  # fastai v1's `(00:18)` after the metrics
         if len(cells) != len(table.names):
             return False
         values: list[float | None] = []
@@ -238,11 +247,13 @@ class ResultsTable(Reader):
             return False
         table.confirmed = True
         table.rows += 1
-        self._place(table, values, metrics, ctx)
+        row = self._place(table, values, metrics, ctx)
+        if row is not None and seconds is not None:
+            row.seconds = seconds
         return True
 
     def _place(self, table: _Table, values: list[float | None],
-               metrics: list[tuple[str, float]], ctx: Context) -> None:
+               metrics: list[tuple[str, float]], ctx: Context) -> EpochRow | None:
         step_value = values[table.step_col] if table.step_col is not None else None
         step = int(step_value) if step_value is not None and math.isfinite(step_value) else None
         epoch: float | None = None
@@ -283,3 +294,4 @@ class ResultsTable(Reader):
             row.seconds = values[table.time_col]
         if row is not None and table.epoch_col is None and not (self.label and step is not None):
             run.hints["table_rows"] = "evaluations in order (the table has no epoch column)"
+        return row
