@@ -185,7 +185,11 @@ class ResultsTable(Reader):
 
     def wants(self, record: str) -> bool:
         if self.table is not None:
-            return True
+            return True  # its rows, or what ends it
+        if "=" in record or ": " in record:
+            return False  # `name=value`, `name: value`, dicts: never a header
+        if "it/s" in record:  # a tqdm frame, or the notebook label while it runs
+            return "Epoch" in record and record.lstrip().startswith("[")
         return "|" in record or "\t" in record or "," in record or "  " in record or (
             "poch" in record or "tep" in record or "[" in record)
 
