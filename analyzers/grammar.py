@@ -90,12 +90,15 @@ def metric_like(lower: str) -> bool:
 
 
 # --- pieces -------------------------------------------------------------------------------
-NUM = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?|[-+]?(?:nan|NaN|NAN|inf|Inf|INF|Infinity)"
+# tqdm's `format_num` prints a NaN postfix value as `nan.0` (Lightning bars: `train_loss=nan.0`)
+NUM = (r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?|"
+       r"[-+]?(?:nan|NaN|NAN|inf|Inf|INF|Infinity)(?:\.0)?")
 NAME = r"[A-Za-z_][\w.\-/@]{0,79}(?![\w.\-/@])"  # bounded: no quadratic work on junk
 SI = r"[kMGTPEZY]?"
 CLOCK = r"(?:\d+d, )?\d+(?::\d\d)+"  # tqdm 00:05, 1:02:03
 NUM_END = r"(?=$|[\s,;)|\]}])"
-KV_END = r"(?=$|[\s,;)|}]|s\b)"  # not `]` or `:`: `file.cc:404]`, `x.py:121:` are not metrics
+# not `]` or `:`: `file.cc:404]`, `x.py:121:` are not metrics; a sentence's `.` may end a value
+KV_END = r"(?=$|[\s,;)|}]|s\b|\.(?:\s|$))"
 
 number = pp.Regex(NUM).set_name("number")
 name = pp.Regex(NAME).set_name("name")
@@ -103,6 +106,8 @@ name = pp.Regex(NAME).set_name("name")
 
 def to_float(text: str) -> float:
     t = text.strip().lower()
+    if t.endswith(".0") and t[-3:-2].isalpha():  # `nan.0`, `inf.0`
+        t = t[:-2]
     if t.endswith("%"):
         return float(t[:-1]) / 100.0
     if t.lstrip("+-") in ("nan",):
@@ -248,6 +253,12 @@ def fast() -> Fast:
     )
 
 
+# `train loss 0.512 val acc 0.81`: nothing but names and numbers (read without a colon)
+WS_LINE = re.compile(
+    rf"^\s*(?:{NAME}(?: [A-Za-z][\w.\-/]*){{0,2}}[ \t]+(?:{NUM})%?[,;]?[ \t]*)+$")
+LOG_LEVEL_WORD = re.compile(r"^(?:INFO|DEBUG|WARNING|WARN|ERROR|CRITICAL|NOTICE)\s+")
+
+
 # --- shapes: lines alike but for their numbers parse alike ---------------------------------
 NUM_TOKEN = re.compile(rf"(?<![\w.])((?:{NUM})%?)(?=s\b|[^\w]|$)")
 
@@ -302,8 +313,13 @@ def grammar() -> Grammar:
     # Trainer: {'loss': 0.69, 'grad_norm': 1.2, 'learning_rate': 5e-05, 'epoch': 0.16}
     # transformers 5 prints numbers as strings: {'loss': '0.6928', 'epoch': '0.1587'}
     key = pp.QuotedString("'") | pp.QuotedString('"')
+    # a value a framework left wrapped: `np.float32(0.6931472)` (numpy 2 reprs), `tensor(0.69)`
+    wrapped = pp.Regex(
+        rf"(?:np\.|numpy\.)?(?:float(?:16|32|64)|tensor|array)\(\s*(?P<inner>{NUM})[^()]*\)"
+    ).set_parse_action(lambda t: t[0][t[0].index("(") + 1:].split(",")[0].strip(" )"))
     value = (
-        number
+        wrapped
+        | number
         | pp.QuotedString("'")
         | pp.QuotedString('"')
         | pp.Keyword("True") | pp.Keyword("False") | pp.Keyword("None")
@@ -317,12 +333,17 @@ def grammar() -> Grammar:
     # skipped (cheaper than `scan_string`, which retries the pair at every character).
     sep = pp.Regex(r"\s*[:=]\s*")
     kv_value = pp.Regex(rf"(?:{NUM})%?{KV_END}")
-    kv_name = pp.Regex(rf"{NAME}(?: [a-z]{{2,}}){{0,3}}")  # `Num Epochs`, `max len`
+    # `max len`, `Num Epochs`, `Train Loss : 0.51`, `Validation Accuracy: 0.81`
+    kv_name = pp.Regex(rf"{NAME}(?: (?:[a-z]{{2,}}|[A-Z][a-z]+|F1)(?![\w.\-/@])){{0,3}}")
     kv_pair = pp.Group(kv_name("name") + pp.Suppress(sep) + kv_value("value"))
     skip = pp.Suppress(pp.Regex(r"[^\w\s]+|[\w.\-/@]+|\s+"))
     kv_line = pp.ZeroOrMore(kv_pair | skip)
 
     # `epoch 3 train_loss 0.41 dev_acc 0.80`: names and numbers separated by blanks
-    ws_pair = pp.Group(name("name") + pp.Suppress(pp.White(" \t") | sep) + kv_value("value"))
+    # a name of up to three words: `train loss 0.51 val acc 0.81`
+    ws_name = pp.Regex(
+        rf"{NAME}(?: (?!(?:nan|inf|infinity|NaN|Inf|Infinity)\b)(?:[a-z]{{2,}}|[A-Z][a-z]+)"
+        rf"(?![\w.\-/@])){{0,2}}")
+    ws_pair = pp.Group(ws_name("name") + pp.Suppress(pp.White(" \t") | sep) + kv_value("value"))
     ws_pairs = pp.ZeroOrMore(ws_pair | skip)
     return Grammar(trainer_dict, kv_line, ws_pairs)

@@ -149,7 +149,7 @@ class LogParser:
         i, n = 0, len(records)
         while i < n:
             record = records[i]
-            if record[:1] == ">":  # a paste quoted in an issue or a mail: `> Epoch 1/3`
+            if record[0] == ">":  # a paste quoted in an issue or a mail: `> Epoch 1/3`
                 records[i] = record = _unquote(record)
             observed = self.observed
             taken = 0
@@ -282,8 +282,16 @@ class LogParser:
         """A Keras bar that reached its end with no `Epoch k/N` header before it (`fit(epochs=1)`
         prints none) is an epoch: the one after the last."""
         if state.epoch is None and state.unplaced and state.epoch_done:
+            first = not state.rows
             self.place(state, max(state.rows, default=0) + 1)
             state.epoch = None
+            run = state.run
+            # Keras prints `Epoch k/N` whenever N > 1: one headerless fit planned one epoch;
+            # a loop of them planned some number the log does not say
+            if first and run.epochs_planned is None:
+                run.epochs_planned = 1
+            elif not first and run.epochs_planned == 1:
+                run.epochs_planned = None
 
 
 _QUOTE = re.compile(r"^(?:>[ \t]?)+")

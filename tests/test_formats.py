@@ -175,3 +175,185 @@ def test_traceback_source_lines_never_become_metrics():
     run = one_run(text)
     assert run.epochs[0].metrics == {"loss": 0.7} and set(run.series) == {"loss"}
     assert run.status == "crashed" and run.error == "ZeroDivisionError: division by zero"
+
+
+# --- Keras callback lines name an epoch but open none ---------------------------------------
+@pytest.mark.parametrize("line", [
+    "Epoch 00000: val_acc improved from -inf to 0.51000, saving model to weights.h5",  # Keras 1
+    "Epoch 00001: val_acc did not improve",
+    "Epoch 1: early stopping",
+    "Epoch 00001: ReduceLROnPlateau reducing learning rate to 0.0001.",
+    "Restoring model weights from the end of the best epoch: 1.",
+])
+def test_keras_callback_lines_are_no_headers(line):
+    text = (f"Epoch 1/3\n - 4s - loss: 0.7 - acc: 0.5 - val_loss: 0.69 - val_acc: 0.51\n{line}\n"
+            "Epoch 2/3\n - 4s - loss: 0.6 - acc: 0.6 - val_loss: 0.65 - val_acc: 0.6\n")
+    run = one_run(text)
+    assert [row.epoch for row in run.epochs] == [1, 2]
+    assert run.epochs[1].metrics["val_acc"] == 0.6
+
+
+# --- Hugging Face Trainer forms -------------------------------------------------------------
+def _hf_truth(name: str) -> dict:
+    return json.loads((LOGS / f"{name}.truth.json").read_text(encoding="utf-8"))
+
+
+def test_transformers4_dicts_are_numbers_read_like_strings():
+    """transformers 4.x wrote `str(logs)` (numbers, not strings): the same log_history printed
+    that way reads to the same values as transformers 5's string form."""
+    history = _hf_truth("hf_trainer_file")["log_history"]
+    lines = [str({k: v for k, v in entry.items() if k not in ("step", "total_flos")})
+             for entry in history]
+    run = one_run("\n".join(lines) + "\n")
+    losses = [e["loss"] for e in history if "loss" in e]
+    assert run.series["loss"].values.tolist() == losses
+    evals = [e for e in history if "eval_loss" in e]
+    assert [row.epoch for row in run.epochs] == sorted({round(e["epoch"]) for e in evals})
+    for e in evals:
+        assert run.epochs[round(e["epoch"]) - 1].metrics["eval_loss"] == e["eval_loss"]
+    assert "train_runtime" in run.series  # the summary is kept, as a series
+
+
+def test_tftrainer_dicts_with_float32_reprs_and_step_behind_a_logging_prefix():
+    """TFTrainer logged `{**logs, 'step': global_step}` through `logging` with numpy float32
+    values: built here with real numpy and the real logging module."""
+    import io
+    import logging
+
+    import numpy as np
+
+    history = [e for e in _hf_truth("hf_trainer_file")["log_history"] if "loss" in e]
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logging.Formatter(
+        "[%(levelname)s|%(filename)s:%(lineno)s] %(asctime)s >> %(message)s"))
+    log = logging.getLogger("bertmon-test-tftrainer")
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    try:
+        for e in history:
+            log.info({"loss": np.float32(e["loss"]), "learning_rate": np.float32(e["learning_rate"]),
+                      "epoch": e["epoch"], "step": e["step"]})
+    finally:
+        log.removeHandler(handler)
+    run = one_run(stream.getvalue())
+    loss = run.series["loss"]
+    assert loss.values.tolist() == [float(str(np.float32(e["loss"]))) for e in history]
+    assert loss.steps.tolist() == [e["step"] for e in history]
+    assert "step" not in run.series
+
+
+def test_train_metrics_block_is_a_summary_not_an_epoch():
+    data = (LOGS / "hf_trainer_log_metrics_file.log").read_bytes()
+    truth = _hf_truth("hf_trainer_log_metrics_file")
+    run = one_run(data)
+    assert [row.epoch for row in run.epochs] == [1, 2]
+    assert "train_loss" not in run.epochs[-1].metrics  # the run's mean loss is no epoch's
+    final = truth["train_output_metrics"]
+    assert run.series["train_loss"].values.tolist()[-1] == float(f"{final['train_loss']:.4f}")
+    evals = truth["eval_metrics"]
+    assert run.series["eval_loss"].values.tolist()[-1] == float(f"{evals['eval_loss']:.4f}")
+
+
+# --- structure real pastes break (real captures, cut, joined or quoted as a paste does) -----
+def _epochs(data: bytes) -> list:
+    return [(row.epoch, row.metrics) for row in one_run(data).epochs]
+
+
+@pytest.mark.parametrize("name", ["keras2_callbacks_v1_file", "keras2_callbacks_v2_file",
+                                  "keras3_verbose1_pty", "keras3_verbose2_file"])
+def test_a_paste_quoted_with_gt_reads_as_the_log(name):
+    data = (LOGS / f"{name}.log").read_bytes()
+    quoted = b"\n".join(b"> " + line for line in data.split(b"\n"))
+    assert _epochs(quoted) == _epochs(data)
+
+
+@pytest.mark.parametrize("name", ["keras2_callbacks_v1_file", "keras2_callbacks_v2_file",
+                                  "keras3_verbose1_pty", "keras3_verbose2_file"])
+def test_a_paste_that_lost_its_line_breaks_around_headers(name):
+    data = (LOGS / f"{name}.log").read_bytes()
+    before = data.replace(b"\r\nEpoch", b"Epoch").replace(b"\nEpoch", b"Epoch")  # `0.57Epoch 2/8`
+    after = data.replace(b"/8\n", b"/8").replace(b"/3\r\n", b"/3").replace(b"/3\n", b"/3")
+    assert _epochs(before) == _epochs(data)
+    assert _epochs(after) == _epochs(data)  # `Epoch 2/812/12 [====`
+
+
+def test_a_paste_that_starts_mid_epoch_takes_its_number_from_the_next_header():
+    data = (LOGS / "keras2_callbacks_v1_file.log").read_bytes()
+    start = data.index(b"Epoch 2: val_acc")  # after epoch 2's header and first frame
+    epochs = _epochs(data[start:])
+    assert epochs == _epochs(data)[1:]
+    assert epochs[0][0] == 2
+
+
+def test_an_epoch_cut_before_its_last_frame_is_no_epoch():
+    data = (LOGS / "keras2_callbacks_v1_file.log").read_bytes()
+    cut = data.index(b"\r", data.index(b"Epoch 3/8"))  # into epoch 3's bar, before its end
+    cut = data.index(b"\r", cut + 1)
+    run = one_run(data[:cut + 1])
+    assert [row.epoch for row in run.epochs] == [1, 2]
+    assert run.status == "running"  # ended mid-epoch 3 of 8: not finished
+
+
+def test_notebook_traceback_reports_the_exception_not_a_frame():
+    data = (LOGS / "keras3_crash_ipython_file.log").read_bytes()
+    run = one_run(data)
+    assert run.status == "crashed"
+    assert run.error == "RuntimeError: bertmon test emitter: simulated crash in epoch 2"
+    assert set(run.series) <= {"loss", "accuracy", "val_loss", "val_accuracy"}  # no source line
+    cut = data[:data.rindex(b"RuntimeError: bertmon")]  # the paste ends before the exception
+    run = one_run(cut)
+    assert run.status == "crashed" and run.error == "RuntimeError"  # named in the header
+
+
+# --- key/value forms people print -----------------------------------------------------------
+@pytest.mark.parametrize("line,metrics", [
+    ("Train Loss : 0.512  Validation Accuracy : 0.81", {"Train Loss": 0.512,
+                                                        "Validation Accuracy": 0.81}),
+    ("train loss 0.512 val acc 0.81", {"train loss": 0.512, "val acc": 0.81}),
+    ("Validation accuracy: 0.81.", {"Validation accuracy": 0.81}),
+    ("loss=1.95e+4, acc=0.5,", {"loss": 19500.0, "acc": 0.5}),
+    ("I1120 10:12:34.123456 140234 train.py:124] loss = 0.512, accuracy = 0.81",
+     {"loss": 0.512, "accuracy": 0.81}),
+])
+def test_key_value_forms(line, metrics):
+    run = one_run(f"Epoch 1/2\n{line}\n")
+    assert run.epochs[0].metrics == metrics
+
+
+def test_names_with_spaces_keep_their_roles():
+    run = one_run("Epoch 1/2\nTrain Loss : 0.512\nValidation Accuracy : 0.81\n"
+                  "Epoch 2/2\nTrain Loss : 0.4\nValidation Accuracy : 0.85\n")
+    assert run.roles["train_loss"] == "Train Loss"
+    assert run.roles["dev_acc"] == "Validation Accuracy"
+
+
+def test_eval_results_logged_one_key_a_line_behind_a_logging_prefix():
+    """The old example scripts (run_glue.py) logged `***** Eval results *****` then
+    `logger.info("  %s = %s", key, value)` with their logging format; made here with the real
+    logging module and the Trainer's own eval record."""
+    import io
+    import logging
+
+    history = _hf_truth("hf_trainer_file")["log_history"]
+    evals = [e for e in history if "eval_loss" in e]
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logging.Formatter("%(asctime)s - %(levelname)s - %(name)s -   %(message)s",
+                                           datefmt="%m/%d/%Y %H:%M:%S"))
+    log = logging.getLogger("__main__.bertmon_test")
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    try:
+        for e in evals:
+            log.info("***** Eval results *****")
+            for key in sorted(e):
+                if key != "step":
+                    log.info("  %s = %s", key, e[key])
+    finally:
+        log.removeHandler(handler)
+    run = one_run(stream.getvalue())
+    assert [row.epoch for row in run.epochs] == [round(e["epoch"]) for e in evals]
+    for row, e in zip(run.epochs, evals):
+        assert row.metrics["eval_loss"] == e["eval_loss"]
+        assert row.metrics["eval_accuracy"] == e["eval_accuracy"]

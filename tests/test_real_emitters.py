@@ -210,7 +210,36 @@ def check_hf(analysis, truth: dict) -> None:
     assert eval_loss is not None and len(eval_loss) == len(eval_logs), summary
 
 
-CHECKERS = {"keras_fit": check_keras, "tqdm_loop": check_tqdm, "hf_trainer": check_hf}
+def check_lightning(analysis, truth: dict) -> None:
+    """Lightning's tqdm bars: one run (a crash's closing redraw starts none), each epoch as
+    printed (0-based) with `trainer.callback_metrics` at tqdm's 3 significant digits."""
+    summary = _analysis_summary(analysis)
+    assert len(analysis.runs) == 1, summary
+    run = analysis.runs[0]
+    assert ("tqdm" if "--bar" not in truth["argv"] else "lightning-rich") in run.formats, summary
+    assert run.epochs_planned in (None, truth["epochs_planned"]), summary
+    table = {row.epoch: row for row in run.epochs}
+    for record in truth["epochs"]:
+        row = table.get(record["epoch"])
+        assert row is not None, f"no epoch {record['epoch']}\n{summary}"
+        for name, value in record.items():
+            if name == "epoch":
+                continue
+            true = _as_float(value)
+            shown = sig_printed(true, 3) if math.isfinite(true) else true
+            assert_printed(row.metrics.get(name), true, shown,
+                           what=f"epoch {record['epoch']} {name}")
+    if truth["crashed"]:
+        assert run.status == "crashed" and truth["error"] in (run.error or ""), summary
+    else:
+        nan = any(not math.isfinite(_as_float(v)) for r in truth["epochs"] for k, v in r.items()
+                  if k == "train_loss")
+        assert run.status == ("diverged" if nan else "finished"), summary
+        assert [row.epoch for row in run.epochs] == [r["epoch"] for r in truth["epochs"]], summary
+
+
+CHECKERS = {"keras_fit": check_keras, "tqdm_loop": check_tqdm, "hf_trainer": check_hf,
+            "lightning_fit": check_lightning}
 
 
 def check(data: bytes, truth: dict, source: str = "x"):

@@ -35,9 +35,10 @@ from .base import Context, Reader, RunState
 from .crash import Ended, Fatal, Traceback
 from .keras import KerasBar, KerasLines
 from .kv import KeyValueLines, Noise
+from .rich import RichBar
 from .tables import ResultsTable
 from .tqdm import TqdmBar
-from .trainer import TrainerDicts
+from .trainer import MetricsBlock, TrainerDicts
 
 READERS: list[type[Reader]] = [
     Traceback,  # first: inside a traceback nothing is a metric
@@ -45,7 +46,9 @@ READERS: list[type[Reader]] = [
     Ended,
     ResultsTable,  # a header line, then rows: before the bars and lines its rows resemble
     TqdmBar,
+    RichBar,  # Lightning's RichProgressBar
     TrainerDicts,
+    MetricsBlock,  # `***** train metrics *****` and the `name = value` lines under it
     Noise,  # C++ logging: never metrics, never fatal
     KerasLines,  # `Epoch 3/10`, Keras 2.2's ` - 4s - loss: ...`
     KeyValueLines,  # the catch-all for printed name/value pairs

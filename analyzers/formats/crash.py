@@ -130,8 +130,10 @@ class Fatal(Reader):
         f = g.fast()
         if not f.fatal.search(record):
             return False
-        if f.log_notice.match(record) or "not a failure" in record:
-            return False  # TensorFlow / absl warnings: `W ... ran out of memory ... not a failure`
+        if f.log_notice.match(record) or "not a failure" in record or "cuInit" in record:
+            # `E0000 ... failed call to cuInit: ... CUDA error`: TensorFlow on a machine without
+            # a GPU says so and goes on on the CPU
+            return False  # and `W ... ran out of memory ... not a failure`
         state = ctx.current()
         state.crashed = True
         state.run.error = record.strip()[:500]

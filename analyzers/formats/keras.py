@@ -144,6 +144,11 @@ class KerasBar(Reader):
             done = self._keras_frames(state, records, i, m, ctx)
             if done:
                 return done
+        glued = record.find("Epoch", m.end())  # a paste that lost its line breaks:
+        if glued > 0:  # `... - val_acc: 0.5752Epoch 23/100`, `...0.57Epoch 00023: val_acc ...`
+            self.frame(read_frame(record[:glued], m), ctx)
+            ctx.dispatch(record[glued:])
+            return 1
         self.frame(read_frame(record, m), ctx)
         return 1
 
@@ -308,6 +313,16 @@ class KerasBar(Reader):
                 state.unplaced_seconds = step.seconds
 
 
+# Keras callbacks name the epoch they speak about but open none: `Epoch 00012: val_acc did not
+# improve` (Keras 1 counts from 0 there, Keras 2 from 1, zero-padded), `Epoch 3: val_loss improved
+# from 0.69 to 0.65, saving model to ...`, `Epoch 5: early stopping`, `Epoch 4: ReduceLROnPlateau
+# reducing learning rate to ...`, `Restoring model weights from the end of the best epoch: 3.`
+_CALLBACK = re.compile(
+    r"^\s*(?:Epoch\s+\d+:\s+(?:\S+\s+(?:improved|did not improve)|early stopping|"
+    r"ReduceLROnPlateau|LearningRateScheduler|saving model|EarlyStopping)|"
+    r"Restoring model weights from the end of the best epoch)")
+
+
 class KerasLines(Reader):
     """`Epoch 3/10` (also `Epoch [3/10]`, after a logging prefix, values on the same line) and
     Keras 2.2's `verbose=2` epoch line ` - 4s - loss: 0.41 - acc: 0.80`."""
@@ -319,10 +334,17 @@ class KerasLines(Reader):
 
     def read(self, record: str, ctx: Context) -> bool:
         f = g.fast()
+        if ("Epoch" in record or "Restoring" in record) and _CALLBACK.match(record):
+            return True  # a callback's message: no header, no metric
         m = f.epoch_header.search(record) if "poch" in record else None
         if m:
-            state = ctx.header(int(m["epoch"]), int(m["total"]))
-            rest = record[m.end():]
+            epoch, total, rest = int(m["epoch"]), int(m["total"]), record[m.end():]
+            if rest[:1] == "/" and (split := self._glued_frame(m["total"], rest, epoch, ctx)):
+                total, frame = split  # `Epoch 20/3012/345 [===...`: the break after `20/30` lost
+                ctx.header(epoch, total)
+                ctx.dispatch(frame)
+                return True
+            state = ctx.header(epoch, total)
             if f.keras_old_v2.match(rest):  # ` - 4s - loss: ...` on the header's line (rare)
                 kv = key_values_in(rest, ws_ok=False)
             else:
@@ -336,3 +358,22 @@ class KerasLines(Reader):
             ctx.reader(KerasBar).frame(_Frame(1, 1, metrics, float(m["seconds"]), True), ctx)
             return True
         return False
+
+    @staticmethod
+    def _glued_frame(digits: str, rest: str, epoch: int, ctx: Context) -> tuple[int, str] | None:
+        """`Epoch 20/30` + `12/345 [===...` printed without the line break between: where the
+        header's total ends and the frame's step count begins. The planned total seen before
+        wins; else the shortest total not below the epoch whose frame reads as a Keras frame."""
+        planned = ctx.state.run.epochs_planned if ctx.state is not None else None
+        candidates = []
+        for k in range(1, len(digits)):
+            total, current = digits[:k], digits[k:]
+            if current[0] == "0" or int(total) < epoch:
+                continue
+            frame = current + rest
+            if g.fast().keras_step.match(frame):
+                candidates.append((int(total), frame))
+        for total, frame in candidates:
+            if total == planned:
+                return total, frame
+        return candidates[0] if candidates else None

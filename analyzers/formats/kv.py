@@ -77,7 +77,7 @@ def key_values(found: list[tuple[str, str]]) -> KeyValues | None:
     """Sort printed name/value pairs into position, time, configuration hints and metrics."""
     kv = KeyValues(pairs=[])
     for raw_name, raw_value in found:
-        key = raw_name.strip()
+        key = g.LOG_LEVEL_WORD.sub("", raw_name.strip())  # `INFO Train Loss` -> `Train Loss`
         lower = key.lower()
         try:
             value = g.to_float(raw_value.rstrip("s") if raw_value.endswith("s") else raw_value)
@@ -143,6 +143,8 @@ class KeyValueLines(Reader):
                 kv = kv or KeyValues(pairs=[])
                 kv.hints["frozen"] = frozen
         elif ("poch" in record or "tep" in record or "ter" in record) and epoch_position(record):
+            kv = key_values_in(record, ws_ok=True)
+        elif len(record) < 300 and g.WS_LINE.match(record):  # `train loss 0.51 val acc 0.81`
             kv = key_values_in(record, ws_ok=True)
         elif f.number_only.match(record):
             if self._pending is None or self._pending_at != ctx.handled:

@@ -101,8 +101,8 @@ class TqdmBar(Reader):
         key = (u.desc, u.n, u.total, tuple(u.postfix))
         consecutive = own.at == ctx.handled
         own.at = ctx.handled + 1
-        if consecutive and key == own.last:
-            return  # the closing redraw of the same frame
+        if key == own.last and (consecutive or state.crashed):
+            return  # the closing redraw of the same frame (also after the traceback it died in)
         own.last = key
         m = _EPOCH_IN_DESC.search(u.desc) if u.desc else None
         if m:

@@ -8,6 +8,8 @@ logging step is parsed once.
 
 from __future__ import annotations
 
+import re
+
 import pyparsing as pp
 
 from .. import grammar as g
@@ -87,7 +89,10 @@ class TrainerDicts(Reader):
         self.log(values, ctx)
         return True
 
-    def log(self, values: dict[str, float], ctx: Context) -> None:
+
+    def log(self, values: dict[str, float], ctx: Context, summary: bool = False) -> None:
+        """One logged dict. A summary (the final `train_runtime` dict, a `***** train metrics
+        *****` block) is kept as series only: it opens no epoch and fills no row."""
         state = ctx.progress()
         own = state.own.get("hf-trainer")
         if own is None:
@@ -101,16 +106,20 @@ class TrainerDicts(Reader):
         ctx.add_format(run, "hf-trainer")
         if epoch is not None:
             own.epoch = epoch
+        logged_step = values.pop("step", None)  # TFTrainer and log_history name the step
+        if logged_step is not None and logged_step == int(logged_step):
+            run.step = int(logged_step)
         step = run.step
         is_eval = any(k.startswith("eval_") for k in values)
-        summary = "train_runtime" in values
+        summary = summary or "train_runtime" in values
         for name, value in values.items():
             ctx.observe(state, name, epoch, step, value, None, train=not is_eval)
             series = run.series[name]
-            state.unstepped.append((series, len(series) - 1))
+            if logged_step is None:
+                state.unstepped.append((series, len(series) - 1))
             if not is_eval and not summary and epoch is not None:
                 own.last[name] = (epoch, value)
-        if epoch is None:
+        if epoch is None or summary:
             return
         whole = round(epoch)  # a log at a whole epoch (eval, summary or training) ends that epoch
         if whole < 1 or abs(epoch - whole) > 1e-6:
@@ -130,3 +139,58 @@ class TrainerDicts(Reader):
                 row.metrics.setdefault(name, value)
         else:
             row.metrics.update(values)
+
+
+_BLOCK = re.compile(r"\*{5} (?P<split>\w+) (?:metrics|results) \*{5}", re.I)
+# `  eval_loss               =     0.6927`, also behind a logging prefix
+_BLOCK_ENTRY = re.compile(r"(?:^|\s)(?P<name>[A-Za-z_][\w./-]*)\s*=\s*(?P<value>[^\s=]+)\s*$")
+
+
+class MetricsBlock(Reader):
+    """`trainer.log_metrics(split, metrics)` and the old example scripts print one value a line
+    under a banner: `***** train metrics *****` / `***** Eval results *****`, then `  epoch = 2.0`,
+    `  train_loss = 0.6911`, ... A train block is the run's summary (no new epoch); an eval block
+    is one evaluation at its epoch."""
+
+    name = "hf-trainer"
+
+    def __init__(self) -> None:
+        self.split: str | None = None
+        self.values: dict[str, float] = {}
+
+    def wants(self, record: str) -> bool:
+        return self.split is not None or "*****" in record
+
+    def read(self, record: str, ctx: Context) -> bool:
+        m = _BLOCK.search(record)
+        if m:
+            self.flush(ctx)
+            self.split = m["split"].lower()
+            return True
+        if self.split is None:
+            return False
+        entry = _BLOCK_ENTRY.search(record)
+        if entry is None:
+            self.flush(ctx)
+            return False
+        try:
+            self.values[entry["name"]] = g.to_float(entry["value"])
+        except ValueError:
+            pass  # `train_runtime = 0:00:01.08`, `total_flos = 0GF`
+        return True
+
+    def flush(self, ctx: Context) -> None:
+        split, values = self.split, self.values
+        self.split, self.values = None, {}
+        if not values:
+            return
+        if split != "eval" and split != "test":
+            ctx.reader(TrainerDicts).log(values, ctx, summary=True)
+            return
+        prefix = f"{split}_"
+        values = {k if k.startswith(prefix) or k == "epoch" else prefix + k: v
+                  for k, v in values.items()}
+        ctx.reader(TrainerDicts).log(values, ctx)
+
+    def finish(self, ctx: Context) -> None:
+        self.flush(ctx)

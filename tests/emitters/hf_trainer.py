@@ -77,6 +77,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--model-card", default=None, metavar="PATH",
                     help="write TrainingSummary.from_trainer(trainer).to_model_card() (the "
                          "README.md push_to_hub writes, with its 'Training results' table)")
+    ap.add_argument("--log-metrics", action="store_true",
+                    help="after training, trainer.log_metrics('train', ...) and an evaluate() "
+                         "with log_metrics('eval', ...): the `***** train metrics *****` blocks")
     args = ap.parse_args(argv)
     if args.tb_dir:
         os.environ["TENSORBOARD_LOGGING_DIR"] = args.tb_dir
@@ -178,6 +181,11 @@ def main(argv: list[str] | None = None) -> int:
                     for name in files:
                         if name != "trainer_state.json":
                             os.remove(os.path.join(root, name))
+        eval_metrics = None
+        if args.log_metrics:
+            trainer.log_metrics("train", train_output.metrics)
+            eval_metrics = trainer.evaluate()
+            trainer.log_metrics("eval", eval_metrics)
 
     truth = {
         "emitter": "hf_trainer",
@@ -190,6 +198,8 @@ def main(argv: list[str] | None = None) -> int:
         "log_history": [{k: _jsonable(v) for k, v in entry.items()}
                         for entry in trainer.state.log_history],
         "train_output_metrics": {k: _jsonable(v) for k, v in train_output.metrics.items()},
+        "eval_metrics": ({k: _jsonable(v) for k, v in eval_metrics.items()}
+                         if eval_metrics is not None else None),
     }
     with open(args.out, "w", encoding="utf-8") as f:
         json.dump(truth, f, indent=1)
