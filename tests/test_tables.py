@@ -237,3 +237,26 @@ def test_fastai_v1_table_with_spaces_in_its_names() -> None:
                 row.metrics["error_rate"]] == [float(c) for c in cells[1:4]]
         assert row.seconds == int(cells[4][4:6])
     assert run.roles["train_loss"] == "train loss" and run.roles["dev_loss"] == "valid loss"
+
+
+def _unpiped(text: str, sep: str) -> bytes:
+    """A card's results table as a rendered page copies it (tabs) or as a paste that lost them
+    (single spaces): the pipes and the rule line gone, the cells joined by `sep`."""
+    out = []
+    for line in text.splitlines():
+        if line.startswith("|:"):
+            continue
+        if line.startswith("|"):
+            line = sep.join(c.strip() for c in line.strip().strip("|").split("|"))
+        out.append(line)
+    return ("\n".join(out) + "\n").encode()
+
+
+@pytest.mark.parametrize("sep", ["\t", " "])
+@pytest.mark.parametrize("name", ["paste_hf_model_card_mrpc.md", "paste_hf_model_card_cola.md",
+                                  "paste_keras_model_card.md"])
+def test_public_model_cards_without_their_pipes(name: str, sep: str) -> None:
+    (piped,) = parse_path(LOGS / name).runs
+    (run,) = parse_bytes(_unpiped((LOGS / name).read_text(), sep)).runs
+    assert [(r.epoch, r.metrics) for r in run.epochs] == [
+        (r.epoch, r.metrics) for r in piped.epochs]
