@@ -307,3 +307,14 @@ async def test_tail_follows_a_rewritten_trainer_state(tmp_path: Path) -> None:
         tmp.write_bytes((HF_OUT / "checkpoint-24" / "trainer_state.json").read_bytes())
         os.replace(tmp, state)
         await wait_for(pilot, lambda: epochs() == 3)
+
+
+def test_reading_event_files_imports_no_framework() -> None:
+    """tensorboard would import TensorFlow for its record reader when it is installed (seconds,
+    and C++ log noise); the reader selects tensorboard's own pure-Python one."""
+    code = ("import sys; from bertmon.analyzers import parse_path; "
+            f"parse_path({str(LOGS / 'keras3_tensorboard')!r}); "
+            "print(' '.join(m for m in ('tensorflow', 'torch', 'keras') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120, check=True)
+    assert out.stdout.strip() == "", out.stdout
