@@ -40,7 +40,7 @@ HINT_NAMES = {
 METRIC_WORDS = re.compile(
     r"loss|acc|f1|score|auc|mcc|matthews|precision|recall|perplexity|ppl|bleu|rouge|"
     r"exact|\bem\b|pearson|spearman|corr|error|mae|mse|rmse|metric|top\d|wer|cer|kappa|"
-    r"grad_norm|correct",
+    r"grad_norm|correct|nll|\bkl(?:d|_|\b)|_kl\b|elbo",
     re.I,
 )
 
@@ -50,7 +50,8 @@ METRIC_WORDS = re.compile(
 _KV_WORDS = (
     "loss", "acc", "f1", "score", "auc", "mcc", "matthews", "precision", "recall", "perplexity",
     "ppl", "bleu", "rouge", "exact", "pearson", "spearman", "corr", "error", "mae", "mse", "rmse",
-    "metric", "wer", "cer", "kappa", "grad_norm", "correct", *HINT_NAMES, "epoch", "step",
+    "metric", "wer", "cer", "kappa", "grad_norm", "correct", "nll", "kl", "elbo", *HINT_NAMES,
+    "epoch", "step",
     "iter", "time", "elapsed")
 _KV_WORDS = tuple(w for w in dict.fromkeys(_KV_WORDS)  # a word holding another adds nothing
                   if not any(v != w and v in w for v in _KV_WORDS))
@@ -77,7 +78,8 @@ _AFTER_METRIC_WORD = re.compile(
 
 def metric_like(lower: str) -> bool:
     """Whether a lowered line holds a common metric's name followed by a number (`val loss
-    0.34`, `acc: 81%`, `loss was 0.5`): what the coverage count calls metric-like when no reader took it.
+    0.34`, `acc: 81%`, `loss was 0.5`): what the coverage count calls metric-like when no
+    reader took it.
     Substring finds, then one anchored match per hit: linear, unlike an alternation search."""
     after = _AFTER_METRIC_WORD.match
     for word in _METRIC_WORDS_CHEAP:

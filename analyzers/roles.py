@@ -31,16 +31,27 @@ def _pick(names: list[str], exact: tuple[str, ...], test, per_epoch: dict[str, i
     return None
 
 
+def _is_loss(name: str) -> bool:
+    """`loss`, `val_loss`, and a negative log-likelihood printed as such: `nll_train`."""
+    lower = name.lower()
+    return "loss" in lower or lower.startswith("nll") or "_nll" in lower
+
+
+_DEV_SUFFIX = ("_val", "_valid", "_validation", "_dev", "_eval", " val", " dev")
+
+
 _TRAIN_PREFIX = re.compile(r"^(?:train|training|trn)[_/ .-]", re.I)
 
 
 def _is_score_or_acc(name: str) -> bool:
-    low = name.lower()
-    return "loss" not in low and ("acc" in low or bool(_SCORE.search(name)))
+    return not _is_loss(name) and ("acc" in name.lower() or bool(_SCORE.search(name)))
 
 
 def _is_dev(name: str) -> bool:
-    return bool(DEV_PREFIX.match(name)) or name.lower().startswith(("val", "dev", "eval"))
+    """`val_loss`, `dev_f1`, `Validation Accuracy`, and suffixed forms: `acc_val`, `loss_dev`."""
+    lower = name.lower()
+    return (bool(DEV_PREFIX.match(name)) or lower.startswith(("val", "dev", "eval"))
+            or lower.endswith(_DEV_SUFFIX))
 
 
 def step_name(run: Run, role: str) -> str | None:
@@ -77,10 +88,10 @@ def infer_roles(run: Run) -> dict[str, str | None]:
         dev += moved
         train = [n for n in train if n not in moved]
     roles = dict.fromkeys(ROLE_NAMES)
-    roles["train_loss"] = _pick(train, _TRAIN_LOSS, lambda n: "loss" in n.lower(), per_epoch, rows)
-    roles["train_acc"] = _pick(
-        train, _TRAIN_ACC, lambda n: n.lower().endswith(("acc", "accuracy")), per_epoch, rows)
-    roles["dev_loss"] = _pick(dev, (), lambda n: "loss" in n.lower(), per_epoch, rows)
+    roles["train_loss"] = _pick(train, _TRAIN_LOSS, _is_loss, per_epoch, rows)
+    roles["train_acc"] = _pick(train, _TRAIN_ACC, lambda n: n.lower().endswith(("acc", "accuracy"))
+                               or n.lower().startswith(("acc_", "accuracy_")), per_epoch, rows)
+    roles["dev_loss"] = _pick(dev, (), _is_loss, per_epoch, rows)
     roles["dev_acc"] = _pick(
         dev, (), lambda n: "acc" in n.lower() and "loss" not in n.lower(), per_epoch, rows)
     score = _pick(dev, (), lambda n: bool(_SCORE.search(n)), per_epoch, rows)

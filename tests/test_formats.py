@@ -232,7 +232,8 @@ def test_tftrainer_dicts_with_float32_reprs_and_step_behind_a_logging_prefix():
     log.setLevel(logging.INFO)
     try:
         for e in history:
-            log.info({"loss": np.float32(e["loss"]), "learning_rate": np.float32(e["learning_rate"]),
+            log.info({"loss": np.float32(e["loss"]),
+                      "learning_rate": np.float32(e["learning_rate"]),
                       "epoch": e["epoch"], "step": e["step"]})
     finally:
         log.removeHandler(handler)
@@ -357,3 +358,26 @@ def test_eval_results_logged_one_key_a_line_behind_a_logging_prefix():
     for row, e in zip(run.epochs, evals):
         assert row.metrics["eval_loss"] == e["eval_loss"]
         assert row.metrics["eval_accuracy"] == e["eval_accuracy"]
+
+
+def test_bertmon_train_tf_one_epoch_is_one_epoch():
+    """`bertmon train --framework tf --epochs 1`: Keras prints no header for one epoch; the
+    epoch is read, with the values the trainer wrote to metrics.jsonl at Keras's precision."""
+    run = one_run((LOGS / "bertmon_train_tf_epochs1.log").read_bytes())
+    metrics = (LOGS / "bertmon_train_tf_epochs1.metrics.jsonl").read_text()
+    record = json.loads(metrics.splitlines()[0])
+    assert [row.epoch for row in run.epochs] == [record["epoch"]] and run.epochs_planned == 1
+    assert run.status == "finished"
+    for name in ("loss", "accuracy", "val_loss", "val_accuracy", "val_f1"):
+        assert run.epochs[0].metrics[name] == float(f"{record[name]:.4f}"), name
+
+
+def test_suffixed_dev_names_and_nll_losses_take_their_roles():
+    run = one_run("Epoch: 0000 nll_train: 93185.77 kl_train: 195.29 acc_train: 0.0915 "
+                  "nll_val: 104181.94 acc_val: 0.0 time: 866.2107s\n"
+                  "Epoch: 0001 nll_train: 40856.01 kl_train: 204.92 acc_train: 0.0893 "
+                  "nll_val: 75632.86 acc_val: 0.1 time: 713.4318s\n")
+    assert [row.epoch for row in run.epochs] == [0, 1]
+    assert run.roles["train_loss"] == "nll_train" and run.roles["dev_loss"] == "nll_val"
+    assert run.roles["train_acc"] == "acc_train" and run.roles["dev_acc"] == "acc_val"
+    assert run.epochs[1].seconds == 713.4318

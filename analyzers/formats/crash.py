@@ -14,8 +14,9 @@ _TRACEBACK = "Traceback (most recent call last)"
 # the exception line that ends a traceback: `RuntimeError: boom`, `KeyboardInterrupt`,
 # `torch.cuda.OutOfMemoryError: CUDA out of memory`, `tensorflow...ResourceExhaustedError: OOM`
 _EXCEPTION = re.compile(r"^(?:[A-Za-z_]\w*\.)*[A-Z]\w*(?::(?:\s.*)?)?$")
-# a notebook names the exception in the header: `RuntimeError      Traceback (most recent call last)`
-_NOTEBOOK_HEADER = re.compile(r"^\s*((?:[A-Za-z_]\w*\.)*[A-Z]\w*)\s+Traceback \(most recent call last\)")
+# a notebook names the exception in the header: `RuntimeError    Traceback (most recent call last)`
+_NOTEBOOK_HEADER = re.compile(
+    r"^\s*((?:[A-Za-z_]\w*\.)*[A-Z]\w*)\s+Traceback \(most recent call last\)")
 # what a notebook traceback holds besides indented source: `----> 1 learn.fit(5)`, `--> 198 x`,
 # `Cell In[5], line 1`, `File ~/x.py:12, in f(a)`, `<ipython-input-5-...> in <module>`,
 # `/usr/lib/.../basic_train.py in fit(epochs, ...)`, `[... skipping hidden 1 frame]`, a dash rule

@@ -344,7 +344,7 @@ class KerasLines(Reader):
                 ctx.header(epoch, total)
                 ctx.dispatch(frame)
                 return True
-            state = ctx.header(epoch, total)
+            ctx.header(epoch, total)
             if f.keras_old_v2.match(rest):  # ` - 4s - loss: ...` on the header's line (rare)
                 kv = key_values_in(rest, ws_ok=False)
             else:

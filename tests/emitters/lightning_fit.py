@@ -2,7 +2,8 @@
 
 Run as a subprocess by tests/conftest.py:
 
-    python tests/emitters/lightning_fit.py --out truth.json [--epochs N] [--nan] [--crash-at-epoch K]
+    python tests/emitters/lightning_fit.py --out truth.json [--epochs N] [--nan]
+        [--crash-at-epoch K] [--bar tqdm|rich]
 
 stdout/stderr carry exactly what Lightning prints (its `TQDMProgressBar`: `Epoch 0: 100%|...|
 12/12 [..., v_num=0, train_loss=0.693, val_loss=0.690, val_acc=0.500]`, 0-based epochs); the
