@@ -214,7 +214,7 @@ def compare_paths(path_a: str | Path, path_b: str | Path, overrides: dict | None
         if not p.exists():
             raise CompareError(f"{path}: no such file or directory")
         log = resolve_log(p)
-        if not log.is_file():
+        if not log.exists():  # a file, or a TensorBoard log directory
             raise CompareError(f"{path}: a directory without train.log")
         try:
             analysis = parse_path(p, source=str(path))

@@ -40,6 +40,13 @@ def _is_loss(name: str) -> bool:
 _DEV_SUFFIX = ("_val", "_valid", "_validation", "_dev", "_eval", " val", " dev")
 
 
+_TRAIN_PREFIX = re.compile(r"^(?:train|training|trn)[_/ .-]", re.I)
+
+
+def _is_score_or_acc(name: str) -> bool:
+    return not _is_loss(name) and ("acc" in name.lower() or bool(_SCORE.search(name)))
+
+
 def _is_dev(name: str) -> bool:
     """`val_loss`, `dev_f1`, `Validation Accuracy`, and suffixed forms: `acc_val`, `loss_dev`."""
     lower = name.lower()
@@ -73,6 +80,13 @@ def infer_roles(run: Run) -> dict[str, str | None]:
             rows[name] = rows.get(name, 0) + 1
     dev = [n for n in names if _is_dev(n)]
     train = [n for n in names if n not in dev]
+    # train columns that say so (`Training Loss`, fastai's `train_loss`) beside unprefixed
+    # accuracy or score columns (`Accuracy`, `F1`) and no dev one: those are the evaluation's
+    # (the Trainer's compute_metrics, fastai's metrics run on the validation set)
+    if any(_TRAIN_PREFIX.match(n) for n in train) and not any(_is_score_or_acc(n) for n in dev):
+        moved = [n for n in train if not _TRAIN_PREFIX.match(n) and _is_score_or_acc(n)]
+        dev += moved
+        train = [n for n in train if n not in moved]
     roles = dict.fromkeys(ROLE_NAMES)
     roles["train_loss"] = _pick(train, _TRAIN_LOSS, _is_loss, per_epoch, rows)
     roles["train_acc"] = _pick(train, _TRAIN_ACC, lambda n: n.lower().endswith(("acc", "accuracy"))

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from . import grammar as g
+from . import structured
 from .formats import READERS, Reader
 from .formats.values import LOSS as _LOSS
 from .model import Analysis, Coverage, EpochRow, Run, Series
@@ -71,6 +72,9 @@ class LogParser:
         self._states: list[_RunState] = []
         self.state: _RunState | None = None  # the run being built
         self._closed = False
+        # a trainer_state.json, metrics CSV or event file, recognised by its first bytes
+        self._structured: structured.StructuredParser | None = None
+        self._sniffed = False
         self._before_runs = Coverage()  # records read before the first run began
         self._coverage = self._before_runs  # the current run's
         self._readers: list[Reader] = [cls() for cls in READERS]
@@ -83,9 +87,19 @@ class LogParser:
 
     # --- public --------------------------------------------------------------------------
     def feed(self, data: bytes) -> None:
+        if not self._sniffed and data:
+            self._sniffed = True
+            self._structured = structured.parser_for(self.source, data)
+        if self._structured is not None:
+            self.records += data.count(b"\n")
+            self._structured.feed(data)
+            return
         self._records(self._splitter.feed(data))
 
     def close(self) -> Analysis:
+        if self._structured is not None:
+            self._closed = True
+            return self._structured.close()
         if not self._closed:
             self._records(self._splitter.close())
             for reader in self._readers:
@@ -103,6 +117,8 @@ class LogParser:
     @property
     def runs(self) -> list[Run]:
         """The runs so far, with roles and status brought up to date."""
+        if self._structured is not None:
+            return self._structured.runs
         for state in self._states:
             closed = self._closed or state is not self.state
             if closed or state.ended:
@@ -112,6 +128,8 @@ class LogParser:
 
     def tail_lines(self, n: int) -> list[str]:
         """The last `n` cleaned records (for a log pane)."""
+        if self._structured is not None:
+            return self._structured.tail_lines(n)
         return list(self._lines)[-n:] if n else []
 
     @property
@@ -332,15 +350,19 @@ CHUNK = 1 << 20
 
 
 def resolve_log(path: str | Path) -> Path:
-    """A log path, or a run directory's `train.log`."""
+    """A log path, or a run directory's `train.log`, or what else a directory holds (a
+    trainer_state.json, a metrics.csv, TensorBoard events: `structured.find_in_dir`)."""
     p = Path(path)
     if p.is_dir():
-        return p / "train.log"
+        log = p / "train.log"
+        return log if log.exists() else structured.find_in_dir(p) or log
     return p
 
 
 def parse_path(path: str | Path, source: str | None = None) -> Analysis:
     log = resolve_log(path)
+    if structured.is_tensorboard_path(log):
+        return structured.read_path(log, source or str(path))
     parser = LogParser(source or str(path))
     with open(log, "rb") as fh:
         while chunk := fh.read(CHUNK):

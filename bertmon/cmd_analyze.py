@@ -15,8 +15,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "analyze",
         help="parse a finished or growing log and print a diagnosis",
         description="Parse a training log (Keras, tqdm, Hugging Face Trainer, name=value lines) "
-        "and report its epochs, series and what looks wrong. LOG may be a run directory, or - "
-        "for standard input (paste a log).",
+        "and report its epochs, series and what looks wrong. LOG may be a run directory, a "
+        "trainer_state.json or checkpoint folder, a metrics .csv, TensorBoard event files or "
+        "their directory, or - for standard input (paste a log).",
     )
     p.add_argument("log", metavar="LOG", help="log file, run directory, or - for stdin")
     p.add_argument("--format", "-f", choices=("text", "markdown", "json"), default="text")
@@ -52,21 +53,33 @@ def parse_settings(items: list[str]) -> dict[str, dict[str, object]]:
 def read_analysis(target: str):
     """Parse LOG (path, run directory or `-`), turning every input problem into a UsageError."""
     from bertmon.analyzers import LogParser, resolve_log
+    from bertmon.analyzers.structured import UnreadableFile, is_tensorboard_path, read_path, sniff
 
     parser = LogParser(source="<stdin>" if target == "-" else target)
     if target == "-":
         stream = sys.stdin.buffer
+        first = True
         while chunk := stream.read1(1 << 20) if hasattr(stream, "read1") else stream.read(1 << 20):
+            if first and sniff("-", chunk) == "tensorboard":
+                raise UsageError("<stdin>: a TensorBoard event file cannot be read from standard "
+                                 "input: give its path")
+            first = False
             parser.feed(chunk)
         return parser.close()
     path = resolve_log(target)
     try:
+        if is_tensorboard_path(path):
+            return read_path(path, target)
         with open(path, "rb") as fh:
             while chunk := fh.read(1 << 20):
                 parser.feed(chunk)
+        return parser.close()
+    except UnreadableFile as exc:
+        raise UsageError(f"{target}: {exc}") from None
     except FileNotFoundError:
         if path.name == "train.log" and str(path) != target:
-            raise UsageError(f"{target}: a directory without train.log") from None
+            raise UsageError(f"{target}: a directory without train.log, trainer_state.json, "
+                             "metrics.csv or TensorBoard event files") from None
         raise UsageError(f"{target}: no such file") from None
     except IsADirectoryError:
         raise UsageError(f"{target}: is a directory") from None
@@ -74,7 +87,6 @@ def read_analysis(target: str):
         raise UsageError(f"{target}: permission denied") from None
     except OSError as exc:
         raise UsageError(f"{target}: cannot read ({exc.strerror or exc})") from None
-    return parser.close()
 
 
 def run(args: argparse.Namespace) -> int:

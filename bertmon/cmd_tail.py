@@ -12,7 +12,9 @@ def register(subparsers) -> None:
         help="watch a training log live in the terminal (like tail -F)",
         description=(
             "Follow LOG as it grows and show its metrics, epochs and findings live. LOG may be a "
-            "run directory (its train.log is read) or a file not created yet (it is waited for). "
+            "run directory (its train.log is read) or a file not created yet (it is waited for); "
+            "a trainer_state.json, metrics .csv or TensorBoard event file is read again when it "
+            "changes. "
             "A second LOG is overlaid as a comparison."
         ),
     )
@@ -23,11 +25,19 @@ def resolve(arg: str) -> Path:
     """A run directory means its train.log; a path that does not exist yet is waited for."""
     from bertmon.cli import UsageError
 
+    from bertmon.analyzers import resolve_log
+    from bertmon.analyzers.structured import event_files_newest
+
     path = Path(arg)
     if path.is_dir():
-        log = path / "train.log"
+        log = resolve_log(path)
+        if log.is_dir():  # a TensorBoard log directory: follow its newest event file
+            newest = event_files_newest(log)
+            if newest is not None:
+                return newest
         if not log.is_file():
-            raise UsageError(f"{arg} is a directory without a train.log")
+            raise UsageError(f"{arg} is a directory without a train.log, trainer_state.json, "
+                             "metrics.csv or TensorBoard event files")
         return log
     return path
 

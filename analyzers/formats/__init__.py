@@ -42,6 +42,7 @@ from .crash import Ended, Fatal, Traceback
 from .keras import KerasBar, KerasLines
 from .kv import KeyValueLines, Noise
 from .rich import RichBar
+from .tables import ResultsTable
 from .tqdm import TqdmBar
 from .trainer import MetricsBlock, TrainerDicts
 
@@ -49,6 +50,7 @@ READERS: list[type[Reader]] = [
     Traceback,  # first: inside a traceback nothing is a metric
     KerasBar,  # the commonest records (one per training step), read in batches
     Ended,
+    ResultsTable,  # a header line, then rows: before the bars and lines its rows resemble
     TqdmBar,
     RichBar,  # Lightning's RichProgressBar
     TrainerDicts,

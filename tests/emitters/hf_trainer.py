@@ -32,6 +32,20 @@ def _jsonable(value):
     return value
 
 
+class _kept:
+    """A context manager standing in for TemporaryDirectory: the directory stays."""
+
+    def __init__(self, path: str):
+        os.makedirs(path, exist_ok=True)
+        self.path = path
+
+    def __enter__(self) -> str:
+        return self.path
+
+    def __exit__(self, *exc) -> None:
+        return None
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--out", required=True)
@@ -42,10 +56,33 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seq-len", type=int, default=16)
     ap.add_argument("--logging-steps", type=int, default=2)
     ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--output-dir", default=None,
+                    help="keep the Trainer's output directory here (checkpoints' trainer_state.json,"
+                         " TensorBoard events); default: a temporary directory, removed")
+    ap.add_argument("--save-strategy", default="no", choices=("no", "epoch", "steps"))
+    ap.add_argument("--report-to", default="none", help='"none" or "tensorboard"')
+    ap.add_argument("--tb-dir", default=None,
+                    help="the TensorBoard log directory (TENSORBOARD_LOGGING_DIR), else the "
+                         "Trainer's default under --output-dir")
+    ap.add_argument("--states-only", action="store_true",
+                    help="afterwards keep only each checkpoint's trainer_state.json (small "
+                         "fixtures: no weights, optimizer or RNG state)")
+    ap.add_argument("--eval-steps", type=int, default=None,
+                    help='evaluate every N steps (eval_strategy="steps") instead of each epoch')
+    ap.add_argument("--lr", type=float, default=5e-4)
+    ap.add_argument("--f1", action="store_true", help="compute_metrics adds a binary f1")
+    ap.add_argument("--notebook-html", default=None, metavar="PATH",
+                    help="train with transformers' NotebookProgressCallback (needs IPython) in "
+                         "place of the console bar and write the HTML it last displayed")
+    ap.add_argument("--model-card", default=None, metavar="PATH",
+                    help="write TrainingSummary.from_trainer(trainer).to_model_card() (the "
+                         "README.md push_to_hub writes, with its 'Training results' table)")
     ap.add_argument("--log-metrics", action="store_true",
                     help="after training, trainer.log_metrics('train', ...) and an evaluate() "
                          "with log_metrics('eval', ...): the `***** train metrics *****` blocks")
     args = ap.parse_args(argv)
+    if args.tb_dir:
+        os.environ["TENSORBOARD_LOGGING_DIR"] = args.tb_dir
 
     import numpy as np
     import torch
@@ -77,20 +114,29 @@ def main(argv: list[str] | None = None) -> int:
 
     def compute_metrics(eval_pred):
         logits, labels = eval_pred
-        return {"accuracy": float((np.argmax(logits, axis=-1) == labels).mean())}
+        pred = np.argmax(logits, axis=-1)
+        out = {"accuracy": float((pred == labels).mean())}
+        if args.f1:
+            tp = float(((pred == 1) & (labels == 1)).sum())
+            fp, fn = float(((pred == 1) & (labels == 0)).sum()), float(((pred == 0) & (labels == 1)).sum())
+            out["f1"] = 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 0.0
+        return out
 
-    with tempfile.TemporaryDirectory(prefix="bertmon-hf-") as out_dir:
+    keep = args.output_dir is not None
+    with (tempfile.TemporaryDirectory(prefix="bertmon-hf-") if not keep
+          else _kept(args.output_dir)) as out_dir:
         training_args = TrainingArguments(
             output_dir=out_dir,
             num_train_epochs=args.epochs,
             per_device_train_batch_size=args.batch_size,
             per_device_eval_batch_size=args.batch_size,
-            learning_rate=5e-4,
+            learning_rate=args.lr,
             logging_strategy="steps",
             logging_steps=args.logging_steps,
-            eval_strategy="epoch",
-            save_strategy="no",
-            report_to="none",
+            eval_strategy="steps" if args.eval_steps else "epoch",
+            eval_steps=args.eval_steps,
+            save_strategy=args.save_strategy,
+            report_to=args.report_to,
             disable_tqdm=False,
             use_cpu=True,
             seed=args.seed,
@@ -100,7 +146,41 @@ def main(argv: list[str] | None = None) -> int:
                           train_dataset=RandomTokens(args.train_size, args.seed),
                           eval_dataset=RandomTokens(args.eval_size, args.seed + 1),
                           compute_metrics=compute_metrics)
+        notebook = None
+        if args.notebook_html:
+            from transformers.trainer_callback import PrinterCallback, ProgressCallback
+            from transformers.utils.notebook import NotebookProgressCallback
+
+            class Notebook(NotebookProgressCallback):
+                """The real callback; keeps the HTML it displayed last (the finished table)."""
+
+                html = ""
+
+                def on_train_end(self, *a, **k):
+                    tracker = self.training_tracker
+                    super().on_train_end(*a, **k)
+                    self.html = tracker.html_code
+
+            trainer.remove_callback(ProgressCallback)
+            trainer.remove_callback(PrinterCallback)
+            notebook = Notebook()
+            trainer.add_callback(notebook)
         train_output = trainer.train()
+        if notebook is not None:
+            with open(args.notebook_html, "w", encoding="utf-8") as f:
+                f.write(notebook.html)
+        if args.model_card:
+            from transformers.modelcard import TrainingSummary
+
+            card = TrainingSummary.from_trainer(trainer, model_name="tiny-bert").to_model_card()
+            with open(args.model_card, "w", encoding="utf-8") as f:
+                f.write(card)
+        if keep and args.states_only:
+            for root, _, files in os.walk(out_dir):
+                if os.path.basename(root).startswith("checkpoint-"):
+                    for name in files:
+                        if name != "trainer_state.json":
+                            os.remove(os.path.join(root, name))
         eval_metrics = None
         if args.log_metrics:
             trainer.log_metrics("train", train_output.metrics)

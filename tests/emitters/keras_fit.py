@@ -56,6 +56,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=1234)
     ap.add_argument("--evaluate", action="store_true",
                     help="after fit, model.evaluate on the validation data (its own bar)")
+    ap.add_argument("--csv-logger", default=None, metavar="PATH",
+                    help="add keras.callbacks.CSVLogger(PATH): the epoch table as a .csv file")
+    ap.add_argument("--tensorboard", default=None, metavar="DIR",
+                    help="add keras.callbacks.TensorBoard(DIR): epoch scalars as event files")
     args = ap.parse_args(argv)
 
     import keras
@@ -159,6 +163,11 @@ def main(argv: list[str] | None = None) -> int:
             callbacks.append(keras.callbacks.TerminateOnNaN())
         if args.crash_at_epoch is not None:
             callbacks.append(Crash())
+        if args.csv_logger:
+            callbacks.append(keras.callbacks.CSVLogger(args.csv_logger))
+        if args.tensorboard:
+            callbacks.append(keras.callbacks.TensorBoard(args.tensorboard, histogram_freq=0,
+                                                         write_graph=False))
         record = {"epochs": epochs, "steps": args.steps, "history": {}, "params": None,
                   "epochs_completed": 0}
         truth["runs"].append(record)
