@@ -72,8 +72,14 @@ class _RunState:
 class LogParser:
     """Incremental log parser: bytes in, runs out."""
 
-    def __init__(self, source: str = "-", keep_lines: int = 2000) -> None:
+    def __init__(self, source: str = "-", keep_lines: int = 2000,
+                 on_run_end: Callable[[Run], None] | None = None) -> None:
+        """`on_run_end`, when given, receives each run once it is over (a new run began, or
+        `close()`), settled, and the parser keeps nothing of it: a log of 100,000 runs is read
+        in the memory of one. Without it, `runs` keeps every run (the monitor's view)."""
         self.source = source
+        self._on_run_end = on_run_end
+        self._run_count = 0
         self.records = 0
         self._splitter = RecordSplitter()
         self._lines: deque[str] = deque(maxlen=keep_lines)
@@ -93,6 +99,8 @@ class LogParser:
         if not self._closed:
             self._records(self._splitter.close())
             self._closed = True
+            if self._on_run_end is not None:
+                self._finish_run()
         return Analysis(self.source, self.runs)
 
     @property
@@ -192,8 +200,23 @@ class LogParser:
             state.run.error = event.text[:500]
 
     # --- runs and epochs -----------------------------------------------------------------
+    def _finish_run(self) -> None:
+        """The current run is over: settle it once and drop its parsing state (nothing
+        reaches back into a finished run); hand it over when asked to."""
+        state = self._state
+        if state is None:
+            return
+        self._state = None
+        _settle(state.run, state, True)
+        self._states.remove(state)
+        if self._on_run_end is not None:
+            self._runs = [run for run in self._runs if run is not state.run]
+            self._on_run_end(state.run)
+
     def _new_run(self) -> _RunState:
-        run = Run(index=len(self._runs))
+        self._finish_run()
+        run = Run(index=self._run_count)
+        self._run_count += 1
         self._runs.append(run)
         self._state = _RunState(run)
         self._states.append(self._state)
