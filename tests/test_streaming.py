@@ -53,3 +53,44 @@ def test_render_json_is_the_streamed_document():
 
 def test_empty_document():
     assert _doc([]) == {"bertmon": _doc([])["bertmon"], "source": "x", "runs": []}
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from bertmon.analyzers import Series  # noqa: E402
+from bertmon.analyzers.report_json import write_series  # noqa: E402
+
+_point = st.tuples(
+    st.one_of(st.none(), st.integers(0, 10**6).map(float), st.floats(0, 1e6)),
+    st.one_of(st.none(), st.integers(0, 2**40)),
+    st.floats(allow_nan=True, allow_infinity=True),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_point, max_size=300))
+def test_series_columns_are_strict_json_and_round_trip(points):
+    import math
+
+    import bertmon.analyzers.report_json as rj
+
+    series = Series("loss")
+    for epoch, step, value in points:
+        series.append(epoch, step, value)
+    buf = io.StringIO()
+    old, rj.SLICE = rj.SLICE, 7  # several slices per column
+    try:
+        write_series(buf, series)
+    finally:
+        rj.SLICE = old
+    cols = json.loads(buf.getvalue(), parse_constant=lambda c: pytest.fail(f"non-strict {c}"))
+    assert len(cols["epoch"]) == len(cols["step"]) == len(cols["value"]) == len(points)
+    for (epoch, step, value), e, s, v in zip(points, cols["epoch"], cols["step"], cols["value"]):
+        assert e == epoch and s == step
+        if math.isnan(value):
+            assert v == "NaN"
+        elif math.isinf(value):
+            assert v == ("Infinity" if value > 0 else "-Infinity")
+        else:
+            assert v == value
