@@ -87,8 +87,7 @@ def epoch_final_indices(epochs: np.ndarray) -> np.ndarray:
 
 
 def write_series(out: TextIO, series: Series, mode: SeriesMode = "all") -> None:
-    epochs = np.frombuffer(series.epochs, dtype=np.float64) if len(series) else np.zeros(0)
-    steps = np.frombuffer(series.steps, dtype=np.int64) if len(series) else np.zeros(0, np.int64)
+    epochs, steps = series.epochs, series.steps
     values = np.frombuffer(series.values, dtype=np.float64) if len(series) else np.zeros(0)
     if mode == "epochs":
         keep = epoch_final_indices(epochs)
