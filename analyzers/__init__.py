@@ -1,4 +1,4 @@
-"""bertmon's headless core: log bytes -> records -> events -> runs -> findings.
+"""bertmon's headless core: log bytes -> records -> format readers -> runs -> findings.
 
 Imports neither Textual, Rich, torch nor TensorFlow (tests/test_import_hygiene.py holds it).
 """

@@ -66,6 +66,29 @@ def has_kv_word(lower: str) -> bool:
     return ("em" in lower or "top" in lower) and _KV_WORDS_SPECIAL.search(lower) is not None
 
 
+_METRIC_WORDS_CHEAP = ("loss", "acc", "f1", "score", "auc", "mcc", "precision", "recall",
+                       "perplexity", "ppl", "bleu", "rouge", "matthews", "pearson", "spearman",
+                       "mse", "mae", "error")
+
+
+_AFTER_METRIC_WORD = re.compile(
+    r"[\w./-]{0,40}(?:\s*[:=|]\s*|\s+(?:is\s+|of\s+|=\s*)?)[-+]?(?:\d|\.\d|nan\b|inf\b)")
+
+
+def metric_like(lower: str) -> bool:
+    """Whether a lowered line holds a common metric's name followed by a number (`val loss
+    0.34`, `acc: 81%`): what the coverage count calls metric-like when no reader took it.
+    Substring finds, then one anchored match per hit: linear, unlike an alternation search."""
+    after = _AFTER_METRIC_WORD.match
+    for word in _METRIC_WORDS_CHEAP:
+        i = lower.find(word)
+        while i >= 0:
+            if after(lower, i + len(word)):
+                return True
+            i = lower.find(word, i + 1)
+    return False
+
+
 # --- pieces -------------------------------------------------------------------------------
 NUM = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?|[-+]?(?:nan|NaN|NAN|inf|Inf|INF|Infinity)"
 NAME = r"[A-Za-z_][\w.\-/@]{0,79}(?![\w.\-/@])"  # bounded: no quadratic work on junk
@@ -123,7 +146,7 @@ FINITE = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d\d?)?"
 
 def keras_frame_shape(names: tuple[str, ...]) -> re.Pattern[str]:
     """A whole Keras frame with exactly these metrics: current, target, the bar (no `-` in it)
-    and one finite number per name, in one match. What it matches, `events.keras_metrics`
+    and one finite number per name, in one match. What it matches, `formats.keras.keras_metrics`
     reads the same way; anything else does not match and takes the general path."""
     metrics = "".join(rf" - {re.escape(name)}: ({FINITE})" for name in names)
     step = KERAS_STEP.replace(r"(?P<target>\d+|Unknown)", r"(\d+)").replace(

@@ -1,0 +1,199 @@
+"""Key/value lines a person prints: `epoch 3: train_loss=0.41 dev_acc=0.80`, `loss: 0.41`,
+`Step 100 | loss 0.5`, `final_score = ` with its value alone on the next line, and the
+configuration they mention (`lr=2e-5`, `labels=['neg', 'pos']`, `trainable = False`).
+
+The catch-all reader: it comes after every family with a shape of its own. Lines go to
+pyparsing (`grammar().kv_line`, `ws_pairs`) only after substring tests, and through
+`grammar.ShapeCache`, so a summary printed every epoch is parsed once.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import pyparsing as pp
+
+from .. import grammar as g
+from .base import Context, Reader, RunState
+from .values import Pairs, epoch_position
+
+
+@dataclass(slots=True)
+class KeyValues:
+    """What one line says: metrics, where they belong, configuration hints."""
+
+    pairs: Pairs
+    epoch: int | None = None
+    epoch_total: int | None = None
+    step: int | None = None
+    seconds: float | None = None
+    hints: dict[str, float] = field(default_factory=dict)
+
+
+def kv_pairs(text: str) -> list[tuple[str, str]]:
+    return [(t["name"], t["value"]) for t in g.grammar().kv_line.parse_string(text)]
+
+
+def ws_pairs(text: str) -> list[tuple[str, str]]:
+    try:
+        return [(t["name"], t["value"]) for t in g.grammar().ws_pairs.parse_string(text)]
+    except pp.ParseException:
+        return []
+
+
+KV_LINES = g.ShapeCache(kv_pairs)
+WS_LINES = g.ShapeCache(ws_pairs)
+
+MAX_KV_LINE = 4096  # metrics are printed on short lines; a longer one is read only so far
+
+
+def key_values_in(text: str, ws_ok: bool) -> KeyValues | None:
+    """The key/value pairs of a line (`ws_ok`: also `name value` separated by blanks)."""
+    text = text[:MAX_KV_LINE]
+    found: list[tuple[str, str]] = []
+    f = g.fast()
+    lower = None
+    if ("=" in text or ":" in text) and f.kv_separator.search(text) and f.kv_candidate.search(text):
+        lower = text.lower()
+        if not g.has_kv_word(lower):
+            return None
+        found = KV_LINES(text)
+    if ws_ok and not found and g.has_kv_word(lower or text.lower()):
+        found = WS_LINES(text)
+    if not found:
+        return None
+    kv = key_values(found)
+    m = epoch_position(text)  # `epoch 3: loss=...`, `Step 100: loss = 0.5`
+    if m and kv is not None:
+        if m["what"].lower() == "epoch":
+            kv.epoch = kv.epoch if kv.epoch is not None else int(m["n"])
+        elif kv.step is None:
+            kv.step = int(m["n"])
+    return kv
+
+
+def key_values(found: list[tuple[str, str]]) -> KeyValues | None:
+    """Sort printed name/value pairs into position, time, configuration hints and metrics."""
+    kv = KeyValues(pairs=[])
+    for raw_name, raw_value in found:
+        key = raw_name.strip()
+        lower = key.lower()
+        try:
+            value = g.to_float(raw_value.rstrip("s") if raw_value.endswith("s") else raw_value)
+        except ValueError:
+            continue
+        if lower in g.POSITION_NAMES:
+            if math.isfinite(value) and value == int(value):
+                if lower.startswith("epoch"):
+                    kv.epoch = int(value)
+                else:
+                    kv.step = int(value)
+        elif lower in g.TIME_NAMES:
+            kv.seconds = value
+        elif lower in g.HINT_NAMES:
+            kv.hints[g.HINT_NAMES[lower]] = value
+        elif g.METRIC_WORDS.search(key):
+            kv.pairs.append((key, value))
+    if not kv.pairs and kv.epoch is None and not kv.hints:
+        return None
+    return kv
+
+
+class Noise(Reader):
+    """C++ logging (TensorFlow, XLA, glog): `2026-11-20 10:12:33.123: W tensorflow/x.cc:12]`.
+    Never metrics, never fatal at W/I/D: taken here so that no later reader sees them."""
+
+    name = "noise"
+    silent = True
+
+    def wants(self, record: str) -> bool:
+        return "]" in record
+
+    def read(self, record: str, ctx: Context) -> bool:
+        return g.fast().cpp_log.match(record) is not None
+
+
+class KeyValueLines(Reader):
+    name = "kv"
+
+    def __init__(self) -> None:
+        self._pending: str | None = None  # `final_score = `: the name awaiting its value
+        self._pending_at = -1
+
+    def read(self, record: str, ctx: Context) -> bool:
+        f = g.fast()
+        kv: KeyValues | None = None
+        if ":" in record or "=" in record or "poch" in record:
+            if record.rstrip().endswith(("=", ":")):
+                pending = f.pending_name.search(record)
+                if pending:
+                    self._pending = pending.group(1).strip()
+                    self._pending_at = ctx.handled + 1
+                    return True
+            kv = key_values_in(record, ws_ok=epoch_position(record) is not None)
+            if "[" in record and (m := f.labels.search(record)):  # `labels=['neg', 'pos']`
+                items = [i for i in m["items"].split(",") if i.strip()]
+                if len(items) >= 2:
+                    kv = kv or KeyValues(pairs=[])
+                    kv.hints["num_classes"] = float(len(items))
+            if ("rain" in record or "reez" in record or "rozen" in record) and (
+                    m := f.frozen.search(record)):
+                frozen = (m["value"].lower() == "true") != (m["key"] == "trainable")
+                kv = kv or KeyValues(pairs=[])
+                kv.hints["frozen"] = frozen
+        elif ("poch" in record or "tep" in record or "ter" in record) and epoch_position(record):
+            kv = key_values_in(record, ws_ok=True)
+        elif f.number_only.match(record):
+            if self._pending is None or self._pending_at != ctx.handled:
+                return False
+            name, self._pending = self._pending, None
+            kv = key_values([(name, repr(g.to_float(record)))])
+        if kv is None:
+            return False
+        self.apply(kv, ctx)
+        return True
+
+    def apply(self, kv: KeyValues, ctx: Context) -> None:
+        """Put a line's values where they belong: its epoch, a new run, or the open epoch."""
+        state = ctx.current()
+        trailing = kv.epoch is not None and kv.pairs and (
+            state.trailing or (state.epoch is None and bool(state.unplaced)))
+        if trailing:
+            ctx.place(state, kv.epoch)  # type: ignore[arg-type]
+        elif kv.epoch is not None and (
+            state.epoch is None or kv.epoch >= state.epoch
+            or kv.epoch <= (state.base_epoch or 0)  # back to the first epoch: a new run
+        ):
+            state = ctx.header(kv.epoch, kv.epoch_total)
+        elif kv.epoch is not None and kv.epoch in state.rows:
+            # a line about an earlier epoch: its values are that epoch's; nothing restarts
+            row = state.rows[kv.epoch]
+            ctx.add_format(state.run, "kv")
+            for name, value in kv.pairs:
+                ctx.observe(state, name, kv.epoch, kv.step, value, row)
+            return
+        if kv.hints:
+            planned = kv.hints.pop("epochs_planned", None)
+            if planned is not None and state.run.epochs_planned is None and planned == int(planned):
+                state.run.epochs_planned = int(planned)
+            state.run.hints.update(kv.hints)
+        if not kv.pairs:
+            return
+        if kv.epoch is not None:
+            state.crashed = False
+        run = state.run
+        ctx.add_format(run, "kv")
+        # `Test accuracy: 0.80` after training: a held-out score, no epoch's value; kept as a
+        # series, out of the epoch table
+        held_out = kv.epoch is None and all(n.lower().startswith("test") for n, _ in kv.pairs)
+        row = None if held_out else ctx.row(state)
+        for name, value in kv.pairs:
+            ctx.observe(state, name, state.epoch, kv.step, value, row)
+        if kv.seconds is not None and row is not None:
+            row.seconds = kv.seconds
+        if trailing:  # what follows belongs to the next summary's epoch
+            state.epoch = None
+
+
+__all__ = ["KeyValueLines", "KeyValues", "Noise", "RunState", "key_values", "key_values_in"]

@@ -1,0 +1,186 @@
+"""tqdm bars: `Epoch 1/3:  25%|██▌       | 5/20 [00:00<00:00, 40.79it/s, loss=0.712, lr=0.0045]`,
+bars without a total, the outer `trange(epochs)` bar, evaluation and side bars.
+
+Text printed onto a frame's end without a newline (a Trainer dict, a `tqdm.write` summary) is
+handed back to every reader (`ctx.dispatch`).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .. import grammar as g
+from ..roles import DEV_PREFIX
+from .base import Context, Reader, RunState
+from .values import LOSS, Pairs, pairs
+
+_EPOCH_IN_DESC = re.compile(r"(?:[Ee]poch|\b[Ee]p)\D{0,3}(\d+)(?:\s*(?:/|of)\s*(\d+))?")
+_EVAL_DESC = re.compile(r"eval|valid|\bval\b|\bdev\b|test|predict|infer|inference", re.I)
+# data preparation and loading bars (datasets' `Map`, tokenizers, downloads, checkpoint shards)
+_PREP_DESC = re.compile(
+    r"\bmap\b|token|load|download|generat|filter|process|extract|shard|convert|cach|upload|"
+    r"sav|writ|creat|build|resolv|fetch|read|prepar|collat|encod|packing",
+    re.IGNORECASE,
+)
+_EPOCH_BAR = re.compile(r"^\s*epochs?\s*$", re.IGNORECASE)  # the outer bar of an epoch loop
+_TRAIN_DESC = re.compile(r"train|iteration|batch|\bstep", re.IGNORECASE)
+
+
+@dataclass(slots=True)
+class TqdmUpdate:
+    desc: str
+    n: int
+    total: int | None
+    elapsed: float | None
+    postfix: Pairs
+    after: str  # text glued after the bar's closing bracket (a Trainer dict, say)
+
+
+def read_bar(record: str) -> TqdmUpdate | None:
+    f = g.fast()
+    m = f.tqdm_bar.match(record)
+    total: int | None
+    if m:
+        total = g.si_to_int(m["total"])
+    else:
+        m = f.tqdm_no_total.match(record)
+        if not m:
+            return None
+        total = None
+    try:
+        n = g.si_to_int(m["n"])
+    except ValueError:
+        return None
+    postfix = m["postfix"]
+    found = pairs(f.postfix_pair.findall(postfix)) if postfix else []
+    if found and m.groupdict().get("cut") is not None:
+        # a frame cut at the terminal width: a value at the very end may be cut short
+        last = postfix.rsplit(",", 1)[-1]
+        if "=" in last and found[-1][0] == last.split("=", 1)[0].strip():
+            found.pop()
+    return TqdmUpdate(
+        desc=(m["desc"] or "").strip(),
+        n=n,
+        total=total,
+        elapsed=g.clock_to_seconds(m["elapsed"]),
+        postfix=found,
+        after=m["after"] or "",
+    )
+
+
+class TqdmState:
+    __slots__ = ("last", "at", "train_key")
+
+    def __init__(self) -> None:
+        self.last: tuple | None = None  # the last frame, for redraw de-duplication
+        self.at = -1  # `ctx.handled` just after it: consecutive frames only
+        self.train_key: tuple[str, int | None] | None = None  # (desc kind, total) of train bars
+
+
+class TqdmBar(Reader):
+    name = "tqdm"
+
+    def wants(self, record: str) -> bool:
+        return "%|" in record or "it/s" in record or "s/it" in record
+
+    def read(self, record: str, ctx: Context) -> bool:
+        u = read_bar(record)
+        if u is None:
+            return False
+        self.update(u, ctx)
+        if u.after.strip():
+            ctx.dispatch(u.after)
+        return True
+
+    def update(self, u: TqdmUpdate, ctx: Context) -> None:
+        state = ctx.current()
+        own = state.own.get("tqdm")
+        if own is None:
+            own = state.own["tqdm"] = TqdmState()
+        key = (u.desc, u.n, u.total, tuple(u.postfix))
+        consecutive = own.at == ctx.handled
+        own.at = ctx.handled + 1
+        if consecutive and key == own.last:
+            return  # the closing redraw of the same frame
+        own.last = key
+        m = _EPOCH_IN_DESC.search(u.desc) if u.desc else None
+        if m:
+            state = ctx.header(int(m[1]), int(m[2]) if m[2] else None)
+        elif u.total and _EPOCH_BAR.match(u.desc):
+            # `trange(epochs, desc="Epoch")` around the batches: n epochs done, the next one
+            # running. Its count can be redrawn stale (tqdm.write shows the last drawn `0/3`),
+            # so it only moves the epoch forward, and summaries naming epochs take precedence.
+            if state.run.epochs_planned is None:
+                state.run.epochs_planned = u.total
+            epoch = min(u.n + 1, u.total)
+            if not state.trailing and (state.epoch is None or epoch > state.epoch):
+                state = ctx.header(epoch, u.total)
+            ctx.add_format(state.run, "tqdm")
+            return
+        if state.own.get("tqdm") is not own:  # the header began a new run: its own state
+            own = state.own["tqdm"] = TqdmState()
+            own.last, own.at = key, ctx.handled + 1
+        run = state.run
+        ctx.add_format(run, "tqdm")
+        row = ctx.row(state) if state.epoch is not None else None
+        done = u.total is not None and u.n >= u.total
+        kind = self._bar_kind(state, own, u, bool(m))
+        if kind == "other":  # an outer or side bar (`Training: 1/3` around epoch bars)
+            for name, value in u.postfix:
+                ctx.observe(state, name, state.epoch, u.n, value, None)
+            return
+        if kind == "eval":
+            for name, value in u.postfix:
+                name = name if DEV_PREFIX.match(name) else f"eval_{name}"
+                ctx.observe(state, name, state.epoch, u.n, value, row, train=False)
+            if done and u.elapsed is not None:
+                if state.epoch is not None:
+                    run.hints.setdefault("eval_seconds", {})[state.epoch] = u.elapsed
+                else:
+                    state.unplaced_eval_seconds = u.elapsed
+            return
+        state.crashed = False
+        gstep = u.n
+        if m and u.total and state.base_epoch is not None:
+            gstep = (state.epoch - state.base_epoch) * u.total + u.n  # type: ignore[operator]
+        run.step = gstep
+        if u.total and m:
+            run.steps_per_epoch = u.total
+        for name, value in u.postfix:
+            ctx.observe(state, name, state.epoch, gstep, value, row if m else None)
+            if state.epoch is None:
+                column = run.series[name]
+                state.unplaced.append((column, len(column) - 1, name, value))
+        if state.unstepped:  # tqdm.write redraws the bar at the step the Trainer logged
+            for series, index in state.unstepped:
+                series.set_step(index, gstep)
+            state.unstepped.clear()
+        if done and m and u.elapsed is not None and row is not None:
+            row.seconds = u.elapsed
+        elif done and state.epoch is None and u.elapsed is not None:
+            state.unplaced_seconds = u.elapsed
+
+    @staticmethod
+    def _bar_kind(state: RunState, own: TqdmState, u: TqdmUpdate, epoch_desc: bool) -> str:
+        """`train`, `eval` or `other`: a bar's description, else its length, tells them apart.
+
+        The first bar that is not an evaluation is the training bar (one with `Epoch k` in its
+        description always is); an unnamed bar of another length is an evaluation (the
+        Trainer's, a loop's), a named one of another length is some outer or side bar.
+        """
+        if u.desc and _EVAL_DESC.search(u.desc):
+            return "eval"
+        if not u.desc and "keras" in state.run.formats:
+            return "eval"  # seed 000: a prediction bar after each Keras epoch
+        if u.desc and not epoch_desc and _PREP_DESC.search(u.desc):
+            return "other"  # `Map: 100%|...| 3668/3668`, `Loading checkpoint shards`, ...
+        key = ("epoch" if epoch_desc else u.desc, u.total)
+        trains = epoch_desc or bool(_TRAIN_DESC.search(u.desc)) or any(
+            LOSS.search(name) for name, _ in u.postfix)
+        if trains or own.train_key is None:
+            own.train_key = key
+            return "train"
+        if key == own.train_key:
+            return "train"
+        return "eval" if not u.desc else "other"

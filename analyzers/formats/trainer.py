@@ -1,0 +1,131 @@
+"""Hugging Face `Trainer` dicts: `{'loss': 0.69, 'grad_norm': 1.2, 'learning_rate': 5e-05,
+'epoch': 0.16}` (transformers 5 prints the numbers as strings), eval dicts, the final
+`train_runtime` dict, and `epoch 3: {'accuracy': 0.84}` from accelerate / no-Trainer scripts.
+
+A dict goes to pyparsing (`grammar().trainer_dict`) through a `ShapeCache`: the same dict every
+logging step is parsed once.
+"""
+
+from __future__ import annotations
+
+import pyparsing as pp
+
+from .. import grammar as g
+from .base import Context, Reader
+from .kv import KeyValueLines, key_values
+from .values import epoch_position
+
+
+def dict_entries(text: str) -> list[tuple[str, str]]:
+    """`{'loss': 0.69, 'epoch': '0.5', ...}` -> [(name, value text)] for number-like values."""
+    result = g.grammar().trainer_dict.parse_string(text)
+    return [(entry["name"], entry["value"]) for entry in result.get("entries", [])
+            if isinstance(entry.get("value"), str)]
+
+
+DICTS = g.ShapeCache(dict_entries)
+
+MAX_DICT = 4096  # a Trainer dict is a few hundred characters; a printed batch is not one
+MAX_DICT_TRIES = 3
+
+
+def trainer_dict(text: str) -> dict[str, float] | None:
+    """The first of at most MAX_DICT_TRIES `{'...` openings that parses as a flat dict of
+    metrics: bounded work on any line (a printed batch of token ids is one long line)."""
+    start = text.find("{")
+    for _ in range(MAX_DICT_TRIES):
+        if start < 0:
+            return None
+        end = text.find("}", start)
+        if end < 0:
+            return None
+        candidate = text[start : end + 1]
+        if len(candidate) > MAX_DICT:
+            start = text.find("{", end)
+            continue
+        try:
+            entries = DICTS(candidate)
+        except pp.ParseException:
+            start = text.find("{", start + 1)
+            continue
+        values: dict[str, float] = {}
+        for name, value in entries:
+            try:
+                values[name] = g.to_float(value)
+            except ValueError:
+                continue
+        return values or None
+    return None
+
+
+class TrainerState:
+    __slots__ = ("epoch", "last")
+
+    def __init__(self) -> None:
+        self.epoch = -1.0  # the last fractional epoch logged
+        self.last: dict[str, tuple[float, float]] = {}  # name -> (epoch, value) of train logs
+
+
+class TrainerDicts(Reader):
+    name = "hf-trainer"
+
+    def wants(self, record: str) -> bool:
+        return "{'" in record or '{"' in record
+
+    def read(self, record: str, ctx: Context) -> bool:
+        values = trainer_dict(record)
+        if values is None:
+            return False
+        m = epoch_position(record)
+        if "epoch" not in values and m and m["what"].lower() == "epoch":
+            # `epoch 3: {'accuracy': 0.84, 'f1': 0.88}` (accelerate / no-Trainer scripts)
+            kv = key_values([(k, repr(v)) for k, v in values.items()])
+            if kv is not None:
+                kv.epoch = int(m["n"])
+                ctx.reader(KeyValueLines).apply(kv, ctx)
+                return True
+        self.log(values, ctx)
+        return True
+
+    def log(self, values: dict[str, float], ctx: Context) -> None:
+        state = ctx.progress()
+        own = state.own.get("hf-trainer")
+        if own is None:
+            own = state.own["hf-trainer"] = TrainerState()
+        values = dict(values)
+        epoch = values.pop("epoch", None)
+        if epoch is not None and epoch < own.epoch - 1e-9:
+            state = ctx.new_run()
+            own = state.own["hf-trainer"] = TrainerState()
+        run = state.run
+        ctx.add_format(run, "hf-trainer")
+        if epoch is not None:
+            own.epoch = epoch
+        step = run.step
+        is_eval = any(k.startswith("eval_") for k in values)
+        summary = "train_runtime" in values
+        for name, value in values.items():
+            ctx.observe(state, name, epoch, step, value, None, train=not is_eval)
+            series = run.series[name]
+            state.unstepped.append((series, len(series) - 1))
+            if not is_eval and not summary and epoch is not None:
+                own.last[name] = (epoch, value)
+        if epoch is None:
+            return
+        whole = round(epoch)  # a log at a whole epoch (eval, summary or training) ends that epoch
+        if whole < 1 or abs(epoch - whole) > 1e-6:
+            return
+        if state.epoch != whole:
+            state.epoch = whole
+            if state.base_epoch is None:
+                state.base_epoch = whole
+        row = ctx.row(state)
+        assert row is not None
+        for name, (seen_at, value) in own.last.items():
+            if whole - 1 < seen_at <= whole + 1e-9:
+                row.metrics.setdefault(name, value)
+        if is_eval:  # the epoch's own evaluation wins over a later trainer.evaluate(...)
+            for name, value in values.items():
+                row.metrics.setdefault(name, value)
+        else:
+            row.metrics.update(values)
