@@ -102,6 +102,36 @@ def _shape(desc: str, total: str, names: tuple[str, ...]) -> Callable[[str], re.
     return found
 
 
+_BARE: dict[str, Callable[[str], re.Match[str] | None]] = {}
+
+
+def _bare_frames(records: list[str], j: int, own: TqdmState, state: RunState, u: TqdmUpdate,
+                 total_text: str) -> int:
+    """Frames of an unnamed bar with no postfix after one `update` read as training: each
+    only moves the run's step (`update` would do nothing else with them)."""
+    match = _BARE.get(total_text)
+    if match is None:
+        match = _BARE[total_text] = re.compile(
+            rf"\s*\d{{1,3}}%\|[^|]*\|\s*(\d+)/{re.escape(total_text)}\s*"
+            rf"\[(?:{g.CLOCK}|\?)<(?:{g.CLOCK}|\?),\s*[^,\]]*\]\s*\Z").match
+    total, last_n = u.total, u.n
+    k, n_records = j, len(records)
+    while k < n_records:
+        fm = match(records[k])
+        if fm is None:
+            break
+        n = int(fm[1])
+        if n >= total or n == last_n:  # type: ignore[operator]
+            break  # the bar's end, or a redraw: `update` decides
+        last_n = n
+        k += 1
+    if k == j:
+        return 0
+    own.last = ("", last_n, total, ())
+    state.run.step = last_n
+    return k - j
+
+
 class TqdmState:
     __slots__ = ("last", "at", "train_key")
 
@@ -148,7 +178,11 @@ class TqdmBar(Reader):
         frame new (no redraw of the last) and before the bar's end. One compiled regex per bar
         shape reads a whole frame. Returns how many frames it took."""
         lead = g.fast().tqdm_bar.match(records[j - 1])
-        if lead is None or lead["desc"] is None or not u.postfix:
+        if lead is None:
+            return 0
+        if row is None:  # an unnamed bar without postfix (the Trainer's): it only counts steps
+            return _bare_frames(records, j, own, state, u, lead["total"])
+        if lead["desc"] is None or not u.postfix:
             return 0
         names = tuple(name for name, _ in u.postfix)
         desc = lead["desc"]
@@ -263,6 +297,8 @@ class TqdmBar(Reader):
             state.unplaced_seconds = u.elapsed
         if m and not done and u.total and row is not None and state.epoch is not None:
             return state, own, row
+        if not m and not u.desc and not u.postfix and not done and u.total:
+            return state, own, None
         return None
 
     @staticmethod
