@@ -183,3 +183,13 @@ def write_json(out: TextIO, source: str, runs: Iterable[Run], series: SeriesMode
         writer.add(run)
     writer.end()
 
+
+
+def series_columns(series: Series, mode: SeriesMode = "all") -> dict[str, list]:
+    """One series as the document's three columns, as a dict (for an export that builds its
+    own document)."""
+    import io
+
+    buf = io.StringIO()
+    write_series(buf, series, mode)
+    return json.loads(buf.getvalue())
