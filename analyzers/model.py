@@ -1,16 +1,19 @@
 """The data model every later stage reads: runs, their epoch table and metric series, findings.
 
 Series are stored column-wise in `array` buffers so that memory grows with the number of
-observations (24 bytes each), not with the size of the log they came from.
+observations (12 bytes each), not with the size of the log they came from.
 """
 
 from __future__ import annotations
 
 import math
 from array import array
+from bisect import bisect_right
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Literal, NamedTuple
+
+import numpy as np
 
 Status = Literal["running", "finished", "stopped", "crashed", "diverged"]
 Severity = Literal["info", "warning", "error"]
@@ -27,47 +30,131 @@ class Point(NamedTuple):
     value: float
 
 
-class Series:
-    """Every observation of one metric, in log order."""
+def _same(a: float, b: float) -> bool:
+    return a == b or (a != a and b != b)  # NaN is the same as NaN here
 
-    __slots__ = ("name", "_epochs", "_steps", "_values")
+
+class Series:
+    """Every observation of one metric, in log order, in 12 bytes an observation.
+
+    Values are an `array("d")`; steps an `array("i")` (widened to `"q"` by a step past 2**31);
+    epochs, which change once every few thousand observations, are kept run-length encoded
+    (where each run of one epoch starts, and its value). `epochs` and `steps` give numpy arrays
+    of every observation's epoch (NaN where unknown) and step (-1 where unknown).
+    """
+
+    __slots__ = ("name", "_ep_at", "_ep_val", "_epoch_last", "_steps", "_values")
 
     def __init__(self, name: str) -> None:
         self.name = name
-        self._epochs = array("d")
-        self._steps = array("q")
+        self._ep_at = array("q")  # index where each run of one epoch starts
+        self._ep_val = array("d")  # that run's epoch
+        self._epoch_last = math.nan  # the last run's epoch (NaN equals nothing: a new run)
+        self._steps = array("i")
         self._values = array("d")
 
+    def _new_epoch(self, epoch: float) -> None:
+        if self._ep_at and _same(epoch, self._epoch_last):
+            return
+        self._ep_at.append(len(self._values))
+        self._ep_val.append(epoch)
+        self._epoch_last = epoch
+
+    def _wide_steps(self) -> None:
+        self._steps = array("q", self._steps)
+
     def append(self, epoch: float | None, step: int | None, value: float) -> None:
-        self._epochs.append(math.nan if epoch is None else epoch)
-        self._steps.append(_NO_STEP if step is None else step)
+        e = math.nan if epoch is None else epoch
+        if e != self._epoch_last:
+            self._new_epoch(e)
+        try:
+            self._steps.append(_NO_STEP if step is None else step)
+        except OverflowError:
+            self._wide_steps()
+            self._steps.append(step)  # type: ignore[arg-type]
         self._values.append(value)
 
     def append_known(self, epoch: float, step: int, value: float) -> None:
         """`append` for the hot path where epoch and step are known."""
-        self._epochs.append(epoch)
-        self._steps.append(step)
+        if epoch != self._epoch_last:
+            self._new_epoch(epoch)
+        try:
+            self._steps.append(step)
+        except OverflowError:
+            self._wide_steps()
+            self._steps.append(step)
         self._values.append(value)
 
     def extend_known(self, epoch: float, steps: list[int], values: list[float]) -> None:
         """`append_known` for a batch of one epoch's steps."""
-        self._epochs.extend(array("d", (epoch,)) * len(values))
-        self._steps.extend(steps)
+        if not values:
+            return
+        if epoch != self._epoch_last:
+            self._new_epoch(epoch)
+        try:
+            self._steps.extend(steps)
+        except OverflowError:
+            del self._steps[len(self._values):]
+            self._wide_steps()
+            self._steps.extend(steps)
         self._values.extend(values)
 
     def set_epoch(self, index: int, epoch: float | None) -> None:
         """Fill in an epoch learnt after the value (a summary printed after its epoch)."""
-        self._epochs[index] = math.nan if epoch is None else epoch
+        e = math.nan if epoch is None else float(epoch)
+        n = len(self._values)
+        if index < 0:
+            index += n
+        if not 0 <= index < n:
+            raise IndexError(index)
+        at, val = self._ep_at, self._ep_val
+        r = bisect_right(at, index) - 1
+        cur = val[r]
+        if _same(cur, e):
+            return
+        end = at[r + 1] if r + 1 < len(at) else n
+        starts, values = [], []
+        if index > at[r]:
+            starts.append(at[r])
+            values.append(cur)
+        starts.append(index)
+        values.append(e)
+        if index + 1 < end:
+            starts.append(index + 1)
+            values.append(cur)
+        at[r : r + 1] = array("q", starts)
+        val[r : r + 1] = array("d", values)
+        i, hi = max(r, 1), min(r + len(starts) + 1, len(at))
+        while i < hi:  # merge with equal neighbours: runs stay as few as the epochs
+            if _same(val[i - 1], val[i]):
+                del at[i]
+                del val[i]
+                hi -= 1
+            else:
+                i += 1
+        self._epoch_last = val[-1]
 
     def set_step(self, index: int, step: int | None) -> None:
         """Fill in a step learnt after the value (a Trainer dict precedes its bar's redraw)."""
-        self._steps[index] = _NO_STEP if step is None else step
+        try:
+            self._steps[index] = _NO_STEP if step is None else step
+        except OverflowError:
+            self._wide_steps()
+            self._steps[index] = step  # type: ignore[assignment]
 
     def __len__(self) -> int:
         return len(self._values)
 
+    def _epoch_at(self, i: int) -> float:
+        return self._ep_val[bisect_right(self._ep_at, i) - 1]
+
     def __getitem__(self, i: int) -> Point:
-        epoch = self._epochs[i]
+        n = len(self._values)
+        if i < 0:
+            i += n
+        if not 0 <= i < n:
+            raise IndexError(i)
+        epoch = self._epoch_at(i)
         step = self._steps[i]
         return Point(
             None if math.isnan(epoch) else epoch,
@@ -76,8 +163,9 @@ class Series:
         )
 
     def __iter__(self) -> Iterator[Point]:
-        for i in range(len(self._values)):
-            yield self[i]
+        for epoch, step, value in zip(self.epochs.tolist(), self._steps, self._values):
+            yield Point(None if math.isnan(epoch) else epoch,
+                        None if step == _NO_STEP else step, value)
 
     @property
     def values(self) -> array:
@@ -85,18 +173,31 @@ class Series:
         return self._values
 
     @property
-    def steps(self) -> array:
-        """The raw steps, -1 where unknown (a view for numeric work; do not mutate)."""
-        return self._steps
+    def steps(self) -> np.ndarray:
+        """Every observation's step, -1 where unknown (int64; a copy)."""
+        if not self._values:
+            return np.zeros(0, dtype=np.int64)
+        return np.frombuffer(self._steps, dtype=np.int32 if self._steps.typecode == "i"
+                             else np.int64).astype(np.int64)
 
     @property
-    def epochs(self) -> array:
-        """The raw epochs, NaN where unknown (a view for numeric work; do not mutate)."""
-        return self._epochs
+    def epochs(self) -> np.ndarray:
+        """Every observation's epoch, NaN where unknown (float64; expanded from the runs)."""
+        n = len(self._values)
+        if not n:
+            return np.zeros(0, dtype=np.float64)
+        starts = np.frombuffer(self._ep_at, dtype=np.int64)
+        return np.repeat(np.frombuffer(self._ep_val, dtype=np.float64),
+                         np.diff(starts, append=n))
 
     @property
     def last(self) -> Point | None:
         return self[-1] if self._values else None
+
+    def nbytes(self) -> int:
+        """Bytes held by the columns (the benchmark's figure of memory per observation)."""
+        return sum(a.itemsize * len(a) for a in
+                   (self._ep_at, self._ep_val, self._steps, self._values))
 
 
 @dataclass

@@ -1,4 +1,8 @@
-"""Runs and findings to text, Markdown or JSON (the JSON is ../shared/contract/analyze-json.md).
+"""Runs and findings to text, Markdown or JSON (the JSON document: `report_json.py`).
+
+Reports are written as a stream (`writer(...)`, then `add(run)` as each run is finished, then
+`end()`): a log of thousands of runs never holds them all. Text and Markdown show the last
+`FULL_RUNS` runs in full and the earlier ones one line each, spooled to a temporary file.
 
 Colour in the text report is plain ANSI, written only when asked (the CLI asks when stdout is a
 terminal): this module must stay free of Rich and Textual.
@@ -6,12 +10,17 @@ terminal): this module must stay free of Rich and Textual.
 
 from __future__ import annotations
 
-import json
+import io
 import math
+import tempfile
+from collections import deque
+from typing import TextIO
 
 from bertmon import __version__
 
 from .model import SEVERITY_RANK, Analysis, Coverage, Run
+from .report_json import SERIES_MODES, JsonWriter, SeriesMode
+from .report_json import num as _num
 
 FORMATS = ("text", "markdown", "json")
 _COLOURS = {"error": "\x1b[1;31m", "warning": "\x1b[33m", "info": "\x1b[36m", "best": "\x1b[1;32m",
@@ -19,82 +28,27 @@ _COLOURS = {"error": "\x1b[1;31m", "warning": "\x1b[33m", "info": "\x1b[36m", "b
 _RESET = "\x1b[0m"
 
 
-def render(analysis: Analysis, fmt: str = "text", color: bool = False) -> str:
+FULL_RUNS = 10  # a log of many runs: the last ones shown in full ...
+SUMMARISE_OVER = 20  # ... once it holds more than this many
+__all__ = ["FORMATS", "SERIES_MODES", "render", "writer"]
+
+
+def render(analysis: Analysis, fmt: str = "text", color: bool = False,
+           series: SeriesMode = "all") -> str:
+    buf = io.StringIO()
+    w = writer(buf, analysis.source, fmt, color=color, series=series)
+    for run in analysis.runs:
+        w.add(run)
+    w.end(analysis.coverage)
+    return buf.getvalue()
+
+
+def writer(out: TextIO, source: str, fmt: str = "text", color: bool = False,
+           series: SeriesMode = "all") -> JsonWriter | HumanWriter:
+    """A report written run by run: `add(run)` for each finished run, then `end()`."""
     if fmt == "json":
-        return json.dumps(to_json(analysis), indent=2, allow_nan=False) + "\n"
-    if fmt == "markdown":
-        return _markdown(analysis)
-    return _text(analysis, color)
-
-
-# --- JSON ---------------------------------------------------------------------------------
-def _num(value: float | int | None) -> float | int | str | None:
-    """Strict JSON: NaN and infinities as strings, integral epochs as integers."""
-    if value is None or isinstance(value, (bool, str)):
-        return value
-    if isinstance(value, float):
-        if math.isnan(value):
-            return "NaN"
-        if math.isinf(value):
-            return "Infinity" if value > 0 else "-Infinity"
-    return value
-
-
-def _jsonable(value: object) -> object:
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, (int, float)) or value is None:
-        return _num(value)
-    return str(value)
-
-
-def _epoch_number(epoch: float | None) -> float | int | None:
-    if epoch is None:
-        return None
-    return int(epoch) if float(epoch).is_integer() else epoch
-
-
-def run_to_json(run: Run) -> dict:
-    return {
-        "index": run.index,
-        "formats": list(run.formats),
-        "status": run.status,
-        "epochs_planned": run.epochs_planned,
-        "roles": dict(run.roles),
-        "epochs": [
-            {"epoch": row.epoch, "seconds": _num(row.seconds),
-             "metrics": {k: _num(v) for k, v in row.metrics.items()}}
-            for row in run.epochs
-        ],
-        "series": {
-            name: [{"epoch": _epoch_number(p.epoch), "step": p.step, "value": _num(p.value)}
-                   for p in series]
-            for name, series in run.series.items()
-        },
-        "findings": [
-            {"rule": f.rule, "severity": f.severity, "epoch": f.epoch, "message": f.message,
-             "evidence": _jsonable(f.evidence), "remedy": f.remedy}
-            for f in run.findings
-        ],
-        "error": run.error,
-        "best": _best_json(run),
-        "hints": _jsonable(run.hints),
-    }
-
-
-def _best_json(run: Run) -> dict | None:
-    best = run.best_dev()
-    if best is None:
-        return None
-    name, epoch, value = best
-    return {"metric": name, "epoch": epoch, "value": _num(value)}
-
-
-def to_json(analysis: Analysis) -> dict:
-    return {"bertmon": __version__, "source": analysis.source,
-            "runs": [run_to_json(run) for run in analysis.runs]}
+        return JsonWriter(out, source, series)
+    return HumanWriter(out, source, markdown=fmt == "markdown", color=color)
 
 
 # --- shared pieces of the human reports ---------------------------------------------------
@@ -152,7 +106,8 @@ def coverage_lines(coverage: Coverage) -> list[str]:
 
 
 NOTHING_READ = ("Nothing was read: no training metrics were recognised in this log (Keras, tqdm, "
-                "Trainer, Lightning or name=value lines). No diagnosis is possible.")
+                "Trainer, Lightning, results tables, name=value lines, trainer_state.json, CSV or "
+                "TensorBoard files). No diagnosis is possible.")
 NO_EPOCH = "No epoch was read from this run, so it could not be diagnosed."
 
 
@@ -160,39 +115,130 @@ def _sorted_findings(run: Run):
     return sorted(run.findings, key=lambda f: (-SEVERITY_RANK[f.severity], f.epoch or 0))
 
 
-# --- text -------------------------------------------------------------------------------
-def _text(analysis: Analysis, color: bool) -> str:
-    def c(style: str, text: str) -> str:
-        return f"{_COLOURS[style]}{text}{_RESET}" if color else text
+# --- text and Markdown ----------------------------------------------------------------
+class HumanWriter:
+    """The text or Markdown report, run by run. Up to SUMMARISE_OVER runs are all shown in
+    full; beyond that the earlier runs become one table row each (spooled to a temporary
+    file, so a log of 100,000 runs holds only the last few Run objects)."""
 
-    out = [c("bold", f"bertmon {__version__} — {analysis.source}")]
-    if not analysis.runs:
-        out.append(c("warning", NOTHING_READ))
-        out.extend("  " + line for line in coverage_lines(analysis.coverage))
-    for run in analysis.runs:
+    def __init__(self, out: TextIO, source: str, markdown: bool = False,
+                 color: bool = False) -> None:
+        self.out = out
+        self.source = source
+        self.markdown = markdown
+        self.color = color and not markdown
+        self._recent: deque[Run] = deque()
+        self._table: tempfile.SpooledTemporaryFile | None = None
+        self._summarised = 0
+        self._total = 0
+
+    def c(self, style: str, text: str) -> str:
+        return f"{_COLOURS[style]}{text}{_RESET}" if self.color else text
+
+    def add(self, run: Run) -> None:
+        self._total += 1
+        self._recent.append(run)
+        if len(self._recent) > SUMMARISE_OVER:
+            self._summarise(self._recent.popleft())
+
+    def _summarise(self, run: Run) -> None:
+        if self._table is None:
+            self._table = tempfile.SpooledTemporaryFile(max_size=1 << 20, mode="w+",
+                                                         encoding="utf-8")
+        self._summarised += 1
+        cells = _summary_cells(run)
+        if self.markdown:
+            self._table.write("| " + " | ".join(cells) + " |\n")
+        else:
+            number, status, epochs, best, findings = cells
+            self._table.write(f"  {number:>7}  {status:<9}  {epochs:>10}  {best:<34}  {findings}"
+                              .rstrip() + "\n")
+
+    def end(self, coverage: Coverage | None = None) -> None:
+        """Write the report; `coverage` (the whole log's) is shown when no run was found."""
+        if self._summarised:
+            while len(self._recent) > FULL_RUNS:
+                self._summarise(self._recent.popleft())
+        out = self.out
+        if self.markdown:
+            out.write(f"# bertmon report: `{self.source}`\n\n")
+            if not self._total:
+                out.write(f"**{NOTHING_READ}**\n\n")
+                if coverage is not None:
+                    out.write("\n".join(_md_coverage(coverage)) + "\n")
+        else:
+            out.write(self.c("bold", f"bertmon {__version__} — {self.source}") + "\n")
+            if not self._total:
+                out.write(self.c("warning", NOTHING_READ) + "\n")
+                if coverage is not None:
+                    out.write("".join(f"  {line}\n" for line in coverage_lines(coverage)))
+        if self._table is not None:
+            self._write_table()
+        for i, run in enumerate(self._recent):
+            if self.markdown and i:
+                out.write("\n")
+            lines = (_markdown_run(run, self._total) if self.markdown
+                     else _text_run(run, self._total, self.c))
+            out.write("\n".join(lines) + "\n")
+        self._recent.clear()
+
+    def _write_table(self) -> None:
+        assert self._table is not None
+        n = self._summarised
+        title = (f"Runs 1-{n} of {self._total}, one line each "
+                 f"(the last {self._total - n} follow in full)")
+        if self.markdown:
+            self.out.write(f"## {title}\n\n| run | status | epochs | best dev | findings |\n"
+                           "|---:|---|---:|---|---|\n")
+        else:
+            self.out.write("\n" + self.c("bold", title) + "\n")
+            self.out.write(f"  {'run':>7}  {'status':<9}  {'epochs':>10}  {'best dev':<34}  "
+                           "findings\n")
+        self._table.seek(0)
+        while block := self._table.read(1 << 16):
+            self.out.write(block)
+        self._table.close()
+        self._table = None
+        if self.markdown:
+            self.out.write("\n")
+
+
+def _summary_cells(run: Run) -> list[str]:
+    epochs = str(len(run.epochs))
+    if run.epochs_planned:
+        epochs += f" of {run.epochs_planned}"
+    best = run.best_dev()
+    best_text = f"{best[0]} {_fmt(best[2])} at {best[1]}" if best else ""
+    counts: dict[str, int] = {}
+    for f in _sorted_findings(run):
+        counts[f.rule] = counts.get(f.rule, 0) + 1
+    findings = ", ".join(rule if k == 1 else f"{rule} x{k}" for rule, k in counts.items())
+    return [str(run.index + 1), run.status, epochs, best_text, findings or "-"]
+
+
+def _text_run(run: Run, total: int, c) -> list[str]:
+    out = ["", c("bold", f"Run {run.index + 1} of {total}")]
+    out.extend("  " + line for line in summary_lines(run))
+    out.extend("  " + line for line in coverage_lines(run.coverage))
+    if run.epochs:
         out.append("")
-        out.append(c("bold", f"Run {run.index + 1} of {len(analysis.runs)}"))
-        out.extend("  " + line for line in summary_lines(run))
-        out.extend("  " + line for line in coverage_lines(run.coverage))
-        if run.epochs:
-            out.append("")
-            out.extend("  " + line for line in _text_table(run, c))
-        out.append("")
-        findings = _sorted_findings(run)
-        if not run.epochs:
-            out.append("  " + c("warning", NO_EPOCH))
-        elif not findings:
-            out.append("  " + c("best", "No problems found."))
-        for f in findings:
-            where = f" (epoch {f.epoch})" if f.epoch is not None else ""
-            out.append("  " + c(f.severity, f"{f.severity.upper():7}") + f" {f.rule}{where}")
-            out.append(f"          {f.message}")
-            if f.remedy:
-                out.append(f"          remedy: {f.remedy}")
-            if f.evidence:
-                evidence = ", ".join(f"{k}={_short(v)}" for k, v in f.evidence.items())
-                out.append(c("dim", f"          evidence: {evidence}"))
-    return "\n".join(out) + "\n"
+        out.extend("  " + line for line in _text_table(run, c))
+    out.append("")
+    findings = _sorted_findings(run)
+    if not run.epochs:
+        out.append("  " + c("warning", NO_EPOCH))
+    elif not findings:
+        out.append("  " + c("best", "No problems found."))
+    for f in findings:
+        where = f" (epoch {f.epoch})" if f.epoch is not None else ""
+        out.append("  " + c(f.severity, f"{f.severity.upper():7}") + f" {f.rule}{where}")
+        out.append(f"          {f.message}")
+        if f.remedy:
+            out.append(f"          remedy: {f.remedy}")
+        if f.evidence:
+            evidence = ", ".join(f"{k}={_short(v)}" for k, v in f.evidence.items())
+            out.append(c("dim", f"          evidence: {evidence}"))
+    return out
 
 
 def _short(value: object) -> str:
@@ -224,51 +270,41 @@ def _text_table(run: Run, c) -> list[str]:
     return lines
 
 
-# --- Markdown ---------------------------------------------------------------------------
-def _markdown(analysis: Analysis) -> str:
-    out = [f"# bertmon report: `{analysis.source}`", ""]
-    if not analysis.runs:
-        out.append(f"**{NOTHING_READ}**")
-        out.append("")
-        out.extend(_md_coverage(analysis.coverage))
-        out.append("")
-    for run in analysis.runs:
-        out.append(f"## Run {run.index + 1} of {len(analysis.runs)}")
-        out.append("")
-        out.extend(f"- {line}" for line in summary_lines(run))
-        out.extend(_md_coverage(run.coverage))
-        out.append("")
-        if run.epochs:
-            columns = table_columns(run)
-            best = run.best_dev()
-            out.append("| epoch | time | " + " | ".join(columns) + " |")
-            out.append("|---:|---:|" + "---:|" * len(columns))
-            for row in run.epochs:
-                mark = " **(best)**" if best and row.epoch == best[1] else ""
-                seconds = f"{row.seconds:.0f}s" if row.seconds is not None else ""
-                cells = [_fmt(row.metrics.get(n)) for n in columns]
-                out.append(f"| {row.epoch}{mark} | {seconds} | " + " | ".join(cells) + " |")
-            out.append("")
-        out.append("### Findings")
-        out.append("")
-        findings = _sorted_findings(run)
-        if not run.epochs:
-            out.append(f"**{NO_EPOCH}**")
-        elif not findings:
-            out.append("No problems found.")
-        for f in findings:
-            where = f" (epoch {f.epoch})" if f.epoch is not None else ""
-            out.append(f"- **{f.severity}** `{f.rule}`{where}: {f.message}")
-            if f.remedy:
-                out.append(f"  - remedy: {f.remedy}")
-            if f.evidence:
-                evidence = ", ".join(f"{k}={_short(v)}" for k, v in f.evidence.items())
-                out.append(f"  - evidence: {evidence}")
-        out.append("")
-    return "\n".join(out)
-
-
 def _md_coverage(coverage: Coverage) -> list[str]:
     first, *_ = coverage_lines(coverage)
     quoted = [example.replace("`", "'") for example in coverage.unmatched_examples]
     return [f"- {first}"] + [f"  - not read: `{example}`" for example in quoted]
+
+
+def _markdown_run(run: Run, total: int) -> list[str]:
+    out = [f"## Run {run.index + 1} of {total}", ""]
+    out.extend(f"- {line}" for line in summary_lines(run))
+    out.extend(_md_coverage(run.coverage))
+    out.append("")
+    if run.epochs:
+        columns = table_columns(run)
+        best = run.best_dev()
+        out.append("| epoch | time | " + " | ".join(columns) + " |")
+        out.append("|---:|---:|" + "---:|" * len(columns))
+        for row in run.epochs:
+            mark = " **(best)**" if best and row.epoch == best[1] else ""
+            seconds = f"{row.seconds:.0f}s" if row.seconds is not None else ""
+            cells = [_fmt(row.metrics.get(n)) for n in columns]
+            out.append(f"| {row.epoch}{mark} | {seconds} | " + " | ".join(cells) + " |")
+        out.append("")
+    out.append("### Findings")
+    out.append("")
+    findings = _sorted_findings(run)
+    if not run.epochs:
+        out.append(f"**{NO_EPOCH}**")
+    elif not findings:
+        out.append("No problems found.")
+    for f in findings:
+        where = f" (epoch {f.epoch})" if f.epoch is not None else ""
+        out.append(f"- **{f.severity}** `{f.rule}`{where}: {f.message}")
+        if f.remedy:
+            out.append(f"  - remedy: {f.remedy}")
+        if f.evidence:
+            evidence = ", ".join(f"{k}={_short(v)}" for k, v in f.evidence.items())
+            out.append(f"  - evidence: {evidence}")
+    return out

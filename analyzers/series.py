@@ -61,8 +61,14 @@ class _RunState:
 class LogParser:
     """Incremental log parser: bytes in, runs out."""
 
-    def __init__(self, source: str = "-", keep_lines: int = 2000) -> None:
+    def __init__(self, source: str = "-", keep_lines: int = 2000,
+                 on_run_end: Callable[[Run], None] | None = None) -> None:
+        """`on_run_end`, when given, receives each run once it is over (a new run began, or
+        `close()`), settled, and the parser keeps nothing of it: a log of 100,000 runs is read
+        in the memory of one. Without it, `runs` keeps every run (the monitor's view)."""
         self.source = source
+        self._on_run_end = on_run_end
+        self._run_count = 0
         self.records = 0
         self.handled = 0  # records some reader took (readers compare it: consecutive records)
         self.observed = 0  # values observed
@@ -77,6 +83,7 @@ class LogParser:
         self._sniffed = False
         self._before_runs = Coverage()  # records read before the first run began
         self._coverage = self._before_runs  # the current run's
+        self._handed = Coverage()  # the coverage of runs handed over to on_run_end, summed
         self._readers: list[Reader] = [cls() for cls in READERS]
         self._by_type: dict[type, Reader] = {type(r): r for r in self._readers}
         # (wants or None when it takes every record, read or read_many, batched, silent)
@@ -98,16 +105,26 @@ class LogParser:
 
     def close(self) -> Analysis:
         if self._structured is not None:
-            self._closed = True
-            return self._structured.close()
+            first, self._closed = not self._closed, True
+            analysis = self._structured.close()
+            if self._on_run_end is None:
+                return analysis
+            if first:
+                for run in analysis.runs:
+                    self._on_run_end(run)
+            return Analysis(self.source, [], coverage=analysis.coverage)
         if not self._closed:
             self._records(self._splitter.close())
             for reader in self._readers:
                 reader.finish(self)
             self._closed = True
+            if self._on_run_end is not None:
+                self._finish_run()
         runs = self.runs
         total = Coverage(records=self.records)
-        for cov in [run.coverage for run in runs] or [self._before_runs]:
+        handed = self._handed
+        covs = [handed, *(run.coverage for run in runs)] if self._run_count else [self._before_runs]
+        for cov in covs:
             total.with_metrics += cov.with_metrics
             total.unmatched_metric_like += cov.unmatched_metric_like
             room = Coverage.MAX_EXAMPLES - len(total.unmatched_examples)
@@ -183,10 +200,30 @@ class LogParser:
         return self._by_type[kind]  # type: ignore[return-value]
 
     # --- runs and epochs -----------------------------------------------------------------
+    def _finish_run(self) -> None:
+        """The current run is over: settle it once and drop its parsing state (nothing
+        reaches back into a finished run); hand it over when asked to."""
+        state = self.state
+        if state is None:
+            return
+        self.state = None
+        _settle(state.run, state, True)
+        self._states.remove(state)
+        if self._on_run_end is not None:
+            self._runs = [run for run in self._runs if run is not state.run]
+            cov, handed = state.run.coverage, self._handed
+            handed.with_metrics += cov.with_metrics
+            handed.unmatched_metric_like += cov.unmatched_metric_like
+            room = Coverage.MAX_EXAMPLES - len(handed.unmatched_examples)
+            handed.unmatched_examples.extend(cov.unmatched_examples[:max(room, 0)])
+            self._on_run_end(state.run)
+
     def new_run(self) -> _RunState:
-        run = Run(index=len(self._runs))
-        if not self._runs:  # what came before the first run is counted in it
+        self._finish_run()
+        run = Run(index=self._run_count)
+        if not self._run_count:  # what came before the first run is counted in it
             run.coverage = self._before_runs
+        self._run_count += 1
         self._runs.append(run)
         self._coverage = run.coverage
         self.state = _RunState(run)

@@ -1,4 +1,8 @@
-"""`bertmon analyze [--format text|markdown|json] [--fail-on LEVEL] LOG|-`"""
+"""`bertmon analyze [--format text|markdown|json] [--series all|epochs|none] [--fail-on LEVEL] LOG|-`
+
+Runs are diagnosed and written out as the parser finishes each one: the report streams, and a
+log of many runs is read in the memory of one.
+"""
 
 from __future__ import annotations
 
@@ -21,6 +25,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("log", metavar="LOG", help="log file, run directory, or - for stdin")
     p.add_argument("--format", "-f", choices=("text", "markdown", "json"), default="text")
+    p.add_argument("--series", choices=("all", "epochs", "none"), default="all",
+                   help="JSON: every observation (all), each epoch's last one (epochs), or none")
     p.add_argument("--fail-on", choices=LEVELS, default=None,
                    help="exit 1 when a finding of this severity or worse exists, or when no "
                    "epoch could be read from the log")
@@ -50,12 +56,14 @@ def parse_settings(items: list[str]) -> dict[str, dict[str, object]]:
     return overrides
 
 
-def read_analysis(target: str):
-    """Parse LOG (path, run directory or `-`), turning every input problem into a UsageError."""
-    from bertmon.analyzers import LogParser, resolve_log
+def read_analysis(target: str, on_run_end=None):
+    """Parse LOG (path, run directory or `-`), turning every input problem into a UsageError.
+
+    With `on_run_end`, each run goes there once it is over and the returned Analysis is empty."""
+    from bertmon.analyzers import Analysis, LogParser, resolve_log
     from bertmon.analyzers.structured import UnreadableFile, is_tensorboard_path, read_path, sniff
 
-    parser = LogParser(source="<stdin>" if target == "-" else target)
+    parser = LogParser(source="<stdin>" if target == "-" else target, on_run_end=on_run_end)
     if target == "-":
         stream = sys.stdin.buffer
         first = True
@@ -69,7 +77,12 @@ def read_analysis(target: str):
     path = resolve_log(target)
     try:
         if is_tensorboard_path(path):
-            return read_path(path, target)
+            analysis = read_path(path, target)
+            if on_run_end is None:
+                return analysis
+            for run in analysis.runs:
+                on_run_end(run)
+            return Analysis(analysis.source, [], coverage=analysis.coverage)
         with open(path, "rb") as fh:
             while chunk := fh.read(1 << 20):
                 parser.feed(chunk)
@@ -85,13 +98,15 @@ def read_analysis(target: str):
         raise UsageError(f"{target}: is a directory") from None
     except PermissionError:
         raise UsageError(f"{target}: permission denied") from None
+    except BrokenPipeError:  # the report is written while reading: its reader went away
+        raise
     except OSError as exc:
         raise UsageError(f"{target}: cannot read ({exc.strerror or exc})") from None
 
 
 def run(args: argparse.Namespace) -> int:
     from bertmon.analyzers import SEVERITY_RANK, analyze
-    from bertmon.analyzers.report import render
+    from bertmon.analyzers.report import writer
 
     overrides = parse_settings(args.settings)
     if args.list_rules:
@@ -107,15 +122,27 @@ def run(args: argparse.Namespace) -> int:
             check_run(Run(), overrides)
         except (KeyError, TypeError, ValueError) as exc:
             raise UsageError(f"bad --set: {exc}") from None
-    analysis = read_analysis(args.log)
-    analyze(analysis, overrides)
     color = args.color == "always" or (args.color == "auto" and sys.stdout.isatty())
-    sys.stdout.write(render(analysis, args.format, color=color and args.format == "text"))
+    source = "<stdin>" if args.log == "-" else args.log
+    out = writer(sys.stdout, source, args.format, color=color and args.format == "text",
+                 series=args.series)
+    worst = -1
+    read_epochs = False
+
+    def finished(run) -> None:  # diagnosed and written as soon as the parser is done with it
+        nonlocal worst, read_epochs
+        read_epochs = read_epochs or bool(run.epochs)
+        analyze(run, overrides)
+        for f in run.findings:
+            worst = max(worst, SEVERITY_RANK[f.severity])
+        out.add(run)
+
+    analysis = read_analysis(args.log, on_run_end=finished)
+    out.end(analysis.coverage)
     sys.stdout.flush()
     if args.fail_on:
-        if not any(run.epochs for run in analysis.runs):
+        if not read_epochs:
             return 1  # nothing to diagnose is no pass: a CI gate must not wave it through
-        floor = SEVERITY_RANK[args.fail_on]
-        if any(SEVERITY_RANK[f.severity] >= floor for run in analysis.runs for f in run.findings):
+        if worst >= SEVERITY_RANK[args.fail_on]:
             return 1
     return 0

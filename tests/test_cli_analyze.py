@@ -25,7 +25,7 @@ def analyze_json(path: Path | str, *extra: str) -> dict:
 
 def test_json_contract_on_seed000():
     doc = analyze_json(LOGS / "seed000_full_post.txt")
-    assert doc["bertmon"] == "0.1.0" and doc["source"].endswith("seed000_full_post.txt")
+    assert doc["bertmon"] == "0.2.0" and doc["source"].endswith("seed000_full_post.txt")
     (run,) = doc["runs"]
     assert set(run) >= {"index", "formats", "status", "epochs_planned", "roles", "epochs",
                         "series", "findings"}
@@ -35,7 +35,10 @@ def test_json_contract_on_seed000():
     assert run["epochs"][0] == {"epoch": 1, "seconds": 211.0, "metrics": {
         "loss": 1.5204, "acc": 0.5936, "final_score": 0.4637266561611361,
         "self.best_score": 0.4637266561611361}}
-    assert run["series"]["loss"][0] == {"epoch": 1, "step": 875, "value": 1.5204}
+    loss = run["series"]["loss"]
+    assert (loss["epoch"][0], loss["step"][0], loss["value"][0]) == (1, 875, 1.5204)
+    assert set(run["coverage"]) == {"records", "with_metrics", "unmatched_metric_like",
+                                    "unmatched_examples"}
     for f in run["findings"]:
         assert set(f) >= {"rule", "severity", "epoch", "message", "evidence"}
         assert f["severity"] in ("info", "warning", "error")
@@ -66,6 +69,59 @@ def test_nan_is_written_as_a_string_and_json_stays_strict():
     assert run["epochs"][1]["metrics"]["loss"] == "NaN"
     assert "diverged" in {f["rule"] for f in run["findings"]}
     json.loads(json.dumps(doc), parse_constant=lambda c: pytest.fail(f"non-strict {c}"))
+
+
+def test_series_are_columns_that_pandas_loads():
+    import pandas
+
+    doc = analyze_json(LOGS / "keras3_verbose1_pty.log")
+    series = doc["runs"][0]["series"]
+    frame = pandas.DataFrame(series["loss"])
+    assert list(frame.columns) == ["epoch", "step", "value"]
+    truth = json.loads((LOGS / "keras3_verbose1_pty.truth.json").read_text())
+    history = truth["runs"][0]["history"]
+    # each epoch's last observation is the epoch's value in History.history
+    last = frame.groupby("epoch")["value"].last().tolist()
+    assert last == pytest.approx(history["loss"], abs=1e-4)
+    assert frame["step"].is_monotonic_increasing and len(frame) > 3 * 12
+
+
+def test_series_all_epochs_none():
+    log = LOGS / "hf_trainer_file.log"
+    full = analyze_json(log)["runs"][0]
+    epochs = analyze_json(log, "--series", "epochs")["runs"][0]
+    none = analyze_json(log, "--series", "none")["runs"][0]
+    assert none["series"] == {} and none["epochs"] == full["epochs"]
+    assert set(epochs["series"]) == set(full["series"])
+    loss = epochs["series"]["loss"]
+    # one observation per epoch: the Trainer's last loss log at or before each whole epoch
+    assert loss["epoch"] == [1, 2, 3] and len(full["series"]["loss"]["epoch"]) > 3
+    for name, cols in full["series"].items():
+        assert len(cols["epoch"]) == len(cols["step"]) == len(cols["value"]), name
+
+
+def test_nan_in_series_columns_is_a_string(tmp_path):
+    doc = analyze_json(LOGS / "keras3_nan_pty.log")
+    values = doc["runs"][0]["series"]["loss"]["value"]
+    assert "NaN" in values and all(isinstance(v, (float, int, str)) for v in values)
+    strict = bertmon("analyze", "--format", "json", str(LOGS / "keras3_nan_pty.log")).stdout
+    json.loads(strict, parse_constant=lambda c: pytest.fail(f"non-strict {c}"))
+
+
+def test_many_runs_text_summarises_json_keeps_all(tmp_path):
+    one = (LOGS / "keras3_verbose2_file.log").read_bytes()
+    log = tmp_path / "many.log"
+    log.write_bytes(one * 30)
+    doc = analyze_json(log)
+    assert [r["index"] for r in doc["runs"]] == list(range(30))
+    assert all(len(r["epochs"]) == 3 for r in doc["runs"])
+    text = bertmon("analyze", str(log)).stdout.decode()
+    assert "Runs 1-20 of 30, one line each (the last 10 follow in full)" in text
+    assert text.count("\nRun ") == 10 and "Run 30 of 30" in text and "Run 20 of 30" not in text
+    row = next(line for line in text.splitlines() if line.split()[:2] == ["7", "finished"])
+    assert "3 of 3" in row and "val_accuracy 0.75 at 3" in row
+    md = bertmon("analyze", "-f", "markdown", str(log)).stdout.decode()
+    assert "| 7 | finished | 3 of 3 |" in md and md.count("## Run ") == 10
 
 
 def test_text_report_plain_when_piped():

@@ -217,7 +217,7 @@ async def test_export_writes_series_and_report(tmp_path: Path) -> None:
     doc = json.loads((tmp_path / f"{stem}-series.json").read_text())
     expected = analyze_json(SEED000)["runs"][0]["series"]
     assert {r["metric"] for r in rows} == set(expected)
-    assert len(rows) == sum(len(v) for v in expected.values())
+    assert len(rows) == sum(len(v["value"]) for v in expected.values())
     assert doc["runs"][0]["series"] == expected
     report = (tmp_path / f"{stem}-report.md").read_text()
     assert "train_dev_gap" in report

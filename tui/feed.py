@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 import json
-import math
 import re
 import threading
 import time
@@ -21,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from bertmon.analyzers.model import SEVERITY_RANK, Analysis, EpochRow, Finding, Point, Run
+from bertmon.analyzers.report_json import series_columns
 from bertmon.analyzers.roles import step_name
 from bertmon.tui.plotdata import minmax_downsample
 
@@ -409,13 +409,8 @@ class Feed:
                 "runs": [
                     {
                         "index": run.index,
-                        "series": {
-                            name: [
-                                {"epoch": _js(p.epoch), "step": p.step, "value": _js(p.value)}
-                                for p in series
-                            ]
-                            for name, series in run.series.items()
-                        },
+                        "series": {name: series_columns(series)  # as analyze's JSON
+                                   for name, series in run.series.items()},
                     }
                     for run in analysis.runs
                 ],
@@ -430,12 +425,6 @@ class Feed:
 
 def _num(v: float | None) -> str:
     return "" if v is None else repr(v)
-
-
-def _js(v: float | None) -> object:
-    if v is None or math.isfinite(v):
-        return v
-    return "NaN" if math.isnan(v) else ("Infinity" if v > 0 else "-Infinity")
 
 
 def _csv(text: str) -> str:

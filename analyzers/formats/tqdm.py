@@ -3,14 +3,22 @@ bars without a total, the outer `trange(epochs)` bar, evaluation and side bars.
 
 Text printed onto a frame's end without a newline (a Trainer dict, a `tqdm.write` summary) is
 handed back to every reader (`ctx.dispatch`).
+
+A training bar redrawn every step (`set_postfix` each batch) is the commonest record of a tqdm
+log: after a frame that `update` read as a training frame of an epoch, `_frames` reads the
+following frames of the same bar (same description and total, same postfix names, finite
+values, before the bar's end) in a batch: what `update` would do to each, without its per-frame
+dispatch, and the values appended column by column.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from .. import grammar as g
+from ..model import Series
 from ..roles import DEV_PREFIX
 from .base import Context, Reader, RunState
 from .kv import key_values_in
@@ -75,6 +83,61 @@ def read_bar(record: str) -> TqdmUpdate | None:
     )
 
 
+_FINITE = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
+_SHAPES: dict[tuple, Callable[[str], re.Match[str] | None]] = {}
+_DIGITS = re.compile(r"(\d+)")
+
+
+def _shape(desc: str, total: str, names: tuple[str, ...]) -> Callable[[str], re.Match[str] | None]:
+    """`match` of one bar's frames (`grammar.TQDM_BAR` with its description, total and postfix
+    names fixed): the step and each value in one call. The description's numbers are left
+    open (one pattern serves every epoch's `Epoch k/N`); group 1 is the description, which
+    the caller compares with the bar's."""
+    shape = _DIGITS.sub("0", desc)
+    key = (shape, total, names)
+    found = _SHAPES.get(key)
+    if found is None:
+        pattern = "".join(r"\d+" if part.isdigit() else re.escape(part)
+                          for part in _DIGITS.split(desc) if part)
+        post = "".join(rf",\s*{re.escape(name)}=({_FINITE})" for name in names)
+        found = re.compile(
+            rf"({pattern}): ?\s*\d{{1,3}}%\|[^|]*\|\s*(\d+)/{re.escape(total)}\s*"
+            rf"\[(?:{g.CLOCK}|\?)<(?:{g.CLOCK}|\?),\s*[^,\]]*{post}\]\s*\Z").match
+        if len(_SHAPES) < 1024:
+            _SHAPES[key] = found
+    return found
+
+
+_BARE: dict[str, Callable[[str], re.Match[str] | None]] = {}
+
+
+def _bare_frames(records: list[str], j: int, own: TqdmState, state: RunState, u: TqdmUpdate,
+                 total_text: str) -> int:
+    """Frames of an unnamed bar with no postfix after one `update` read as training: each
+    only moves the run's step (`update` would do nothing else with them)."""
+    match = _BARE.get(total_text)
+    if match is None:
+        match = _BARE[total_text] = re.compile(
+            rf"\s*\d{{1,3}}%\|[^|]*\|\s*(\d+)/{re.escape(total_text)}\s*"
+            rf"\[(?:{g.CLOCK}|\?)<(?:{g.CLOCK}|\?),\s*[^,\]]*\]\s*\Z").match
+    total, last_n = u.total, u.n
+    k, n_records = j, len(records)
+    while k < n_records:
+        fm = match(records[k])
+        if fm is None:
+            break
+        n = int(fm[1])
+        if n >= total or n == last_n:  # type: ignore[operator]
+            break  # the bar's end, or a redraw: `update` decides
+        last_n = n
+        k += 1
+    if k == j:
+        return 0
+    own.last = ("", last_n, total, ())
+    state.run.step = last_n
+    return k - j
+
+
 class TqdmState:
     __slots__ = ("last", "at", "train_key", "done_epoch")
 
@@ -87,6 +150,8 @@ class TqdmState:
 
 class TqdmBar(Reader):
     name = "tqdm"
+    batched = True
+    batch = True  # False: every frame through `update` (the tests compare both)
 
     def wants(self, record: str) -> bool:
         return "%|" in record or "it/s" in record or "s/it" in record
@@ -100,7 +165,77 @@ class TqdmBar(Reader):
             ctx.dispatch(u.after)
         return True
 
-    def update(self, u: TqdmUpdate, ctx: Context) -> None:
+    def read_many(self, records: list[str], i: int, ctx: Context) -> int:
+        u = read_bar(records[i])
+        if u is None:
+            return 0
+        lead = self.update(u, ctx)
+        if u.after.strip():
+            ctx.dispatch(u.after)
+            return 1
+        if lead is None or not self.batch:
+            return 1
+        return 1 + self._frames(records, i + 1, ctx, u, *lead)
+
+    @staticmethod
+    def _frames(records: list[str], j: int, ctx: Context, u: TqdmUpdate, state: RunState,
+                own: TqdmState, row) -> int:
+        """Frames after a training frame `u` of an epoch that `update` would read the same
+        way: the same bar (description, total), the same postfix names, finite values, each
+        frame new (no redraw of the last) and before the bar's end. One compiled regex per bar
+        shape reads a whole frame. Returns how many frames it took."""
+        lead = g.fast().tqdm_bar.match(records[j - 1])
+        if lead is None:
+            return 0
+        if row is None:  # an unnamed bar without postfix (the Trainer's): it only counts steps
+            return _bare_frames(records, j, own, state, u, lead["total"])
+        if lead["desc"] is None or not u.postfix:
+            return 0
+        names = tuple(name for name, _ in u.postfix)
+        desc = lead["desc"]
+        match = _shape(desc, lead["total"], names)
+        total, epoch = u.total, state.epoch
+        base = (epoch - state.base_epoch) * total if state.base_epoch is not None else 0
+        last_n, last_values = u.n, tuple(value for _, value in u.postfix)
+        steps: list[int] = []
+        rows: list[tuple[float, ...]] = []
+        k, n_records = j, len(records)
+        while k < n_records:
+            fm = match(records[k])
+            if fm is None:
+                break
+            groups = fm.groups()
+            if groups[0] != desc:
+                break  # another epoch's bar: `update` opens it
+            n = int(groups[1])
+            if n >= total:  # type: ignore[operator]
+                break  # the bar's end: `update` reads its elapsed time
+            values = tuple(map(float, groups[2:]))
+            check = sum(values)
+            if check - check != 0 or (n == last_n and values == last_values):
+                break  # an overflow to inf, or a redraw of the last frame: `update` decides
+            last_n, last_values = n, values
+            k += 1
+            steps.append(base + n)
+            rows.append(values)
+        if not steps:
+            return 0
+        own.last = (u.desc, last_n, total, tuple(zip(names, last_values)))
+        run = state.run
+        run.step = steps[-1]
+        series = run.series
+        for name, column in zip(names, zip(*rows)):
+            s = series.get(name)
+            if s is None:
+                s = series[name] = Series(name)
+            s.extend_known(epoch, steps, list(column))  # type: ignore[arg-type]
+            row.metrics[name] = column[-1]
+        ctx.observed += len(steps) * len(names)
+        return k - j
+
+    def update(self, u: TqdmUpdate, ctx: Context) -> tuple[RunState, TqdmState, object] | None:
+        """Read one frame. Returns (state, own, row) after a training frame of an epoch
+        before its end (later frames of the same bar may be read in a batch), else None."""
         state = ctx.current()
         own = state.own.get("tqdm")
         if own is None:
@@ -172,6 +307,11 @@ class TqdmBar(Reader):
             row.seconds = u.elapsed
         elif done and state.epoch is None and u.elapsed is not None:
             state.unplaced_seconds = u.elapsed
+        if m and not done and u.total and row is not None and state.epoch is not None:
+            return state, own, row
+        if not m and not u.desc and not u.postfix and not done and u.total:
+            return state, own, None
+        return None
 
     @staticmethod
     def _bar_kind(state: RunState, own: TqdmState, u: TqdmUpdate, epoch_desc: bool) -> str:

@@ -1,0 +1,202 @@
+"""Runs to the `analyze --format json` document (docs/json-format.md), written as a stream.
+
+Series go out column-wise, straight from their `array` columns, a slice at a time: no
+per-observation Python object lives longer than one slice, and a run is written as soon as
+the parser hands it over, so memory does not grow with the number of observations or runs.
+The document is strict JSON: NaN and infinities are the strings "NaN", "Infinity", "-Infinity".
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable
+from typing import Literal, TextIO
+
+import numpy as np
+
+from bertmon import __version__
+
+from .model import Coverage, Run, Series
+
+SeriesMode = Literal["all", "epochs", "none"]
+SERIES_MODES = ("all", "epochs", "none")
+SLICE = 1 << 16  # observations converted at a time
+
+
+def num(value: float | int | None) -> float | int | str | None:
+    """Strict JSON: NaN and infinities as strings."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    return value
+
+
+def jsonable(value: object) -> object:
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, (bool, str)) or value is None:
+        return value
+    if isinstance(value, (int, float)):
+        return num(value)
+    return str(value)
+
+
+# --- columns -------------------------------------------------------------------------------
+# A list of finite floats or ints prints as JSON: `str(list)` is the fastest way to write one
+def _values(col: np.ndarray) -> str:
+    if np.isfinite(col).all():
+        return str(col.tolist())[1:-1]
+    return json.dumps([num(v) for v in col.tolist()])[1:-1]
+
+
+def _epochs(col: np.ndarray) -> str:
+    known = ~np.isnan(col)
+    if known.all() and (col == np.floor(col)).all() and np.isfinite(col).all():
+        return str(col.astype(np.int64).tolist())[1:-1]
+    return json.dumps([None if e != e else (int(e) if e.is_integer() else num(e))
+                       for e in col.tolist()])[1:-1]
+
+
+def _steps(col: np.ndarray) -> str:
+    if (col == -1).any():
+        return json.dumps([None if s == -1 else s for s in col.tolist()])[1:-1]
+    return str(col.tolist())[1:-1]
+
+
+def _write_column(out: TextIO, col: np.ndarray, convert) -> None:
+    out.write("[")
+    for start in range(0, len(col), SLICE):
+        if start:
+            out.write(", ")
+        out.write(convert(col[start : start + SLICE]))
+    out.write("]")
+
+
+def epoch_final_indices(epochs: np.ndarray) -> np.ndarray:
+    """Positions of each epoch's last observation (a fractional epoch counts toward the next
+    whole one, as the Trainer's 0.25, 0.5, ... belong to epoch 1); unknown epochs are left out."""
+    whole = np.ceil(epochs)
+    known = ~np.isnan(whole)
+    if not len(whole):
+        return np.zeros(0, dtype=np.int64)
+    last = np.ones(len(whole), dtype=bool)
+    last[:-1] = whole[1:] != whole[:-1]
+    return np.flatnonzero(last & known)
+
+
+def write_series(out: TextIO, series: Series, mode: SeriesMode = "all") -> None:
+    epochs, steps = series.epochs, series.steps
+    values = np.frombuffer(series.values, dtype=np.float64) if len(series) else np.zeros(0)
+    if mode == "epochs":
+        keep = epoch_final_indices(epochs)
+        epochs, steps, values = epochs[keep], steps[keep], values[keep]
+    out.write('{"epoch": ')
+    _write_column(out, epochs, _epochs)
+    out.write(', "step": ')
+    _write_column(out, steps, _steps)
+    out.write(', "value": ')
+    _write_column(out, values, _values)
+    out.write("}")
+
+
+# --- runs ----------------------------------------------------------------------------------
+def _best(run: Run) -> dict | None:
+    best = run.best_dev()
+    if best is None:
+        return None
+    name, epoch, value = best
+    return {"metric": name, "epoch": epoch, "value": num(value)}
+
+
+def write_run(out: TextIO, run: Run, series: SeriesMode = "all") -> None:
+    """One run as a JSON object, on one line."""
+    head = {
+        "index": run.index,
+        "formats": list(run.formats),
+        "status": run.status,
+        "epochs_planned": run.epochs_planned,
+        "roles": dict(run.roles),
+        "epochs": [
+            {"epoch": row.epoch, "seconds": num(row.seconds),
+             "metrics": {k: num(v) for k, v in row.metrics.items()}}
+            for row in run.epochs
+        ],
+    }
+    tail = {
+        "coverage": coverage_json(run.coverage),
+        "findings": [
+            {"rule": f.rule, "severity": f.severity, "epoch": f.epoch, "message": f.message,
+             "evidence": jsonable(f.evidence), "remedy": f.remedy}
+            for f in run.findings
+        ],
+        "error": run.error,
+        "best": _best(run),
+        "hints": jsonable(run.hints),
+    }
+    out.write(json.dumps(head, allow_nan=False)[:-1])
+    out.write(', "series": {')
+    if series != "none":
+        for i, (name, column) in enumerate(run.series.items()):
+            if i:
+                out.write(", ")
+            out.write(json.dumps(name) + ": ")
+            write_series(out, column, series)
+    out.write("}, ")
+    out.write(json.dumps(tail, allow_nan=False)[1:])
+
+
+class JsonWriter:
+    """`begin`, then `add(run)` for each run as it is finished, then `end()`: one document."""
+
+    def __init__(self, out: TextIO, source: str, series: SeriesMode = "all") -> None:
+        self.out = out
+        self.source = source
+        self.series = series
+        self._count = 0
+        self._begun = False
+
+    def _begin(self) -> None:
+        if not self._begun:
+            self._begun = True
+            self.out.write(json.dumps({"bertmon": __version__, "source": self.source})[:-1])
+            self.out.write(', "runs": [')
+
+    def add(self, run: Run) -> None:
+        self._begin()
+        self.out.write(",\n" if self._count else "\n")
+        write_run(self.out, run, self.series)
+        self._count += 1
+
+    def end(self, coverage: Coverage | None = None) -> None:
+        """Close the document; `coverage` (the whole log's) is added as a top-level key."""
+        self._begin()
+        self.out.write("\n]" if self._count else "]")
+        if coverage is not None:
+            self.out.write(', "coverage": ' + json.dumps(coverage_json(coverage)))
+        self.out.write("}\n")
+
+
+def coverage_json(cov: Coverage) -> dict:
+    return {"records": cov.records, "with_metrics": cov.with_metrics,
+            "unmatched_metric_like": cov.unmatched_metric_like,
+            "unmatched_examples": list(cov.unmatched_examples)}
+
+
+def write_json(out: TextIO, source: str, runs: Iterable[Run], series: SeriesMode = "all") -> None:
+    writer = JsonWriter(out, source, series)
+    for run in runs:
+        writer.add(run)
+    writer.end()
+
+
+
+def series_columns(series: Series, mode: SeriesMode = "all") -> dict[str, list]:
+    """One series as the document's three columns, as a dict (for an export that builds its
+    own document)."""
+    import io
+
+    buf = io.StringIO()
+    write_series(buf, series, mode)
+    return json.loads(buf.getvalue())

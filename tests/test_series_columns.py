@@ -1,0 +1,69 @@
+"""`Series` keeps epochs run-length encoded and steps in 4 bytes: it must behave like plain lists."""
+
+import math
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bertmon.analyzers import Point, Series
+
+_epoch = st.one_of(st.none(), st.sampled_from([1.0, 2.0, 3.0, 0.25, 0.5]))
+_step = st.one_of(st.none(), st.integers(0, 100), st.integers(2**31 - 2, 2**40))
+_ops = st.lists(st.one_of(
+    st.tuples(st.just("append"), _epoch, _step, st.floats(allow_nan=True)),
+    st.tuples(st.just("known"), st.sampled_from([1.0, 2.0, 3.0]), st.integers(0, 2**33),
+              st.floats(-1, 1)),
+    st.tuples(st.just("extend"), st.sampled_from([1.0, 2.0]),
+              st.lists(st.integers(0, 2**32), max_size=5), st.just(0.5)),
+    st.tuples(st.just("set_epoch"), st.integers(-50, 50), _epoch, st.just(0)),
+    st.tuples(st.just("set_step"), st.integers(-50, 50), _step, st.just(0)),
+), max_size=60)
+
+
+def _same(a, b):
+    return a == b or (isinstance(a, float) and isinstance(b, float) and math.isnan(a)
+                      and math.isnan(b))
+
+
+@settings(max_examples=300, deadline=None)
+@given(_ops)
+def test_series_behaves_like_lists(ops):
+    series, model = Series("loss"), []
+    for op, a, b, c in ops:
+        if op == "append":
+            series.append(a, b, c)
+            model.append([a, b, c])
+        elif op == "known":
+            series.append_known(a, b, c)
+            model.append([a, b, c])
+        elif op == "extend":
+            series.extend_known(a, b, [c] * len(b))
+            model.extend([a, s, c] for s in b)
+        elif model and -len(model) <= a < len(model):
+            if op == "set_epoch":
+                series.set_epoch(a, b)
+                model[a][0] = b
+            else:
+                series.set_step(a, b)
+                model[a][1] = b
+    assert len(series) == len(model)
+    expected = [Point(e, s, v) for e, s, v in model]
+    assert all(_same(p.epoch, q.epoch) and p.step == q.step and _same(p.value, q.value)
+               for p, q in zip(series, expected))
+    assert all(_same(series[i].value, expected[i].value) and series[i].epoch == expected[i].epoch
+               for i in range(-len(model), len(model)))
+    epochs, steps = series.epochs.tolist(), series.steps.tolist()
+    assert [e if not math.isnan(e) else None for e in epochs] == [e for e, _, _ in model]
+    assert [None if s == -1 else s for s in steps] == [s for _, s, _ in model]
+    runs = len(series._ep_at)
+    changes = sum(1 for i in range(len(model)) if i == 0 or not _same(
+        model[i][0] if model[i][0] is not None else math.nan,
+        model[i - 1][0] if model[i - 1][0] is not None else math.nan))
+    assert runs == changes  # as few runs as epoch changes
+
+
+def test_twelve_bytes_an_observation():
+    series = Series("loss")
+    for step in range(100_000):
+        series.append_known(float(1 + step // 10_000), step, 0.5)
+    assert series.nbytes() <= 12 * 100_000 + 16 * 10
