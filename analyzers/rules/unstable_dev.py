@@ -31,6 +31,7 @@ from .base import (
     r,
     role_points,
 )
+from .shape import span
 
 REMEDY = (
     "Lower the learning rate to 2e-5..5e-5 with warmup and linear decay, check max_length is not "
@@ -114,5 +115,6 @@ class UnstableDev(Rule[Settings]):
             "best": r(best),
         }
         return [
-            self.finding("warning", message, epoch=worst_epoch, evidence=evidence, remedy=REMEDY)
+            self.finding("warning", message, epoch=worst_epoch, evidence=evidence, remedy=REMEDY,
+                         basis=span(run, role))
         ]
