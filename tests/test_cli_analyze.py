@@ -51,10 +51,12 @@ def test_seed000_diagnosis():
 
 
 def test_seed001_diagnosis_points_at_lr_and_frozen_encoder():
+    """Two epochs of a frozen encoder (the post says `trainable = False`): dev accuracy 0.785
+    above train 0.61 while both improve: underfitting, not chance level."""
     (run,) = analyze_json(LOGS / "seed001_full_post.txt")["runs"]
     rules = {f["rule"] for f in run["findings"]}
-    assert rules & {"stalled_loss", "chance_level"}
-    assert "dev_above_train" in rules
+    assert {"dev_above_train", "frozen_encoder"} <= rules
+    assert not rules & {"chance_level", "train_dev_gap", "diverged", "crashed"}
     text = " ".join(f["message"] + " " + f.get("remedy", "") for f in run["findings"])
     assert "2e-5" in text and "1e-3" in text and "frozen" in text.lower()
 
