@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from bertmon.cli import UsageError
 
@@ -73,7 +74,15 @@ def read_analysis(target: str):
         raise UsageError(f"{target}: permission denied") from None
     except OSError as exc:
         raise UsageError(f"{target}: cannot read ({exc.strerror or exc})") from None
-    return parser.close()
+    analysis = parser.close()
+    if Path(target).is_dir():  # a run directory: its config.json may print the class count
+        from bertmon.analyzers.task import run_dir_hints
+
+        found = run_dir_hints(target)
+        for run in analysis.runs:
+            for key, value in found.items():
+                run.hints.setdefault(key, value)
+    return analysis
 
 
 def run(args: argparse.Namespace) -> int:

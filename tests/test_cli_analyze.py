@@ -151,3 +151,27 @@ def test_a_50mb_line_without_newline(tmp_path):
 def test_run_directory_reads_train_log(tmp_path):
     (tmp_path / "train.log").write_bytes((LOGS / "seed001_frozen_cola.log").read_bytes())
     assert len(analyze_json(tmp_path)["runs"][0]["epochs"]) == 2
+
+
+def test_run_directory_config_gives_the_class_count(tmp_path: Path) -> None:
+    """A flat loss at 0.89 says nothing about chance on its own (no ln K is near it); the run
+    directory's config.json printing `num_labels` makes accuracy 0.51 read as chance level."""
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    shutil.copy(LOGS / "case_stalled_keras.log", run_dir / "train.log")
+    (before,) = analyze_json(run_dir)["runs"]
+    assert "chance_level" not in {f["rule"] for f in before["findings"]}
+    (run_dir / "config.json").write_text(json.dumps({"model": {"num_labels": 2}}))
+    (after,) = analyze_json(run_dir)["runs"]
+    assert after["hints"]["num_classes"] == 2
+    rules = {f["rule"]: f for f in after["findings"]}
+    assert {"stalled_loss", "chance_level"} <= set(rules)
+    assert rules["chance_level"]["evidence"]["num_classes_from"] == "printed (config.json num_labels)"
+
+
+def test_text_report_has_a_findings_line_and_a_basis_for_each():
+    out = bertmon("analyze", str(LOGS / "case_overfit_keras.log"))
+    text = out.stdout.decode()
+    assert "  findings: 1 warning, 1 info; rests on printed loss, accuracy, val_loss, " \
+           "val_accuracy for epochs 1-30" in text
+    assert "          basis: printed accuracy, val_accuracy for epochs 1-30" in text
