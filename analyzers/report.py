@@ -187,7 +187,7 @@ def findings_line(run: Run) -> str:
         return f"findings: {said}; no epoch could be read, so nothing is judged healthy"
     first, last = run.epochs[0].epoch, run.epochs[-1].epoch
     seen = f"epochs {first}-{last}" if first != last else f"epoch {first}"
-    if run.epochs_planned:
+    if run.epochs_planned and (last < run.epochs_planned or first > 3):
         seen += f" of {run.epochs_planned}"
     if first > 3:
         seen += " (a fragment: judged on what it shows)"
@@ -258,6 +258,8 @@ def _markdown(analysis: Analysis) -> str:
             out.append("")
         out.append("### Findings")
         out.append("")
+        out.append(findings_line(run)[0].upper() + findings_line(run)[1:] + ".")
+        out.append("")
         findings = _sorted_findings(run)
         if not findings:
             out.append("No problems found.")
@@ -266,6 +268,8 @@ def _markdown(analysis: Analysis) -> str:
             out.append(f"- **{f.severity}** `{f.rule}`{where}: {f.message}")
             if f.remedy:
                 out.append(f"  - remedy: {f.remedy}")
+            if f.basis:
+                out.append(f"  - basis: {f.basis}")
             if f.evidence:
                 evidence = ", ".join(f"{k}={_short(v)}" for k, v in f.evidence.items())
                 out.append(f"  - evidence: {evidence}")

@@ -194,6 +194,26 @@ CASES = [
     Case("healthy", healthy, {}, ALL),
     Case("healthy_with_steps", lambda: healthy(steps=wobble(HEALTHY["loss"])), {}, ALL),
     Case(
+        "explosion_in_steps_only",  # a tqdm postfix 1.95e+4 -> 1.35e+5, epochs only 2x apart
+        lambda: make_run(loss=[2.0e4, 4.0e4],
+                         steps=[1.95e4 * (0.97 ** i) for i in range(30)]
+                         + [1.5e4 * (1.08 ** i) for i in range(30)]),
+        {"diverged": "error"},
+        {"stalled_loss", "loss_spike"},
+    ),
+    Case(
+        "one_inf_grad_norm_mid_run_is_no_divergence",  # fp16 loss scaling skips such a step
+        lambda: _with_series(make_run(loss=[0.6, 0.4, 0.3]), "grad_norm",
+                             [1.0, 2.0, INF, 1.5, 1.2, 1.1]),
+        {},
+        {"diverged"},
+    ),
+    Case(
+        "grad_norm_nan_at_the_end",
+        lambda: _with_series(make_run(loss=[0.6, 0.4, 0.0]), "grad_norm", [1.0, 2.0, NAN]),
+        {"diverged": "error"},
+    ),
+    Case(
         "seed001_trainable_encoder",
         lambda: parsed_run("seed001_frozen_cola.log", frozen=False),
         {"dev_above_train": "warning"},
@@ -519,6 +539,13 @@ CASES = [
     ),
     Case("roles_unknown", lambda: _without_roles(healthy()), {}, ALL),
 ]
+
+
+def _with_series(run: Run, name: str, values: list[float]) -> Run:
+    series = run.series.setdefault(name, Series(name))
+    for i, value in enumerate(values):
+        series.append(1 + i / len(values) * len(run.epochs), i + 1, value)
+    return run
 
 
 def _without_series(run: Run) -> Run:
