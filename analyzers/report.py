@@ -181,8 +181,10 @@ def _text(analysis: Analysis, color: bool) -> str:
 def findings_line(run: Run) -> str:
     """One line saying what the verdict rests on: how many findings, what the log printed
     (epochs seen, of how many planned, from where), and what was inferred rather than read."""
-    counts = {sev: sum(f.severity == sev for f in run.findings) for sev in ("error", "warning", "info")}
-    said = ", ".join(f"{n} {sev}{'s' if n != 1 else ''}" for sev, n in counts.items() if n) or "none"
+    counts = {sev: sum(f.severity == sev for f in run.findings)
+              for sev in ("error", "warning", "info")}
+    said = ", ".join(f"{n} {sev}{'s' if n != 1 else ''}"
+                     for sev, n in counts.items() if n) or "none"
     if not run.epochs:
         return f"findings: {said}; no epoch could be read, so nothing is judged healthy"
     first, last = run.epochs[0].epoch, run.epochs[-1].epoch

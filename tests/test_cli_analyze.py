@@ -166,7 +166,8 @@ def test_run_directory_config_gives_the_class_count(tmp_path: Path) -> None:
     assert after["hints"]["num_classes"] == 2
     rules = {f["rule"]: f for f in after["findings"]}
     assert {"stalled_loss", "chance_level"} <= set(rules)
-    assert rules["chance_level"]["evidence"]["num_classes_from"] == "printed (config.json num_labels)"
+    source = rules["chance_level"]["evidence"]["num_classes_from"]
+    assert source == "printed (config.json num_labels)"
 
 
 def test_text_report_has_a_findings_line_and_a_basis_for_each():

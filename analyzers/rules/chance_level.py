@@ -141,7 +141,8 @@ def _one_class(run: Run, settings: Settings) -> tuple[str, dict[str, object]] | 
         if "recall" not in lowered or "loss" in lowered:
             continue
         values = [v for _, v in run.epoch_values(name) if math.isfinite(v)][-n:]
-        if len(values) >= n and (all(v >= 0.9999 for v in values) or all(v <= 1e-4 for v in values)):
+        pinned = all(v >= 0.9999 for v in values) or all(v <= 1e-4 for v in values)
+        if len(values) >= n and pinned:
             return (f"{name} is {values[-1]:.4g} on each of the last {len(values)} epochs: one "
                     "class is predicted for everything", {"pinned_recall": r(values[-1])})
     dev = role_points(run, "dev_acc")[-n:]

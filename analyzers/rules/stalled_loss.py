@@ -22,7 +22,18 @@ from dataclasses import dataclass, field
 
 from ..model import Finding, Run
 from .advice import FROZEN_ADVICE, LR_ADVICE, config_clues, num_classes
-from .base import Rule, RuleSettings, as_fractions, doc, finite_array, fmt, label, r, role_points, role_series
+from .base import (
+    Rule,
+    RuleSettings,
+    as_fractions,
+    doc,
+    finite_array,
+    fmt,
+    label,
+    r,
+    role_points,
+    role_series,
+)
 from .shape import blew_up, dev_improving, is_fragment, span
 
 REMEDY = (
@@ -75,7 +86,8 @@ class StalledLoss(Rule[Settings]):
         first, (last_epoch, last) = losses[0][1], losses[-1]
         k = num_classes(run, role=role)
         printed_k = k is not None and k[1].startswith("printed")
-        near = k is not None and abs(last - math.log(k[0])) <= settings.chance_tolerance * math.log(k[0])
+        ln_k = math.log(k[0]) if k is not None else math.nan
+        near = k is not None and abs(last - ln_k) <= settings.chance_tolerance * ln_k
         if not near and _learned(run, k, last, settings):
             return []  # a plateau at a good level is convergence, whatever its first value
         fragment = is_fragment(run)

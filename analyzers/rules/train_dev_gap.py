@@ -9,13 +9,13 @@ no dev accuracy, the dev score) by at least `min_gap` on each of the last `patie
 in the median of the last `smooth` epochs, so one bad dev epoch of an unstable run does not count
 (AUTOTRAINER's overfitting test: gap >= 0.10 after 30% of training). Below `warn_gap` it is an
 info unless dev has fallen `dev_drop` below its best: fine-tuned BERT routinely fits its
-training set while dev stays a little lower, and that alone is no problem. A dev score other than F1 (MCC, a correlation, a competition
-score) is on its own scale, so against it the gap must also have widened by `min_gap`. Or, with
-losses: after its minimum the dev loss rises steadily (a positive median slope, a majority of
-rising moves, the last `loss_patience` epochs all above the minimum, a rise of at least three
-typical epoch-to-epoch moves) to `loss_rise` above it,
-while the train loss falls by at least `train_fall` over the same epochs. Both tests run; the
-stronger finding is kept.
+training set while dev stays a little lower, and that alone is no problem. A dev score other
+than F1 (MCC, a correlation, a competition score) is on its own scale, so against it the gap
+must also have widened by `min_gap`. Or, with losses: after its minimum the dev loss rises
+steadily (a positive median slope, a majority of rising moves, the last `loss_patience` epochs
+all above the minimum, a rise of at least three typical epoch-to-epoch moves) to `loss_rise`
+above it, while the train loss falls by at least `train_fall` over the same epochs. Both tests
+run; the stronger finding is kept.
 Remedy: early stopping at the best dev epoch, 2-4 epochs at 2e-5..5e-5 with warmup, dropout and
 weight decay; make dev preprocessing match training.
 """

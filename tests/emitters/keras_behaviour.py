@@ -99,7 +99,8 @@ def main(argv: list[str] | None = None) -> int:
         layers = [keras.Input(shape=(n_features,))]
         head, loss = keras.layers.Dense(1), "mse"
     model = keras.Sequential([*layers, head])
-    model.compile(optimizer=optimizer, loss=loss, metrics=[] if b == "explode" else [args.metric_name])
+    metrics = [] if b == "explode" else [args.metric_name]
+    model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
     if args.print_config:
         print(f"num_labels={k}", flush=True)
     history = model.fit(x_train, y_train, validation_data=(x_val, y_val), epochs=args.epochs,
