@@ -8,6 +8,8 @@ the order reports list them when epochs tie. Settings are overridable per rule:
 A run that diverged is judged on that: once `diverged` fires, the findings that read the shape
 of the curves after the blow-up (a stall, a chance level, a gap, swings, an early peak, spikes)
 are consequences of it, not separate problems, and are left out (SUPERSEDED_BY_DIVERGED).
+Likewise a run at chance level: its dev metric moves by sampling noise around chance, so
+swings and an early "peak" there say nothing more (SUPERSEDED_BY_CHANCE).
 """
 
 from __future__ import annotations
@@ -59,6 +61,7 @@ SUPERSEDED_BY_DIVERGED = frozenset({
     "stalled_loss", "chance_level", "train_dev_gap", "dev_above_train", "unstable_dev",
     "early_peak", "loss_spike",
 })
+SUPERSEDED_BY_CHANCE = frozenset({"unstable_dev", "early_peak"})
 
 
 def get_rule(rule_id: str) -> Rule[Any]:
@@ -119,6 +122,8 @@ def check_run(run: Run, overrides: Mapping[str, Mapping[str, Any]] | None = None
             )
     if any(f.rule == "diverged" for f in findings):
         findings = [f for f in findings if f.rule not in SUPERSEDED_BY_DIVERGED]
+    if any(f.rule == "chance_level" for f in findings):
+        findings = [f for f in findings if f.rule not in SUPERSEDED_BY_CHANCE]
     return sorted(findings, key=_sort_key)
 
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from ..model import Finding, Run
 from .advice import FROZEN_ADVICE, LR_ADVICE, config_clues, num_classes
 from .base import Rule, RuleSettings, as_fractions, doc, hint_number, label, r, role_points
-from .shape import blew_up, is_fragment, span
+from .shape import blew_up, complete_points, is_fragment, span
 from .stalled_loss import loss_role
 
 REMEDY = (
@@ -84,7 +84,7 @@ class ChanceLevel(Rule[Settings]):
         if k is not None and train and train[-1][1] < (1 - settings.tolerance) * math.log(k[0]):
             loss_roles = [x for x in loss_roles if x != "dev_loss"]  # fits train: overfitting
         for which in loss_roles if k is not None and at_chance_acc else ():
-            losses = role_points(run, which)
+            losses = complete_points(run, which)
             if len(losses) < settings.min_epochs:
                 continue
             loss_epoch, loss = losses[-1]
@@ -128,7 +128,7 @@ class ChanceLevel(Rule[Settings]):
 
 
 def _fractions(run: Run, role: str) -> list[tuple[int, float]]:
-    rows = as_fractions([(e, v, v) for e, v in role_points(run, role)])
+    rows = as_fractions([(e, v, v) for e, v in complete_points(run, role)])
     return [(e, a) for e, a, _ in rows]
 
 

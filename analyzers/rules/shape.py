@@ -47,6 +47,15 @@ def blew_up(run: Run) -> bool:
     return run.status == "diverged" or non_finite_loss(run)
 
 
+def complete_points(run: Run, role: str) -> list[tuple[int, float]]:
+    """`role_points` without the epoch a crash cut short: its values are a partial epoch's (or
+    the previous epoch's, still shown by a progress bar), no evidence of a stall."""
+    points = role_points(run, role)
+    if run.status == "crashed" and len(points) > 1 and points[-1][0] == run.current_epoch:
+        return points[:-1]
+    return points
+
+
 def dev_improving(run: Run, last: int, min_delta: float = 0.01) -> bool:
     """Whether the dev score (else dev accuracy, else dev loss) set a new best by more than
     `min_delta` (a loss: that fraction of it) within the last `last` epochs: a run still

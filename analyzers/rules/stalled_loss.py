@@ -34,7 +34,7 @@ from .base import (
     role_points,
     role_series,
 )
-from .shape import blew_up, dev_improving, is_fragment, span
+from .shape import blew_up, complete_points, dev_improving, is_fragment, span
 
 REMEDY = (
     f"Check the optimiser first: {LR_ADVICE}; {FROZEN_ADVICE}; make sure the loss matches the "
@@ -80,7 +80,7 @@ class StalledLoss(Rule[Settings]):
 
     def check(self, run: Run, settings: Settings) -> list[Finding]:
         role = loss_role(run)
-        losses = role_points(run, role) if role else []
+        losses = complete_points(run, role) if role else []
         if role is None or len(losses) < 2 or losses[0][1] <= 0 or blew_up(run):
             return []
         first, (last_epoch, last) = losses[0][1], losses[-1]

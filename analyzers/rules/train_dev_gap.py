@@ -78,7 +78,7 @@ class Settings(RuleSettings):
         default=3, metadata=doc("epochs the dev loss must stay above its minimum")
     )
     loss_rise: float = field(
-        default=0.05, metadata=doc("relative rise of the latest dev loss above its minimum")
+        default=0.03, metadata=doc("relative rise of the latest dev loss above its minimum")
     )
     train_fall: float = field(
         default=0.05, metadata=doc("relative fall of the train loss over the same stretch")
@@ -102,13 +102,12 @@ class TrainDevGap(Rule[Settings]):
         if infer_mode(run.roles.get(dev_role)) == "min":
             return []  # a dev score that falls as it improves is no accuracy to compare with
         rows = as_fractions(aligned(run, "train_acc", dev_role))
-        needed = max(
-            settings.min_epochs,
-            math.ceil(settings.judge_after * planned_or_seen(run, len(rows))),
-            settings.patience,
-            1,
-        )
-        if len(rows) < needed:
+        if len(rows) < max(settings.min_epochs, settings.patience, 1):
+            return []
+        # how far training has gone, by the epoch numbers: a paste of epochs 154-200 is past
+        # 30% of its 200 though it shows 47 epochs (numbered from 0 or 1)
+        done = rows[-1][0] + (1 if rows[0][0] == 0 else 0)
+        if done < math.ceil(settings.judge_after * planned_or_seen(run, len(rows))):
             return []
         gaps = [(epoch, train - dev) for epoch, train, dev in rows]
         if any(g < settings.min_gap for _, g in gaps[-settings.patience :]):
