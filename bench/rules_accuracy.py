@@ -48,30 +48,43 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     labelled = load_cases(args.cases)
     cases = [c for c in labelled if "excluded" not in c]
+    found = {c["log"]: warned(findings_of(args.cases.parent / c["log"])) for c in cases}
+    sets = sorted({c.get("set", "all") for c in cases})
+    for name in (["all"] + sets if len(sets) > 1 else ["all"]):
+        chosen = [c for c in cases if name == "all" or c.get("set") == name]
+        report(name, chosen, found)
     left_out = [f"  {c['log']}: {c['excluded']}" for c in labelled if "excluded" in c]
+    if left_out:
+        print(f"left out ({len(left_out)}):")
+        print("\n".join(left_out))
+    return 0
+
+
+def report(name: str, cases: list[dict], found: dict[str, set[str]]) -> None:
+    """The precision/recall table of one set of labelled logs, then what went wrong in it."""
     counts = {rule: {"tp": 0, "fp": 0, "fn": 0, "positives": 0} for rule in CONTRACT}
     problems: list[str] = []
     healthy_warned: list[str] = []
     for case in cases:
-        found = warned(findings_of(args.cases.parent / case["log"]))
+        got = found[case["log"]]
         expected = set(case["expect"])
         for rule in CONTRACT:
             c = counts[rule]
             c["positives"] += rule in expected
-            if rule in found and rule in expected:
+            if rule in got and rule in expected:
                 c["tp"] += 1
-            elif rule in found:
+            elif rule in got:
                 c["fp"] += 1
                 problems.append(f"  false {rule}: {case['log']}")
             elif rule in expected:
                 c["fn"] += 1
                 problems.append(f"  missed {rule}: {case['log']}")
-        if case.get("healthy") and found:
-            healthy_warned.append(f"  {case['log']}: {', '.join(sorted(found))}")
+        if case.get("healthy") and got:
+            healthy_warned.append(f"  {case['log']}: {', '.join(sorted(got))}")
     behaviours: dict[str, int] = {}
     for case in cases:
         behaviours[case["behaviour"]] = behaviours.get(case["behaviour"], 0) + 1
-    print(f"{len(cases)} labelled logs: "
+    print(f"[{name}] {len(cases)} labelled logs: "
           + ", ".join(f"{n} {b}" for b, n in sorted(behaviours.items())))
     print(f"{'rule':<15} {'logs with it':>12} {'tp':>4} {'fp':>4} {'fn':>4} "
           f"{'precision':>9} {'recall':>7}")
@@ -81,13 +94,11 @@ def main(argv: list[str] | None = None) -> int:
             total[key] += c[key]
         print(_row(rule, c))
     print(_row("all five", total))
-    print(f"healthy logs with a warning: {len(healthy_warned)}")
+    print(f"healthy logs with a warning: {len(healthy_warned)} of "
+          f"{sum(bool(c.get('healthy')) for c in cases)}")
     for line in healthy_warned + problems:
         print(line)
-    if left_out:
-        print(f"left out ({len(left_out)}):")
-        print("\n".join(left_out))
-    return 0
+    print()
 
 
 def _row(name: str, c: dict[str, int]) -> str:
