@@ -723,6 +723,54 @@ def test_text_report_says_what_the_verdict_rests_on() -> None:
     assert "findings: none; rests on printed loss" in text and "No problems found." in text
 
 
+def _close(parsed_value: float | None, recorded: object, rel: float, absolute: float) -> bool:
+    """A printed value against the library's record ('nan'/'inf' kept as strings in JSON)."""
+    value = float(recorded)  # type: ignore[arg-type]
+    if parsed_value is None:
+        return False
+    if math.isnan(value) or math.isinf(value):
+        return str(parsed_value) == str(value)
+    return math.isclose(parsed_value, value, rel_tol=rel, abs_tol=absolute)
+
+
+CASE_TRUTHS = sorted(SAMPLES.glob("case_*.truth.json"))
+
+
+@pytest.mark.parametrize("truth_path", CASE_TRUTHS, ids=lambda p: p.name.split(".")[0])
+def test_case_log_matches_what_the_library_recorded(truth_path: Path) -> None:
+    """The epoch table the rules read holds the numbers the library recorded, as printed."""
+    truth = json.loads(truth_path.read_text(encoding="utf-8"))
+    runs = parsed(truth_path.name.replace(".truth.json", ".log"))
+    rows = {row.epoch: row.metrics for run in runs for row in run.epochs}
+    checked = 0
+    if truth["emitter"] == "keras_behaviour":  # History.history; Keras prints %.4f (or %.4e)
+        for name, values in truth["history"].items():
+            for epoch, value in enumerate(values, start=1):
+                if epoch in rows:
+                    assert _close(rows[epoch].get(name), value, 1e-3, 6e-5), (name, epoch)
+                    checked += 1
+    elif truth["emitter"] == "tqdm_behaviour":  # the loop's own values, printed with :.4f
+        for summary in truth["summaries"]:
+            for name, value in summary.items():
+                if name != "epoch":
+                    assert _close(rows[summary["epoch"]].get(name), value, 0, 6e-5), name
+                    checked += 1
+    elif truth["emitter"] == "lightning_fit":  # callback_metrics; the bar shows 3 digits
+        for record in truth["epochs"]:
+            for name in ("train_loss_epoch", "val_loss", "val_acc"):
+                if record["epoch"] - 1 in rows and name in record:
+                    assert _close(rows[record["epoch"] - 1].get(name), record[name], 6e-3, 0)
+                    checked += 1
+    else:  # hf_trainer: log_history's evaluations, printed with 4 significant digits
+        for entry in truth["log_history"]:
+            if "eval_loss" in entry:
+                for name in ("eval_loss", "eval_accuracy"):
+                    got = rows[round(entry["epoch"])].get(name)
+                    assert _close(got, entry[name], 6e-4, 0), (name, entry["epoch"])
+                    checked += 1
+    assert checked, "nothing compared"
+
+
 # --- overrides, registry, ordering -------------------------------------------------------------
 
 
