@@ -67,7 +67,7 @@ class Settings(RuleSettings):
                                    "is convergence")
     )
     chance_tolerance: float = field(
-        default=0.15, metadata=doc("'near ln K': within this fraction of ln K (or above it)")
+        default=0.15, metadata=doc("'near ln K': |loss - ln K| within this fraction of ln K")
     )
 
 

@@ -200,8 +200,12 @@ class TrainDevGap(Rule[Settings]):
 _F1 = re.compile(r"f1|acc", re.I)
 
 
-def _slope(values: list[float]) -> float:
-    """The median of the pairwise slopes (Theil-Sen): the trend, robust to a swing or two."""
+def _slope(values: list[float], most: int = 120) -> float:
+    """The median of the pairwise slopes (Theil-Sen): the trend, robust to a swing or two.
+    Long runs are sampled down to `most` evenly spaced points (the pairs grow as n^2)."""
+    if len(values) > most:
+        step = len(values) / most
+        values = [values[int(i * step)] for i in range(most)] + [values[-1]]
     slopes = [(values[j] - values[i]) / (j - i)
               for i in range(len(values)) for j in range(i + 1, len(values))]
     return median(slopes) if slopes else 0.0
