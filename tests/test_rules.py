@@ -194,6 +194,19 @@ CASES = [
     Case("healthy", healthy, {}, ALL),
     Case("healthy_with_steps", lambda: healthy(steps=wobble(HEALTHY["loss"])), {}, ALL),
     Case(
+        "slow_start_while_dev_improves",  # near ln 2 for 3 epochs, but dev up 0.10: learning
+        lambda: make_run(loss=[0.69, 0.68, 0.67], val_acc=[0.55, 0.60, 0.65]),
+        {},
+        {"stalled_loss", "chance_level"},
+    ),
+    Case(
+        "stuck_at_ln2_while_dev_wiggles",  # dev accuracy 0.49-0.515 is noise around chance
+        lambda: make_run(loss=[0.693, 0.692, 0.693, 0.692, 0.693],
+                         val_acc=[0.50, 0.49, 0.51, 0.50, 0.515]),
+        {"stalled_loss": "warning", "chance_level": "warning"},
+        {"unstable_dev", "early_peak"},
+    ),
+    Case(
         "explosion_in_steps_only",  # a tqdm postfix 1.95e+4 -> 1.35e+5, epochs only 2x apart
         lambda: make_run(loss=[2.0e4, 4.0e4],
                          steps=[1.95e4 * (0.97 ** i) for i in range(30)]

@@ -8,7 +8,8 @@ value while still above `still_high` of its first value, or while within `chance
 ln(K) (a loss that has fallen a lot and flattens is converging, not stalled). Runs with fewer
 epochs (at least 2) are judged on a per-epoch fall below `short_min_delta`, confirmed either by
 the per-step series being flat too or by the loss being near ln(K). Never on a run whose loss
-became NaN/inf (that is `diverged`), nor while the dev metric still sets new bests. A log that
+became NaN/inf (that is `diverged`), nor while the dev metric still sets new bests (by 0.01;
+near ln K by 0.03, more than a dev accuracy wiggles around chance). A log that
 starts mid-run (a fragment) is judged only near a printed ln(K): its first value is no start.
 With no train loss printed, the dev loss is read instead (the basis says so).
 Remedy: BERT learning rates 2e-5..5e-5 with warmup, an unfrozen encoder, a loss that matches
@@ -103,7 +104,7 @@ class StalledLoss(Rule[Settings]):
             fall = (start - last) / abs(start) if start else 0.0
             if fall >= settings.min_delta or not (near or last >= settings.still_high * first):
                 return []
-            if dev_improving(run, settings.patience) and role != "dev_loss":
+            if dev_improving(run, settings.patience, 0.03 if near else 0.01) and role != "dev_loss":
                 return []
             what = (
                 f"{label(run, role)} {_fell(fall)} over the last "
@@ -116,7 +117,7 @@ class StalledLoss(Rule[Settings]):
             flat_steps = role == "train_loss" and _flat_steps(run, settings)
             if per_epoch >= settings.short_min_delta or not (near or flat_steps):
                 return []
-            if dev_improving(run, 1) and role != "dev_loss":
+            if dev_improving(run, 1, 0.03 if near else 0.01) and role != "dev_loss":
                 return []
             what = (
                 f"{label(run, role)} {_fell(per_epoch)} per epoch "
