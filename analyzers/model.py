@@ -211,12 +211,17 @@ class EpochRow:
 
 @dataclass
 class Finding:
+    """One problem a rule found. `basis` says in a few words what the verdict rests on: values
+    the log printed ("printed: loss, epochs 1-30") or something inferred from them ("class
+    count inferred from the first loss"), so a reader knows how far to trust it."""
+
     rule: str
     severity: Severity
     message: str
     epoch: int | None = None
     evidence: dict[str, object] = field(default_factory=dict)
     remedy: str = ""
+    basis: str = ""
 
 
 @dataclass

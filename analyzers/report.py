@@ -225,6 +225,7 @@ def _text_run(run: Run, total: int, c) -> list[str]:
         out.extend("  " + line for line in _text_table(run, c))
     out.append("")
     findings = _sorted_findings(run)
+    out.append("  " + findings_line(run))
     if not run.epochs:
         out.append("  " + c("warning", NO_EPOCH))
     elif not findings:
@@ -235,10 +236,42 @@ def _text_run(run: Run, total: int, c) -> list[str]:
         out.append(f"          {f.message}")
         if f.remedy:
             out.append(f"          remedy: {f.remedy}")
+        if f.basis:
+            out.append(c("dim", f"          basis: {f.basis}"))
         if f.evidence:
             evidence = ", ".join(f"{k}={_short(v)}" for k, v in f.evidence.items())
             out.append(c("dim", f"          evidence: {evidence}"))
     return out
+
+
+def findings_line(run: Run) -> str:
+    """One line saying what the verdict rests on: how many findings, what the log printed
+    (epochs seen, of how many planned, from where), and what was inferred rather than read."""
+    counts = {sev: sum(f.severity == sev for f in run.findings)
+              for sev in ("error", "warning", "info")}
+    said = ", ".join(f"{n} {sev}{'s' if n != 1 else ''}"
+                     for sev, n in counts.items() if n) or "none"
+    if not run.epochs:
+        return f"findings: {said}; no epoch could be read, so nothing is judged healthy"
+    first, last = run.epochs[0].epoch, run.epochs[-1].epoch
+    seen = f"epochs {first}-{last}" if first != last else f"epoch {first}"
+    if run.epochs_planned and (last < run.epochs_planned or first > 3):
+        seen += f" of {run.epochs_planned}"
+    if first > 3:
+        seen += " (a fragment: judged on what it shows)"
+    names = [run.roles[role] for role in ("train_loss", "train_acc", "dev_loss", "dev_acc",
+                                          "dev_score") if run.roles.get(role)]
+    rests = f"printed {', '.join(dict.fromkeys(names)) or 'no role metrics'} for {seen}"
+    hints = run.hints if isinstance(run.hints, dict) else {}
+    if isinstance(hints.get("num_classes"), int):
+        rests += f"; {hints['num_classes']} classes printed"
+    inferred = sorted({f.basis.split("inferred", 1)[1].split(";")[0].strip()
+                       for f in run.findings if "inferred" in f.basis})
+    if inferred:
+        rests += "; inferred " + "; ".join(inferred)
+    if run.status in ("crashed", "diverged", "stopped", "running"):
+        rests += f"; status {run.status}"
+    return f"findings: {said}; rests on {rests}"
 
 
 def _short(value: object) -> str:
@@ -294,6 +327,9 @@ def _markdown_run(run: Run, total: int) -> list[str]:
         out.append("")
     out.append("### Findings")
     out.append("")
+    line = findings_line(run)
+    out.append(line[0].upper() + line[1:] + ".")
+    out.append("")
     findings = _sorted_findings(run)
     if not run.epochs:
         out.append(f"**{NO_EPOCH}**")
@@ -304,6 +340,8 @@ def _markdown_run(run: Run, total: int) -> list[str]:
         out.append(f"- **{f.severity}** `{f.rule}`{where}: {f.message}")
         if f.remedy:
             out.append(f"  - remedy: {f.remedy}")
+        if f.basis:
+            out.append(f"  - basis: {f.basis}")
         if f.evidence:
             evidence = ", ".join(f"{k}={_short(v)}" for k, v in f.evidence.items())
             out.append(f"  - evidence: {evidence}")

@@ -128,7 +128,7 @@ def write_run(out: TextIO, run: Run, series: SeriesMode = "all") -> None:
         "coverage": coverage_json(run.coverage),
         "findings": [
             {"rule": f.rule, "severity": f.severity, "epoch": f.epoch, "message": f.message,
-             "evidence": jsonable(f.evidence), "remedy": f.remedy}
+             "evidence": jsonable(f.evidence), "remedy": f.remedy, "basis": f.basis}
             for f in run.findings
         ],
         "error": run.error,

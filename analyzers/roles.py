@@ -67,9 +67,20 @@ def step_name(run: Run, role: str) -> str | None:
     return max(losses, key=lambda n: len(run.series[n]), default=name)
 
 
+def _shadowed(name: str, names: list[str]) -> bool:
+    """Lightning's `self.log(..., on_step=True, on_epoch=True)` prints `train_loss_step` (the
+    last batch: noisy) beside `train_loss_epoch` (the epoch's mean): the epoch roles read the
+    mean, and the per-step reading finds the `_step` series itself (`step_name`)."""
+    for step, epoch in (("_step", "_epoch"), ("/step", "/epoch")):
+        if name.lower().endswith(step) and name[: -len(step)] + epoch in names:
+            return True
+    return False
+
+
 def infer_roles(run: Run) -> dict[str, str | None]:
     """Which printed name plays which part, from the names and their order."""
     names = [n for n in run.metric_names() if "best" not in n.lower()]
+    names = [n for n in names if not _shadowed(n, names)]
     per_epoch = {  # name -> observations, for names with per-epoch values
         name: len(run.series[name]) if name in run.series else 1
         for row in run.epochs for name in row.metrics

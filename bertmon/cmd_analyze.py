@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from bertmon.cli import UsageError
 
@@ -128,10 +129,17 @@ def run(args: argparse.Namespace) -> int:
                  series=args.series)
     worst = -1
     read_epochs = False
+    dir_hints: dict = {}
+    if args.log != "-" and Path(args.log).is_dir():  # its config.json may give the class count
+        from bertmon.analyzers.task import run_dir_hints
+
+        dir_hints = run_dir_hints(args.log)
 
     def finished(run) -> None:  # diagnosed and written as soon as the parser is done with it
         nonlocal worst, read_epochs
         read_epochs = read_epochs or bool(run.epochs)
+        for key, value in dir_hints.items():
+            run.hints.setdefault(key, value)
         analyze(run, overrides)
         for f in run.findings:
             worst = max(worst, SEVERITY_RANK[f.severity])

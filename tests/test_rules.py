@@ -1,8 +1,10 @@
-"""The analyzer rules, tested with data: one table of small runs that must or must not fire.
+"""The analyzer rules, tested with logs: every labelled log in sample_logs/cases.json (real
+captures from Keras, tqdm, transformers' Trainer and Lightning, and the seed logs) goes through
+`LogParser` and the rules, and must draw exactly the contract findings a careful reader of its
+numbers would report, and no warning at all when the run is healthy.
 
-Each case builds a Run by hand (the way the parser would fill it) and names the rule ids that
-must be present (optionally with their severity) and those that must be absent. The two seed
-runs are built from the numbers printed in sample_logs/.
+A smaller table of hand-built runs stays for what logs cannot pin down cheaply: one threshold at
+a time (a gap just below `min_gap`), the configuration hints, overrides and odd data.
 """
 
 from __future__ import annotations
@@ -16,7 +18,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, fields, is_dataclass
 
 import pytest
+from pathlib import Path
+
+from bertmon.analyzers import LogParser, analyze
 from bertmon.analyzers.model import SEVERITY_RANK, EpochRow, Finding, Run, Series
+from bertmon.analyzers.report import render
 from bertmon.analyzers.rules import REGISTRY, check_run, describe_rules, get_rule
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -131,92 +137,24 @@ def healthy(**changes: object) -> Run:
     return make_run(**{**HEALTHY, **changes})  # type: ignore[arg-type]
 
 
-SEED000_SCORE = [
-    0.4637266561611361,
-    0.4715278770706616,
-    0.48631696631087207,
-    0.4927837543840665,
-    0.4603489827324962,
-    0.5136259654205074,
-    0.5293800811021452,
-    0.4566600972331969,
-    0.484445120332004,
-    0.46480710031858224,
-    0.4820417457316996,
-    0.5076002583300518,
-    0.4855591258396087,
-    0.47588983392087264,
-    0.49583256897288686,
-    0.4645668699854448,
-    0.4835244217626551,
-    0.5069050625288192,
-]
-SEED000_EVAL = [87, 78, 80, 79, 79, 79, 79, 78, 79, 78, 79, 78, 78, 80, 77, 80, 78, 80]
+SAMPLES = Path(__file__).resolve().parent.parent / "sample_logs"
+CONTRACT = ("train_dev_gap", "unstable_dev", "stalled_loss", "diverged", "crashed")
 
 
-def seed000() -> Run:
-    """sample_logs/seed000_tf_reference.log: Keras loss/acc, final_score after each epoch."""
-    return make_run(
-        loss=[
-            1.5204,
-            0.9490,
-            0.7054,
-            0.4862,
-            0.2881,
-            0.2006,
-            0.1359,
-            0.1007,
-            0.0830,
-            0.0796,
-            0.0588,
-            0.0660,
-            0.0655,
-            0.0553,
-            0.0643,
-            0.0468,
-            0.0483,
-            0.0494,
-        ],
-        acc=[
-            0.5936,
-            0.7278,
-            0.7865,
-            0.8514,
-            0.9099,
-            0.9365,
-            0.9576,
-            0.9684,
-            0.9744,
-            0.9761,
-            0.9827,
-            0.9812,
-            0.9803,
-            0.9848,
-            0.9827,
-            0.9863,
-            0.9854,
-            0.9860,
-        ],
-        score=SEED000_SCORE,
-        planned=20,
-        status="running",
-        seconds=[211.0] + [199.0] * 15 + [200.0, 199.0],
-        hints={"eval_seconds": {e + 1: float(s) for e, s in enumerate(SEED000_EVAL)}},
-    )
+def parsed(name: str) -> list[Run]:
+    """The runs of a log in sample_logs/, read by the parser in 64 KiB chunks."""
+    parser = LogParser(name)
+    data = (SAMPLES / name).read_bytes()
+    for i in range(0, len(data), 1 << 16):
+        parser.feed(data[i : i + (1 << 16)])
+    return parser.close().runs
 
 
-def seed001(**hints: object) -> Run:
-    """sample_logs/seed001_frozen_cola.log: two Keras epochs, frozen TFBertModel on CoLA."""
-    return make_run(
-        loss=[0.6531, 0.6288],
-        acc=[0.5792, 0.6119],
-        val_loss=[0.5296, 0.5020],
-        val_acc=[0.7675, 0.7850],
-        names={"train_acc": "accuracy", "dev_acc": "val_accuracy"},
-        planned=2,
-        seconds=[177.0, 172.0],
-        hints=hints,
-    )
+def parsed_run(name: str, **hints: object) -> Run:
+    """The single run of a log, with configuration hints as a printed config line would add."""
+    (run,) = parsed(name)
+    run.hints.update(hints)
+    return run
 
 
 @dataclass
@@ -256,28 +194,47 @@ CASES = [
     Case("healthy", healthy, {}, ALL),
     Case("healthy_with_steps", lambda: healthy(steps=wobble(HEALTHY["loss"])), {}, ALL),
     Case(
-        "seed000",
-        seed000,
-        {"train_dev_gap": "warning", "unstable_dev": "warning", "early_peak": "warning"},
-        {"dev_above_train", "chance_level", "stalled_loss", "diverged", "eval_dominates"},
+        "slow_start_while_dev_improves",  # near ln 2 for 3 epochs, but dev up 0.10: learning
+        lambda: make_run(loss=[0.69, 0.68, 0.67], val_acc=[0.55, 0.60, 0.65]),
+        {},
+        {"stalled_loss", "chance_level"},
     ),
     Case(
-        "seed001",
-        seed001,
-        {"dev_above_train": "warning", "stalled_loss": "warning", "chance_level": "warning"},
-        {
-            "train_dev_gap",
-            "unstable_dev",
-            "early_peak",
-            "diverged",
-            "crashed",
-            "high_lr",
-            "frozen_encoder",
-        },
+        "stuck_at_ln2_while_dev_wiggles",  # dev accuracy 0.49-0.515 is noise around chance
+        lambda: make_run(loss=[0.693, 0.692, 0.693, 0.692, 0.693],
+                         val_acc=[0.50, 0.49, 0.51, 0.50, 0.515]),
+        {"stalled_loss": "warning", "chance_level": "warning"},
+        {"unstable_dev", "early_peak"},
+    ),
+    Case(
+        "explosion_in_steps_only",  # a tqdm postfix 1.95e+4 -> 1.35e+5, epochs only 2x apart
+        lambda: make_run(loss=[2.0e4, 4.0e4],
+                         steps=[1.95e4 * (0.97 ** i) for i in range(30)]
+                         + [1.5e4 * (1.08 ** i) for i in range(30)]),
+        {"diverged": "error"},
+        {"stalled_loss", "loss_spike"},
+    ),
+    Case(
+        "one_inf_grad_norm_mid_run_is_no_divergence",  # fp16 loss scaling skips such a step
+        lambda: _with_series(make_run(loss=[0.6, 0.4, 0.3]), "grad_norm",
+                             [1.0, 2.0, INF, 1.5, 1.2, 1.1]),
+        {},
+        {"diverged"},
+    ),
+    Case(
+        "grad_norm_nan_at_the_end",
+        lambda: _with_series(make_run(loss=[0.6, 0.4, 0.0]), "grad_norm", [1.0, 2.0, NAN]),
+        {"diverged": "error"},
+    ),
+    Case(
+        "seed001_trainable_encoder",
+        lambda: parsed_run("seed001_frozen_cola.log", frozen=False),
+        {"dev_above_train": "warning"},
+        {"frozen_encoder", "high_lr", "stalled_loss", "chance_level"},
     ),
     Case(
         "seed001_with_hints",
-        lambda: seed001(lr=1e-3, frozen=True),
+        lambda: parsed_run("seed001_frozen_cola.log", lr=1e-3, frozen=True),
         {"high_lr": "warning", "frozen_encoder": "info", "dev_above_train": "warning"},
     ),
     # train_dev_gap
@@ -386,7 +343,7 @@ CASES = [
         "dev_above_train_sustained",
         lambda: make_run(
             acc=[0.60, 0.65, 0.68, 0.70, 0.71, 0.72, 0.73, 0.74],
-            val_acc=[0.62, 0.68, 0.72, 0.74, 0.75, 0.76, 0.77, 0.78],
+            val_acc=[0.64, 0.70, 0.74, 0.77, 0.78, 0.79, 0.80, 0.80],
         ),
         {"dev_above_train": "warning"},
         {"train_dev_gap"},
@@ -412,9 +369,10 @@ CASES = [
         {"chance_level": "warning", "stalled_loss": "warning"},
     ),
     Case(
-        "constant_dev_acc",
+        "constant_dev_acc_alone_is_no_chance",  # a converged model on a small dev set
         lambda: make_run(loss=[0.50, 0.45, 0.42, 0.40], val_acc=[0.6912, 0.6912, 0.6912, 0.6912]),
-        {"chance_level": "warning"},
+        {},
+        {"chance_level"},
     ),
     Case(
         "acc_at_chance_3_classes",
@@ -422,9 +380,32 @@ CASES = [
         {"chance_level": "warning"},
     ),
     Case(
-        "acc_below_majority",
-        lambda: make_run(acc=[0.65, 0.68, 0.70], hints={"majority_rate": 0.70}),
+        "acc_at_majority",
+        lambda: make_run(acc=[0.69, 0.70, 0.70], hints={"majority_rate": 0.70}),
         {"chance_level": "warning"},
+    ),
+    Case(
+        "acc_rising_past_chance_is_learning",
+        lambda: make_run(acc=[0.50, 0.51, 0.53], hints={"num_classes": 2}),
+        {},
+        {"chance_level"},
+    ),
+    Case(
+        "printed_class_count_as_float",  # `num_labels=3` reaches the hints as 3.0
+        lambda: make_run(loss=[1.12, 1.10, 1.10, 1.099, 1.099], hints={"num_classes": 3.0}),
+        {"chance_level": "warning", "stalled_loss": "warning"},
+    ),
+    Case(
+        "printed_class_count_beats_first_loss",  # ln 3 = 1.10 but 5 classes: chance is ln 5
+        lambda: make_run(loss=[1.12, 1.10, 1.10, 1.099, 1.099], hints={"num_classes": 5}),
+        {"stalled_loss": "warning"},
+        {"chance_level"},
+    ),
+    Case(
+        "crf_loss_is_no_class_count",  # ln 306: no plausible K, so nothing about chance
+        lambda: make_run(loss=[5.72, 5.70, 5.70, 5.69, 5.69]),
+        {"stalled_loss": "warning"},
+        {"chance_level"},
     ),
     Case(
         "high_plateau",
@@ -573,6 +554,13 @@ CASES = [
 ]
 
 
+def _with_series(run: Run, name: str, values: list[float]) -> Run:
+    series = run.series.setdefault(name, Series(name))
+    for i, value in enumerate(values):
+        series.append(1 + i / len(values) * len(run.epochs), i + 1, value)
+    return run
+
+
 def _without_series(run: Run) -> Run:
     run.series.clear()
     return run
@@ -598,6 +586,7 @@ def test_rule_cases(case: Case) -> None:
 
 def test_cases_cover_every_rule_both_ways() -> None:
     fired = {rule for case in CASES for rule in case.present}
+    fired |= {rule for case in LOG_CASES for rule in case["expect"] + case["also"]}
     quiet = {rule for case in CASES if case.absent is not ALL for rule in case.absent}
     assert fired == set(REGISTRY)
     assert quiet == set(REGISTRY)
@@ -607,9 +596,9 @@ def test_cases_cover_every_rule_both_ways() -> None:
 
 
 def test_seed000_names_the_best_dev_score() -> None:
-    findings = check_run(seed000())
+    findings = check_run(parsed_run("seed000_tf_reference.log"))
     gap = next(f for f in findings if f.rule == "train_dev_gap")
-    assert "train acc 0.986" in gap.message and "dev final_score 0.507" in gap.message
+    assert "train acc 0.986 vs dev final_score 0.507" in gap.message
     assert gap.epoch == 18
     for rule_id in ("unstable_dev", "early_peak"):
         f = next(f for f in findings if f.rule == rule_id)
@@ -619,20 +608,20 @@ def test_seed000_names_the_best_dev_score() -> None:
     assert peak.evidence["epochs_since_best"] == 11 and "monitor='final_score'" in peak.remedy
 
 
-def test_seed001_points_at_learning_rate_and_frozen_encoder() -> None:
-    findings = check_run(seed001())
+def test_seed001_points_at_frozen_encoder_not_at_chance() -> None:
+    """Two epochs of a frozen encoder: train loss 0.653 -> 0.629 while dev accuracy rises to
+    0.785. Underfitting, not a stall (dev still improves) and not chance (dev is far above)."""
+    findings = check_run(parsed_run("seed001_frozen_cola.log"))
     by_rule = {f.rule: f for f in findings}
-    assert "ln 2 = 0.693" in by_rule["chance_level"].message
-    assert "ln 2 = 0.693" in by_rule["stalled_loss"].message
+    assert set(by_rule) == {"dev_above_train"}
     dev = by_rule["dev_above_train"]
     assert "dev val_accuracy 0.7850" in dev.message and "train accuracy 0.6119" in dev.message
-    for f in (by_rule["dev_above_train"], by_rule["stalled_loss"], by_rule["chance_level"]):
-        text = f.message + " " + f.remedy
-        assert "1e-3" in text and "2e-5..5e-5" in text and "frozen" in text.lower()
+    text = dev.message + " " + dev.remedy
+    assert "1e-3" in text and "2e-5..5e-5" in text and "frozen" in text.lower()
 
 
 def test_seed001_hints_are_quoted() -> None:
-    findings = check_run(seed001(lr=1e-3, frozen=True))
+    findings = check_run(parsed_run("seed001_frozen_cola.log", lr=1e-3, frozen=True))
     dev = next(f for f in findings if f.rule == "dev_above_train")
     assert "the log shows lr 0.001 (far above 2e-5..5e-5) and a frozen encoder" in dev.message
     assert "Adam's default" in next(f for f in findings if f.rule == "high_lr").message
@@ -653,6 +642,146 @@ def test_oom_message_quotes_error_and_suggests_memory_savers() -> None:
     assert error in f.message and f.epoch == 2 and f.evidence["kind"] == "oom"
     for word in ("batch", "max_length", "accumulation", "bf16"):
         assert word in f.remedy
+
+
+# --- the labelled logs: parser + rules, as `bertmon analyze` runs them --------------------------
+
+LABELLED = json.loads((SAMPLES / "cases.json").read_text(encoding="utf-8"))["cases"]
+LOG_CASES = [c for c in LABELLED if "excluded" not in c]
+
+
+def warned(runs: list[Run]) -> dict[str, Finding]:
+    """The findings of warning or error severity over every run of a log, by rule id."""
+    analyze_runs(runs)
+    return {f.rule: f for run in runs for f in run.findings
+            if SEVERITY_RANK[f.severity] >= SEVERITY_RANK["warning"]}
+
+
+def analyze_runs(runs: list[Run]) -> None:
+    for run in runs:
+        analyze(run)
+
+
+@pytest.mark.parametrize("case", LOG_CASES, ids=[c["log"] for c in LOG_CASES])
+def test_labelled_log(case: dict) -> None:
+    found = warned(parsed(case["log"]))
+    contract = {rule for rule in found if rule in CONTRACT}
+    assert contract == set(case["expect"]), (case["reading"], {r: found[r].message for r in found})
+    for rule in case["also"]:
+        assert rule in found, (case["reading"], sorted(found))
+    if case["healthy"]:
+        assert not found, f"a healthy run drew {[f.message for f in found.values()]}"
+    for f in found.values():
+        assert f.basis, f"{f.rule} has no basis"
+
+
+def test_labelled_logs_cover_every_contract_finding_and_emitter() -> None:
+    assert {rule for c in LOG_CASES for rule in c["expect"]} == set(CONTRACT)
+    assert {"keras", "tqdm", "hf-trainer", "lightning"} <= {c["emitter"] for c in LOG_CASES}
+    assert sum(c["healthy"] for c in LOG_CASES) >= 10
+    for case in LABELLED:
+        assert (SAMPLES / case["log"]).is_file(), case["log"]
+
+
+def test_stalled_at_chance_is_both_findings_with_the_class_count_read() -> None:
+    found = warned(parsed("case_stalled_printed_keras.log"))
+    assert {"stalled_loss", "chance_level"} <= set(found)
+    assert found["chance_level"].evidence["num_classes"] == 2
+    assert found["chance_level"].evidence["num_classes_from"] == "printed"
+    assert "class count printed" in found["chance_level"].basis
+
+
+def test_printed_class_count_is_stored_as_an_int() -> None:
+    (run,) = parsed("case_overfit_multiclass_keras.log")
+    analyze(run)
+    assert run.hints["num_classes"] == 3 and type(run.hints["num_classes"]) is int
+
+
+def test_lightning_roles_read_the_epoch_mean_not_the_last_batch() -> None:
+    (run,) = parsed("case_healthy_lightning.log")
+    assert run.roles["train_loss"] == "train_loss_epoch"
+
+
+def test_trainer_nan_written_as_zero_is_diverged_from_grad_norm() -> None:
+    f = warned(parsed("case_diverged_trainer.log"))["diverged"]
+    assert f.evidence["metric"] == "grad_norm" and f.evidence["zero_losses"] > 0
+    assert "written as 0" in f.message and f.severity == "error"
+
+
+def test_fragment_is_judged_on_what_it_shows() -> None:
+    (run,) = parsed("case_fragment_healthy_keras.log")
+    assert run.epochs[0].epoch > 3
+    assert not warned([run])
+    text = render_text(run, "case_fragment_healthy_keras.log")
+    assert "a fragment: judged on what it shows" in text
+
+
+def render_text(run: Run, source: str) -> str:
+    from bertmon.analyzers.model import Analysis
+
+    return render(Analysis(source, [run]), "text")
+
+
+def test_text_report_says_what_the_verdict_rests_on() -> None:
+    (run,) = parsed("case_stalled_printed_keras.log")
+    analyze(run)
+    text = render_text(run, "case_stalled_printed_keras.log")
+    line = next(l for l in text.splitlines() if l.strip().startswith("findings:"))
+    assert "2 warnings" in line and "printed loss, accuracy, val_loss, val_accuracy" in line
+    assert "2 classes printed" in line
+    assert "basis: printed loss for epochs 1-20" in text
+    (healthy_run,) = parsed("case_healthy_keras.log")
+    analyze(healthy_run)
+    text = render_text(healthy_run, "case_healthy_keras.log")
+    assert "findings: none; rests on printed loss" in text and "No problems found." in text
+
+
+def _close(parsed_value: float | None, recorded: object, rel: float, absolute: float) -> bool:
+    """A printed value against the library's record ('nan'/'inf' kept as strings in JSON)."""
+    value = float(recorded)  # type: ignore[arg-type]
+    if parsed_value is None:
+        return False
+    if math.isnan(value) or math.isinf(value):
+        return str(parsed_value) == str(value)
+    return math.isclose(parsed_value, value, rel_tol=rel, abs_tol=absolute)
+
+
+CASE_TRUTHS = sorted(SAMPLES.glob("case_*.truth.json"))
+
+
+@pytest.mark.parametrize("truth_path", CASE_TRUTHS, ids=lambda p: p.name.split(".")[0])
+def test_case_log_matches_what_the_library_recorded(truth_path: Path) -> None:
+    """The epoch table the rules read holds the numbers the library recorded, as printed."""
+    truth = json.loads(truth_path.read_text(encoding="utf-8"))
+    runs = parsed(truth_path.name.replace(".truth.json", ".log"))
+    rows = {row.epoch: row.metrics for run in runs for row in run.epochs}
+    checked = 0
+    if truth["emitter"] == "keras_behaviour":  # History.history; Keras prints %.4f (or %.4e)
+        for name, values in truth["history"].items():
+            for epoch, value in enumerate(values, start=1):
+                if epoch in rows:
+                    assert _close(rows[epoch].get(name), value, 1e-3, 6e-5), (name, epoch)
+                    checked += 1
+    elif truth["emitter"] == "tqdm_behaviour":  # the loop's own values, printed with :.4f
+        for summary in truth["summaries"]:
+            for name, value in summary.items():
+                if name != "epoch":
+                    assert _close(rows[summary["epoch"]].get(name), value, 0, 6e-5), name
+                    checked += 1
+    elif truth["emitter"] == "lightning_behaviour":  # callback_metrics; the bar shows 3 digits
+        for record in truth["epochs"]:
+            for name in ("train_loss_epoch", "val_loss", "val_acc"):
+                if record["epoch"] - 1 in rows and name in record:
+                    assert _close(rows[record["epoch"] - 1].get(name), record[name], 6e-3, 0)
+                    checked += 1
+    else:  # hf_trainer: log_history's evaluations, printed with 4 significant digits
+        for entry in truth["log_history"]:
+            if "eval_loss" in entry:
+                for name in ("eval_loss", "eval_accuracy"):
+                    got = rows[round(entry["epoch"])].get(name)
+                    assert _close(got, entry[name], 6e-4, 0), (name, entry["epoch"])
+                    checked += 1
+    assert checked, "nothing compared"
 
 
 # --- overrides, registry, ordering -------------------------------------------------------------
@@ -710,8 +839,9 @@ def test_describe_rules_lists_every_setting_in_set_syntax() -> None:
 
 def test_findings_are_sorted_by_epoch_then_worst_first() -> None:
     run = make_run(loss=[0.6, 0.5, NAN], status="diverged", hints={"lr": 1e-3, "max_len": 32})
-    findings = check_run(seed000()) + check_run(run)
-    for group in (check_run(seed000()), check_run(run)):
+    seed = parsed_run("seed000_tf_reference.log")
+    findings = check_run(seed) + check_run(run)
+    for group in (check_run(seed), check_run(run)):
         keys = [(f.epoch is not None, f.epoch or 0, -SEVERITY_RANK[f.severity]) for f in group]
         assert keys == sorted(keys)
     assert check_run(run)[0].rule == "high_lr"  # run-wide first

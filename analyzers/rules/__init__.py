@@ -4,6 +4,12 @@ Each rule lives in a module of its own (see `base.Rule`); `REGISTRY` maps rule i
 the order reports list them when epochs tie. Settings are overridable per rule:
 
     check_run(run, {"train_dev_gap": {"gap": 0.15}, "loss_spike": {"enabled": False}})
+
+A run that diverged is judged on that: once `diverged` fires, the findings that read the shape
+of the curves after the blow-up (a stall, a chance level, a gap, swings, an early peak, spikes)
+are consequences of it, not separate problems, and are left out (SUPERSEDED_BY_DIVERGED).
+Likewise a run at chance level: its dev metric moves by sampling noise around chance, so
+swings and an early "peak" there say nothing more (SUPERSEDED_BY_CHANCE).
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..model import SEVERITY_RANK, Finding, Run
+from ..task import settle_hints
 from .base import Rule, RuleSettings
 from .chance_level import ChanceLevel
 from .crashed import Crashed
@@ -22,6 +29,7 @@ from .eval_dominates import EvalDominates
 from .frozen_encoder import FrozenEncoder
 from .high_lr import HighLR
 from .loss_spike import LossSpike
+from .shape import span
 from .short_max_len import ShortMaxLen
 from .stalled_loss import StalledLoss
 from .train_dev_gap import TrainDevGap
@@ -49,6 +57,11 @@ REGISTRY: dict[str, Rule[Any]] = {
 }
 
 _ORDER = {rule_id: i for i, rule_id in enumerate(REGISTRY)}
+SUPERSEDED_BY_DIVERGED = frozenset({
+    "stalled_loss", "chance_level", "train_dev_gap", "dev_above_train", "unstable_dev",
+    "early_peak", "loss_spike",
+})
+SUPERSEDED_BY_CHANCE = frozenset({"unstable_dev", "early_peak"})
 
 
 def get_rule(rule_id: str) -> Rule[Any]:
@@ -88,12 +101,15 @@ def check_run(run: Run, overrides: Mapping[str, Mapping[str, Any]] | None = None
     if unknown:
         raise ValueError(f"unknown rule(s) {', '.join(unknown)}; known: {', '.join(REGISTRY)}")
     configured = [(rule, rule.configure(overrides.get(rule.id))) for rule in REGISTRY.values()]
+    settle_hints(run)
     findings: list[Finding] = []
     for rule, settings in configured:
         if not settings.enabled:
             continue
         try:
-            findings.extend(rule.check(run, settings))
+            for found in rule.check(run, settings):
+                found.basis = found.basis or default_basis(run)
+                findings.append(found)
         except Exception as exc:  # noqa: BLE001 - one rule's bug must not hide the others
             findings.append(
                 Finding(
@@ -104,7 +120,16 @@ def check_run(run: Run, overrides: Mapping[str, Mapping[str, Any]] | None = None
                     {"internal_error": True},
                 )
             )
+    if any(f.rule == "diverged" for f in findings):
+        findings = [f for f in findings if f.rule not in SUPERSEDED_BY_DIVERGED]
+    if any(f.rule == "chance_level" for f in findings):
+        findings = [f for f in findings if f.rule not in SUPERSEDED_BY_CHANCE]
     return sorted(findings, key=_sort_key)
+
+
+def default_basis(run: Run) -> str:
+    """What a rule without a basis of its own read: the run's printed role metrics."""
+    return span(run, "train_loss", "train_acc", "dev_loss", "dev_acc", "dev_score")
 
 
 def _sort_key(finding: Finding) -> tuple[int, int, int, int]:

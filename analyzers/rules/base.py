@@ -95,8 +95,9 @@ class Rule(Generic[S]):
         epoch: int | None = None,
         evidence: dict[str, object] | None = None,
         remedy: str = "",
+        basis: str = "",
     ) -> Finding:
-        return Finding(self.id, severity, message, epoch, evidence or {}, remedy)
+        return Finding(self.id, severity, message, epoch, evidence or {}, remedy, basis)
 
 
 def _coerce(default: object, value: object) -> object:

@@ -77,8 +77,14 @@ class Crashed(Rule[Settings]):
             remedy = "Read the traceback above the last line; fix the failing call and rerun."
         message = f"The run crashed{where}{said}; {cause}. {remedy}"
         evidence = {"error": error, "kind": kind, "last_epoch": run.current_epoch}
+        basis = (
+            "printed: a traceback or fatal error after the last metrics"
+            if error
+            else "the parser's reading: a traceback began, its last line was not captured"
+        )
         return [
             self.finding(
-                "error", message, epoch=run.current_epoch, evidence=evidence, remedy=remedy
+                "error", message, epoch=run.current_epoch, evidence=evidence, remedy=remedy,
+                basis=basis,
             )
         ]

@@ -3,8 +3,11 @@
 Anti-pattern: training blows up (too high a learning rate, no warmup, fp16 overflow, bad inputs)
 and every later epoch is wasted.
 Detection: `status == "diverged"`; or a non-finite value in any loss metric (epoch table or
-per-step series); or the train loss ending at least `explode_factor` times its lowest value and
-above where it started.
+per-step series); or a gradient norm (`grad_norm`, Trainer's dict lines) that is NaN/inf at the
+end or on `min_bad_norms` logged steps (transformers then writes the NaN loss as 0.0 in some
+versions); or the train loss ending at least `explode_factor` times its lowest value and above
+where it started, read from the epoch table or, smoothed, from the per-step series (a tqdm
+postfix growing from `1.95e+4` to `1.35e+5`).
 Remedy: a BERT learning rate (2e-5..5e-5) with warmup, gradient clipping (max norm 1.0), bf16
 or loss scaling instead of plain fp16, and a check of inputs and labels.
 """
@@ -18,7 +21,8 @@ import numpy as np
 
 from ..model import Finding, Run
 from .advice import BERT_LR
-from .base import Rule, RuleSettings, doc, fmt, is_finite, r, role_points
+from .base import Rule, RuleSettings, doc, finite_array, fmt, is_finite, r, role_points, role_series
+from .shape import span
 
 REMEDY = (
     f"Lower the learning rate to {BERT_LR} with warmup, clip gradients (clipnorm=1.0 / "
@@ -36,6 +40,12 @@ class Settings(RuleSettings):
             "(and above its first, so wobbles of a nearly-zero loss do not count)"
         ),
     )
+    min_bad_norms: int = field(
+        default=2, metadata=doc("NaN/inf gradient norms on this many logged steps (or the last)")
+    )
+    min_points: int = field(
+        default=12, metadata=doc("per-step observations needed to read an explosion from steps")
+    )
 
 
 class Diverged(Rule[Settings]):
@@ -46,6 +56,7 @@ class Diverged(Rule[Settings]):
     Settings = Settings
 
     def check(self, run: Run, settings: Settings) -> list[Finding]:
+        found = self._bad_norms(run, settings)
         bad = _first_non_finite(run)
         if bad is not None:
             name, epoch, step, value = bad
@@ -56,8 +67,13 @@ class Diverged(Rule[Settings]):
                 "a learning rate, no warmup or fp16 overflow."
             )
             evidence = {"metric": name, "value": str(value), "epoch": epoch, "step": step}
-            return [self.finding("error", message, epoch=epoch, evidence=evidence, remedy=REMEDY)]
-        exploded = self._explosion(run, settings)
+            found += [self.finding("error", message, epoch=epoch, evidence=evidence,
+                                   remedy=REMEDY, basis=f"printed {name}={value} at {at}")]
+        if found:  # the earliest sign: a NaN gradient norm often precedes a NaN loss
+            return [min(found, key=lambda f: (
+                math.inf if f.epoch is None else f.epoch,
+                f.evidence.get("step") if isinstance(f.evidence.get("step"), int) else math.inf))]
+        exploded = self._explosion(run, settings) or self._step_explosion(run, settings)
         if exploded:
             return exploded
         if run.status == "diverged":
@@ -72,6 +88,7 @@ class Diverged(Rule[Settings]):
                     epoch=run.current_epoch,
                     evidence={"status": "diverged"},
                     remedy=REMEDY,
+                    basis="the parser's reading of the log (a NaN/inf loss or a stop on NaN)",
                 )
             ]
         return []
@@ -99,7 +116,76 @@ class Diverged(Rule[Settings]):
             "low_epoch": low_epoch,
             "factor": r(last / low, 2),
         }
-        return [self.finding("error", message, epoch=last_epoch, evidence=evidence, remedy=REMEDY)]
+        return [self.finding("error", message, epoch=last_epoch, evidence=evidence, remedy=REMEDY,
+                             basis=span(run, "train_loss"))]
+
+    def _step_explosion(self, run: Run, settings: Settings) -> list[Finding]:
+        """The per-step train loss (a tqdm postfix, Trainer logging steps) ends, smoothed, far
+        above both its low and its start: an explosion that no epoch table shows."""
+        series = role_series(run, "train_loss")
+        index, values = finite_array(series)
+        if series is None or len(values) < settings.min_points:
+            return []
+        w = max(3, len(values) // 10)
+        smooth = np.convolve(values, np.ones(w) / w, mode="valid")
+        low_i = int(np.argmin(smooth))
+        start, low, end = float(smooth[0]), float(smooth[low_i]), float(smooth[-1])
+        if low <= 0 or end < settings.explode_factor * low or end < 2 * start:
+            return []
+        name = series.name
+        at = series[int(index[-1])]
+        epoch = None if at.epoch is None else math.ceil(at.epoch)
+        message = (
+            f"train {name} exploded to about {fmt(end)} by the last logged steps, "
+            f"{end / low:.1f}x its low of about {fmt(low)} and {end / start:.1f}x where it "
+            "started: training diverged, often from too high a learning rate or missing warmup."
+        )
+        evidence = {"metric": name, "start": r(start), "low": r(low), "end": r(end),
+                    "factor": r(end / low, 2), "smoothed_over": w, "points": len(values)}
+        return [self.finding("error", message, epoch=epoch, evidence=evidence, remedy=REMEDY,
+                             basis=f"printed {name} on {len(values)} steps (averaged over {w})")]
+
+    def _bad_norms(self, run: Run, settings: Settings) -> list[Finding]:
+        """NaN/inf gradient norms: the step's update is garbage, whatever the loss shows."""
+        for name in run.metric_names():
+            lowered = name.lower().replace(" ", "_")
+            if "grad" not in lowered or "norm" not in lowered:
+                continue
+            series = run.series.get(name)
+            if series is None or len(series) == 0:
+                continue
+            data = np.frombuffer(series.values, dtype=np.float64)
+            bad = np.flatnonzero(~np.isfinite(data))
+            if not bad.size or (bad.size < settings.min_bad_norms and bad[-1] != len(data) - 1):
+                continue
+            point = series[int(bad[0])]
+            epoch = None if point.epoch is None else math.ceil(point.epoch)
+            zeroed = _zero_losses(run, series, bad)
+            message = (
+                f"{name} became {point.value} at "
+                f"{'epoch ' + str(epoch) if epoch is not None else 'an unknown epoch'}"
+                f"{f' (step {point.step})' if point.step is not None else ''} and is non-finite "
+                f"on {bad.size} of {len(data)} logged steps"
+                + (f"; the loss is printed as 0.0 on {zeroed} of them (a NaN loss written as 0)"
+                   if zeroed else "")
+                + ": training diverged, often from too high a learning rate, no warmup or fp16 "
+                "overflow."
+            )
+            evidence = {"metric": name, "value": str(point.value), "epoch": epoch,
+                        "step": point.step, "bad_steps": int(bad.size), "steps": len(data),
+                        "zero_losses": zeroed}
+            return [self.finding("error", message, epoch=epoch, evidence=evidence, remedy=REMEDY,
+                                 basis=f"printed {name}={point.value} on {bad.size} logged steps")]
+        return []
+
+
+def _zero_losses(run: Run, norms, bad: np.ndarray) -> int:
+    """How many of the steps with a bad gradient norm print a train loss of exactly 0.0."""
+    series = role_series(run, "train_loss")
+    if series is None:
+        return 0
+    steps = {norms[int(i)].step for i in bad if norms[int(i)].step is not None}
+    return sum(1 for p in series if p.step in steps and p.value == 0.0)
 
 
 def _first_non_finite(run: Run) -> tuple[str, int | None, int | None, float] | None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..model import Finding, Run
+from .shape import blew_up
 from .base import Mode, Rule, RuleSettings, doc, first_role, infer_mode, label, r, role_points
 
 
@@ -48,8 +49,8 @@ class EarlyPeak(Rule[Settings]):
 
     def check(self, run: Run, settings: Settings) -> list[Finding]:
         role = first_role(run, ("dev_score", "dev_acc", "dev_loss"), settings.min_epochs)
-        if role is None:
-            return []
+        if role is None or blew_up(run):
+            return []  # after a NaN/inf loss the peak is the blow-up's doing (that is diverged)
         name = run.roles.get(role)
         mode = infer_mode(name, settings.mode)
         points = role_points(run, role)

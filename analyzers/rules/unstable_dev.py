@@ -4,11 +4,13 @@ Anti-pattern: the dev score jumps up and down (learning rate too high, no warmup
 unbalanced dev set, truncated inputs), so the last epoch's value says little and comparisons
 between runs are noise.
 Detection: on the dev score (else dev accuracy, else dev loss) with at least `min_epochs`
-epochs, take the epoch-to-epoch moves and remove the trend (their median move); a move that
-still differs by `swing` or more is a swing (for a loss, `swing_rel` of its median level). The
-metric is unstable when at least `min_fraction` of the moves are swings (AUTOTRAINER: accuracy
-swings >= 0.03 in >= 20% of epochs) and it changes direction at least `min_reversals` times, so a
-steadily improving curve with uneven steps does not count.
+epochs, compare each epoch with the mean of the epochs either side: one `swing` or more away
+is a swing (for a loss, `swing_rel` of its median level). The metric is unstable when at least
+`min_fraction` of those epochs swing (AUTOTRAINER: accuracy swings >= 0.03 in >= 20% of
+epochs) and it changes direction at least `min_reversals` times, so a learning curve that
+rises fast and then flattens, or improves in uneven steps, does not count. A dev metric at
+chance level swings by its sampling noise: there `chance_level` is the finding (see the
+registry).
 Remedy: a BERT learning rate (2e-5..5e-5) with warmup and decay, a larger dev set, keeping the
 best checkpoint and averaging over seeds.
 """
@@ -31,6 +33,7 @@ from .base import (
     r,
     role_points,
 )
+from .shape import span
 
 REMEDY = (
     "Lower the learning rate to 2e-5..5e-5 with warmup and linear decay, check max_length is not "
@@ -45,13 +48,15 @@ class Settings(RuleSettings):
         default="auto", metadata=doc("min/max/auto (from the metric's name), as Keras callbacks")
     )
     swing: float = field(
-        default=0.03, metadata=doc("detrended move that counts as a swing for a score or accuracy")
+        default=0.03,
+        metadata=doc("distance from the mean of the epochs either side that counts as a swing, "
+                     "for a score or accuracy"),
     )
     swing_rel: float = field(
         default=0.10, metadata=doc("... and for a loss, as a fraction of its median value")
     )
     min_fraction: float = field(
-        default=0.20, metadata=doc("share of epoch-to-epoch moves that must be swings")
+        default=0.15, metadata=doc("share of epochs (but the first and last) that must swing")
     )
     min_reversals: int = field(
         default=2, metadata=doc("direction changes needed (a monotone curve is not unstable)")
@@ -76,16 +81,18 @@ class UnstableDev(Rule[Settings]):
         trend = median(moves)
         mode = infer_mode(run.roles.get(role), settings.mode)
         threshold = settings.swing if mode == "max" else settings.swing_rel * abs(median(values))
+        # each epoch against the mean of its two neighbours: a learning curve that bends (fast
+        # early gains, then a plateau) stays close to it, a zigzag does not
         swings = [
-            (points[i + 1][0], m - trend)
-            for i, m in enumerate(moves)
-            if abs(m - trend) >= threshold
+            (points[i][0], values[i] - (values[i - 1] + values[i + 1]) / 2)
+            for i in range(1, len(values) - 1)
+            if abs(values[i] - (values[i - 1] + values[i + 1]) / 2) >= threshold
         ]
         signs = [m > 0 for m in moves if m != 0]
         reversals = sum(a != b for a, b in pairwise(signs))
         if (
             threshold <= 0
-            or len(swings) < settings.min_fraction * len(moves)
+            or len(swings) < settings.min_fraction * (len(values) - 2)
             or reversals < settings.min_reversals
             or not swings
         ):
@@ -95,7 +102,8 @@ class UnstableDev(Rule[Settings]):
         best_epoch, best = points[best_i]
         message = (
             f"{label(run, role)} swings between epochs by up to {abs(worst):.4f} beyond "
-            f"its trend ({len(swings)} of {len(moves)} epoch-to-epoch moves >= "
+            f"its neighbours ({len(swings)} of {len(values) - 2} epochs off the mean of the "
+            "epochs either side by >= "
             f"{threshold:.3g}; range {min(values):.4f}..{max(values):.4f}, best "
             f"{best:.4f} at epoch {best_epoch}): the dev metric is noisy, so the last "
             "epoch's value says little. Usual causes: too high a learning rate or no "
@@ -114,5 +122,6 @@ class UnstableDev(Rule[Settings]):
             "best": r(best),
         }
         return [
-            self.finding("warning", message, epoch=worst_epoch, evidence=evidence, remedy=REMEDY)
+            self.finding("warning", message, epoch=worst_epoch, evidence=evidence, remedy=REMEDY,
+                         basis=span(run, role))
         ]

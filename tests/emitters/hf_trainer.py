@@ -80,6 +80,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--log-metrics", action="store_true",
                     help="after training, trainer.log_metrics('train', ...) and an evaluate() "
                          "with log_metrics('eval', ...): the `***** train metrics *****` blocks")
+    ap.add_argument("--num-labels", type=int, default=2)
+    ap.add_argument("--first-token-labels", action="store_true",
+                    help="label from the first token's id (what [CLS]-side pooling sees at once): "
+                         "an easy task the tiny model learns in a few epochs")
+    ap.add_argument("--random-labels", action="store_true",
+                    help="labels independent of the tokens: nothing to learn (chance level)")
+    ap.add_argument("--poison-at-step", type=int, default=None, metavar="S",
+                    help="after optimiser step S set a weight to inf, as an fp16 overflow or a "
+                         "blown-up update would: the loss and grad_norm become nan")
+    ap.add_argument("--crash-at-step", type=int, default=None, metavar="S",
+                    help="raise RuntimeError in a callback after step S (an uncaught traceback)")
     args = ap.parse_args(argv)
     if args.tb_dir:
         os.environ["TENSORBOARD_LOGGING_DIR"] = args.tb_dir
@@ -93,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     vocab = 100
     config = BertConfig(vocab_size=vocab, hidden_size=32, num_hidden_layers=2,
                         num_attention_heads=2, intermediate_size=64, max_position_embeddings=64,
-                        num_labels=2)
+                        num_labels=args.num_labels)
     model = BertForSequenceClassification(config)
 
     class RandomTokens(torch.utils.data.Dataset):
@@ -102,7 +113,14 @@ def main(argv: list[str] | None = None) -> int:
         def __init__(self, n: int, seed: int):
             g = torch.Generator().manual_seed(seed)
             self.ids = torch.randint(1, vocab, (n, args.seq_len), generator=g)
-            self.labels = ((self.ids < 50).sum(1) > args.seq_len // 2).long()
+            if args.random_labels:
+                self.labels = torch.randint(0, args.num_labels, (n,), generator=g)
+            elif args.first_token_labels:
+                self.labels = (self.ids[:, 0] * args.num_labels // vocab).long()
+            else:  # how many tokens are below 50, in num_labels bands
+                below = (self.ids < 50).sum(1).float() - args.seq_len / 2
+                edges = torch.linspace(-2, 2, args.num_labels + 1)[1:-1]
+                self.labels = torch.bucketize(below, edges).long()
 
         def __len__(self):
             return len(self.ids)
@@ -142,7 +160,16 @@ def main(argv: list[str] | None = None) -> int:
             seed=args.seed,
             dataloader_num_workers=0,
         )
-        trainer = Trainer(model=model, args=training_args,
+        class Fault(transformers.TrainerCallback):
+            def on_step_end(self, targs, state, control, **kwargs):
+                if args.poison_at_step is not None and state.global_step == args.poison_at_step:
+                    with torch.no_grad():
+                        model.classifier.weight.fill_(float("inf"))
+                if args.crash_at_step is not None and state.global_step == args.crash_at_step:
+                    raise RuntimeError(
+                        f"bertmon test emitter: simulated crash after step {state.global_step}")
+
+        trainer = Trainer(model=model, args=training_args, callbacks=[Fault()],
                           train_dataset=RandomTokens(args.train_size, args.seed),
                           eval_dataset=RandomTokens(args.eval_size, args.seed + 1),
                           compute_metrics=compute_metrics)
@@ -165,7 +192,11 @@ def main(argv: list[str] | None = None) -> int:
             trainer.remove_callback(PrinterCallback)
             notebook = Notebook()
             trainer.add_callback(notebook)
-        train_output = trainer.train()
+        error = None
+        try:
+            train_output = trainer.train()
+        except RuntimeError as exc:  # written to the truth, then raised again: a real traceback
+            error, train_output = exc, None
         if notebook is not None:
             with open(args.notebook_html, "w", encoding="utf-8") as f:
                 f.write(notebook.html)
@@ -182,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
                         if name != "trainer_state.json":
                             os.remove(os.path.join(root, name))
         eval_metrics = None
-        if args.log_metrics:
+        if args.log_metrics and train_output is not None:
             trainer.log_metrics("train", train_output.metrics)
             eval_metrics = trainer.evaluate()
             trainer.log_metrics("eval", eval_metrics)
@@ -197,12 +228,17 @@ def main(argv: list[str] | None = None) -> int:
         "logging_steps": args.logging_steps,
         "log_history": [{k: _jsonable(v) for k, v in entry.items()}
                         for entry in trainer.state.log_history],
-        "train_output_metrics": {k: _jsonable(v) for k, v in train_output.metrics.items()},
+        "train_output_metrics": {k: _jsonable(v) for k, v in train_output.metrics.items()}
+        if train_output is not None else None,
+        "crashed": error is not None,
+        "error": f"{type(error).__name__}: {error}" if error is not None else None,
         "eval_metrics": ({k: _jsonable(v) for k, v in eval_metrics.items()}
                          if eval_metrics is not None else None),
     }
     with open(args.out, "w", encoding="utf-8") as f:
         json.dump(truth, f, indent=1)
+    if error is not None:
+        raise error
     return 0
 
 
