@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from bertmon.cli import UsageError
 
@@ -95,6 +96,10 @@ def run(args: argparse.Namespace) -> int:
         except (KeyError, TypeError, ValueError) as exc:
             raise UsageError(f"bad --set: {exc}") from None
     analysis = read_analysis(args.log)
+    if args.log != "-" and Path(args.log).is_dir():  # a run directory: its status.json too
+        from bertmon.analyzers.runstatus import apply_run_status
+
+        apply_run_status(analysis, args.log)
     analyze(analysis, overrides)
     color = args.color == "always" or (args.color == "auto" and sys.stdout.isatty())
     sys.stdout.write(render(analysis, args.format, color=color and args.format == "text"))

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Literal, Protocol
 
 CHUNK = 1 << 20  # read at most this much per item, so a snapshot can go out between big reads
+WRITER_CHECK = 1.0  # seconds between looks at a run directory's status.json while the log is quiet
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,8 @@ class FileTail:
         self.path = Path(path)
         self.tick = tick
         self.label = str(path)
+        self._checked_at = -WRITER_CHECK
+        self._told_gone = False
 
     def __iter__(self) -> Iterator[bytes | SourceEvent | None]:
         path = self.path
@@ -125,8 +128,29 @@ class FileTail:
                 caught_up = False
                 yield SourceEvent("warning", f"{path} was truncated; reading it from the start")
                 continue
+            gone = self._writer_gone()
+            if gone:
+                yield SourceEvent("error", gone)
             time.sleep(self.tick)
             yield None
+
+    def _writer_gone(self) -> str | None:
+        """Once, at most every WRITER_CHECK seconds: a run directory's log whose trainer died
+        without a word (status.json says running, its pid is gone) ends here."""
+        now = time.monotonic()
+        if self._told_gone or now - self._checked_at < WRITER_CHECK:
+            return None
+        self._checked_at = now
+        if self.path.name != "train.log" or not (self.path.parent / "status.json").exists():
+            return None
+        from bertmon.analyzers.runstatus import read_run_status
+
+        status = read_run_status(self.path.parent)
+        if not status or not status.get("writer_gone"):
+            return None
+        self._told_gone = True
+        return (f"the trainer writing {self.path} (pid {status.get('pid')}) is gone without "
+                "saying how it ended: the run crashed")
 
 
 class ChildProcess(Protocol):
