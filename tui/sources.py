@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Literal, Protocol
 
 CHUNK = 1 << 20  # read at most this much per item, so a snapshot can go out between big reads
+ANCHOR = 4096  # bytes before the read position checked before each read (see _still_there)
 WRITER_CHECK = 1.0  # seconds between looks at a run directory's status.json while the log is quiet
 
 
@@ -83,9 +84,16 @@ class FileTail:
         ino = os.fstat(handle.fileno()).st_ino
         deleted = False
         caught_up = False
+        anchor = b""  # the last bytes read: gone from their place, the file was rewritten
         while True:
+            if anchor and not self._still_there(handle, anchor):
+                handle.seek(0)
+                anchor = b""
+                caught_up = False
+                yield SourceEvent("warning", f"{path} was truncated; reading it from the start")
             data = handle.read(CHUNK)
             if data:
+                anchor = (anchor + data)[-ANCHOR:] if len(data) < ANCHOR else data[-ANCHOR:]
                 yield data
                 continue
             if not caught_up:
@@ -118,6 +126,7 @@ class FileTail:
                     yield None
                     continue
                 ino = os.fstat(handle.fileno()).st_ino
+                anchor = b""
                 what = "was recreated" if deleted else "was rotated"
                 deleted = False
                 caught_up = False
@@ -125,6 +134,7 @@ class FileTail:
                 continue
             if st.st_size < handle.tell():
                 handle.seek(0)
+                anchor = b""
                 caught_up = False
                 yield SourceEvent("warning", f"{path} was truncated; reading it from the start")
                 continue
@@ -133,6 +143,17 @@ class FileTail:
                 yield SourceEvent("error", gone)
             time.sleep(self.tick)
             yield None
+
+    @staticmethod
+    def _still_there(handle, anchor: bytes) -> bool:
+        """Whether the bytes just before the read position are still the ones read there: a
+        file truncated and written past the old position again (copytruncate followed by a
+        burst) keeps its size, not its bytes."""
+        pos = handle.tell()
+        try:
+            return os.pread(handle.fileno(), len(anchor), pos - len(anchor)) == anchor
+        except OSError:
+            return True
 
     def _writer_gone(self) -> str | None:
         """Once, at most every WRITER_CHECK seconds: a run directory's log whose trainer died
