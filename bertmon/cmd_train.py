@@ -89,6 +89,10 @@ def prepare(args: argparse.Namespace):
                          cfg.label_column, cfg.text_pair_column)
         if cfg.model:
             check_model_dir(cfg.model)
+            if not (Path(cfg.model) / "model.safetensors").exists():  # never unpickle weights
+                raise UsageError(f"{cfg.model} has only pytorch_model.bin: bertmon loads "
+                                 "model.safetensors only (a .bin is a pickle); re-save the model "
+                                 "with save_pretrained(safe_serialization=True)")
         wanted = cfg.name or rundir.default_name(cfg.framework)
         # a default name is suffixed when taken (two runs started in the same second); a
         # name the user gave is theirs: taken, it is an error
