@@ -49,11 +49,14 @@ def start_train(runs: Path, name: str, model: Path, data: Path, epochs: int = 30
     args = [sys.executable, "-m", "bertmon", "train", "--no-tui", "--model", str(model),
             "--data", str(data), "--max-len", "24", "--batch-size", "4", "--epochs", str(epochs),
             "--runs-dir", str(runs), "--name", name]
-    sink = open(out or runs / f"{name}.out", "wb")  # noqa: SIM115 - closed below
+    out = out or runs / f"{name}.out"
+    sink = open(out, "wb")  # noqa: SIM115 - closed below
+    err = open(out.with_suffix(".err"), "wb")  # noqa: SIM115 - closed below
     try:
-        return subprocess.Popen(args, stdout=sink, stderr=subprocess.STDOUT, env=ENV)
+        return subprocess.Popen(args, stdout=sink, stderr=err, env=ENV)
     finally:
         sink.close()
+        err.close()
 
 
 def wait_until(ready, seconds: float, what: str) -> None:
@@ -194,7 +197,7 @@ def test_two_trainers_with_one_name(tmp_path, tiny_model, small_data) -> None:
     codes = sorted([a.wait(timeout=300), b.wait(timeout=300)])
     assert codes == [0, 2], codes
     loser = next(p for p in ((a, "a.out"), (b, "b.out")) if p[0].returncode == 2)
-    text = (tmp_path / loser[1]).read_text().strip()
+    text = (tmp_path / loser[1]).with_suffix(".err").read_text().strip()
     assert "already exists" in text and len(text.splitlines()) == 1
     assert json.loads((tmp_path / "twin" / "status.json").read_text())["status"] == "finished"
     assert (tmp_path / "twin" / "train.log").read_text().count("bertmon trainer:") == 1
