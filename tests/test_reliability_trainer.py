@@ -201,3 +201,26 @@ def test_two_trainers_with_one_name(tmp_path, tiny_model, small_data) -> None:
     assert "already exists" in text and len(text.splitlines()) == 1
     assert json.loads((tmp_path / "twin" / "status.json").read_text())["status"] == "finished"
     assert (tmp_path / "twin" / "train.log").read_text().count("bertmon trainer:") == 1
+
+
+def test_status_json_settles_the_last_run(tmp_path) -> None:
+    """A run directory's log read with its status.json: a dead writer's `running` is crashed,
+    `stopped` wins over a log that looks finished, a live writer keeps it running."""
+    from bertmon.analyzers import parse_bytes
+    from bertmon.analyzers.runstatus import apply_run_status
+
+    log = b"Epoch 1/3\nepoch 1: loss=0.5 acc=0.7 dev_acc=0.6\n"
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    rd = rundir.RunDir(tmp_path)
+    for written, pid, expected in (("running", dead.pid, "crashed"),
+                                   ("running", os.getpid(), "running"),
+                                   ("stopped", None, "stopped"), ("crashed", None, "crashed")):
+        rd.write_status(written, **({"pid": pid} if pid else {}))
+        analysis = parse_bytes(log)
+        apply_run_status(analysis, tmp_path)
+        assert analysis.runs[-1].status == expected, (written, pid)
+    rd.write_status("running", pid=dead.pid)
+    analysis = parse_bytes(log)
+    apply_run_status(analysis, tmp_path)
+    assert "gone" in analysis.runs[-1].error
