@@ -2,13 +2,19 @@
 
 Keras redraws its bar with runs of `\\b` followed by `\\r`, tqdm with `\\r` (and `\\x1b[A` to climb to
 a nested bar); both may colour with ANSI codes. Every `\\n`, `\\r`, `\\r\\n` and run of `\\b` ends a
-record, ANSI escape sequences are dropped, and bytes are decoded as UTF-8 with replacement.
+record, escape sequences are dropped, and bytes are decoded as UTF-8 with replacement.
+
+An escape sequence never reaches past the end of its line and is bounded in length: a terminal
+capture that starts with a window title whose terminator never came (`ESC ] 0;title`) loses that
+line, not the log. So every escape lies inside one record, and dropping escapes line by line gives
+the same result in any chunking.
 
 Splitting happens on bytes (the terminators are ASCII and never occur inside a UTF-8 sequence),
 and each chunk is decoded and split with a handful of C-level calls, so a line of any length
 costs linear time. An unterminated tail is held back until it completes (tailing a growing
-file) and flushed by `close()`. A tail longer than `MAX_RECORD` bytes keeps only its last
-`MAX_RECORD` bytes, so memory stays bounded on a log with no newline at all.
+file) and flushed by `close()`. A line longer than `max_record` bytes keeps only its last
+`max_record` bytes, whether it arrived whole or in pieces, so memory stays bounded on a log with
+no newline at all and the cut lands on the same byte in every chunking.
 """
 
 from __future__ import annotations
@@ -17,15 +23,22 @@ import re
 
 MAX_RECORD = 1 << 20
 MAX_CHARS = MAX_RECORD // 4  # UTF-8 takes at most 4 bytes a character
+MAX_STRING = 4096  # an OSC/DCS/SOS/PM/APC body ends here at the latest (or at BEL, ST, the line end)
 
-# CSI (ESC [ ... final), OSC (ESC ] ... BEL or ESC \), two-byte escapes (ESC + one char).
-# Matched on bytes before decoding (the 8-bit CSI 0x9b is left alone: in UTF-8 it is a
-# continuation byte, not a control).
+# Every alternative starts with ESC (a literal prefix the regex engine scans for quickly):
+# CSI (`ESC [` parameters, intermediates, final: colours, cursor moves, `ESC [ K`, `ESC [ A`);
+# the control strings OSC, DCS, SOS, PM, APC, ending at BEL or ST (`ESC \\`), at the line's end
+# or after MAX_STRING bytes; every other escape (`ESC ( B`, `ESC 7`, `ESC =`, a lone ST) and a
+# stray ESC. None can contain `\n`, `\r` or `\b`. Matched on bytes before decoding (the 8-bit
+# CSI 0x9b is left alone: in UTF-8 it is a continuation byte, not a control).
 _ANSI = re.compile(
-    rb"\x1b\[[0-?]*[ -/]*[@-~]"
-    rb"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?"
-    rb"|\x1b[@-Z\\-_]"
+    rb"\x1b(?:"
+    rb"\[[0-?]{0,64}[ -/]{0,16}[@-~]"
+    rb"|[\]PX^_][^\x07\x1b\n\r\x08]{0,%d}(?:\x07|\x1b\\)?"
+    rb"|[ -/]{0,16}[0-~]?"
+    rb")" % MAX_STRING
 )
+_TERMINATOR = re.compile(rb"[\n\r\x08]")
 _BS = b"\x08"
 _TO_NEWLINE = bytes.maketrans(b"\x08\r", b"\n\n")
 # the colour codes Keras and tqdm write thousands of times: plain replaces first, then the regex
@@ -40,30 +53,55 @@ def strip_ansi(data: bytes) -> bytes:
 
 
 class RecordSplitter:
-    """Incremental bytes -> records. Any chunking of the same bytes yields the same records."""
+    """Incremental bytes -> records. Any chunking of the same bytes yields the same records.
 
-    def __init__(self) -> None:
+    `max_record` (bytes kept of an over-long line) is a parameter so tests can reach the cut
+    with small inputs.
+    """
+
+    def __init__(self, max_record: int = MAX_RECORD) -> None:
+        self.max_record = max_record
+        self.max_chars = max(1, max_record // 4)
         self._tail = b""
         self._pending_cr = False  # the last chunk ended in `\r`: a following `\n` joins it
         self.dropped_bytes = 0
 
     def feed(self, data: bytes) -> list[str]:
+        if len(data) <= self.max_record:
+            return self._feed(data)
+        # pieces of at most max_record bytes: a line inside one piece is never over-long, so
+        # only a line continued from the held tail needs the cut (the same one in any chunking)
+        out: list[str] = []
+        view = memoryview(data)
+        for start in range(0, len(data), self.max_record):
+            out += self._feed(bytes(view[start : start + self.max_record]))
+        return out
+
+    def _feed(self, data: bytes) -> list[str]:
         if not data:
             return []
         if self._pending_cr:
             self._pending_cr = False
             if data[:1] == b"\n":
                 data = data[1:]
-        buf = self._tail + data if self._tail else data
+        held = len(self._tail)
+        buf = self._tail + data if held else data
         last = buf.rfind(b"\n")
         last = max(last, buf.rfind(b"\r"), buf.rfind(b"\x08"))
         if last < 0:
             self._hold(buf)
             return []
-        head, self._tail = buf[: last + 1], buf[last + 1 :]
+        start = 0
+        if held and len(buf) > self.max_record:
+            # the held line ends at the first terminator: keep its last max_record bytes
+            first = _TERMINATOR.search(buf, held)
+            assert first is not None
+            start = max(0, first.start() - self.max_record)
+            self.dropped_bytes += start
+        head, self._tail = buf[start : last + 1], buf[last + 1 :]
         if not self._tail and head.endswith(b"\r"):
             self._pending_cr = True  # the `\n` of a `\r\n` may come in the next chunk
-        if len(self._tail) > MAX_RECORD:
+        if len(self._tail) > self.max_record:
             self._hold(self._tail)
         return self._split(head)
 
@@ -73,13 +111,12 @@ class RecordSplitter:
         return self._split(tail) if tail else []
 
     def _hold(self, buf: bytes) -> None:
-        if len(buf) > MAX_RECORD:
-            self.dropped_bytes += len(buf) - MAX_RECORD
-            buf = buf[-MAX_RECORD:]
+        if len(buf) > self.max_record:
+            self.dropped_bytes += len(buf) - self.max_record
+            buf = buf[-self.max_record :]
         self._tail = buf
 
-    @staticmethod
-    def _split(data: bytes) -> list[str]:
+    def _split(self, data: bytes) -> list[str]:
         # all C-level passes. Keras erases a frame with one `\b` per character: shrink those
         # runs first (the buffer loses ~40% of a Keras log), then drop escapes, turn every
         # terminator into `\n` (`\r\n` and what is left of a `\b` run become empty records,
@@ -89,7 +126,8 @@ class RecordSplitter:
                 if _BS * n in data:
                     data = data.replace(_BS * n, _BS)
         data = strip_ansi(data).translate(_TO_NEWLINE)
-        # a record keeps at most its last MAX_CHARS characters, whether it came whole or was
-        # held back in pieces (MAX_RECORD bytes always cover MAX_CHARS characters)
-        return [p if len(p) <= MAX_CHARS else p[-MAX_CHARS:]
+        # a record keeps at most its last max_chars characters (max_record bytes always cover
+        # max_chars characters)
+        limit = self.max_chars
+        return [p if len(p) <= limit else p[-limit:]
                 for p in data.decode("utf-8", "replace").split("\n") if p]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from typing import NoReturn
 
 from bertmon import __version__, process
 
@@ -19,8 +20,19 @@ class UsageError(Exception):
     """A bad argument or unreadable input: one line on stderr, exit 2."""
 
 
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse with the project's rule for bad input: one line on stderr, exit 2.
+
+    argparse's own error prints the whole usage block first; here the line names the command
+    and points at --help instead. Subcommand parsers are made from this class too.
+    """
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="bertmon",
         description="Diagnose BERT fine-tuning runs from their logs, or train and watch one live.",
     )
@@ -41,7 +53,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "command", None):
-        parser.print_help(sys.stderr)
+        print(f"bertmon: give a command: {', '.join(COMMANDS)} (see bertmon --help)",
+              file=sys.stderr)
         return 2
     module = importlib.import_module(f"bertmon.cmd_{args.command}")
     process.prepare()

@@ -107,6 +107,7 @@ def read_analysis(target: str, on_run_end=None):
 
 def run(args: argparse.Namespace) -> int:
     from bertmon.analyzers import SEVERITY_RANK, analyze
+    from bertmon.analyzers import Analysis
     from bertmon.analyzers.report import writer
 
     overrides = parse_settings(args.settings)
@@ -135,7 +136,7 @@ def run(args: argparse.Namespace) -> int:
 
         dir_hints = run_dir_hints(args.log)
 
-    def finished(run) -> None:  # diagnosed and written as soon as the parser is done with it
+    def diagnose(run) -> None:
         nonlocal worst, read_epochs
         read_epochs = read_epochs or bool(run.epochs)
         for key, value in dir_hints.items():
@@ -145,7 +146,21 @@ def run(args: argparse.Namespace) -> int:
             worst = max(worst, SEVERITY_RANK[f.severity])
         out.add(run)
 
+    held: list = []  # the latest run: a run directory's status.json settles the last one
+
+    def finished(run) -> None:  # diagnosed and written as soon as a later run begins
+        if held:
+            diagnose(held.pop())
+        held.append(run)
+
     analysis = read_analysis(args.log, on_run_end=finished)
+    if held:
+        last = held.pop()
+        if args.log != "-":
+            from bertmon.analyzers.runstatus import settle
+
+            settle(Analysis(source, [last]), args.log)
+        diagnose(last)
     out.end(analysis.coverage)
     sys.stdout.flush()
     if args.fail_on:

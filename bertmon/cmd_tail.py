@@ -39,6 +39,8 @@ def resolve(arg: str) -> Path:
             raise UsageError(f"{arg} is a directory without a train.log, trainer_state.json, "
                              "metrics.csv or TensorBoard event files")
         return log
+    if not path.exists() and not path.parent.is_dir():  # waited for, but only in a real folder
+        raise UsageError(f"{arg}: no folder {path.parent} to wait for the log in")
     return path
 
 

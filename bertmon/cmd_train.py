@@ -89,10 +89,23 @@ def prepare(args: argparse.Namespace):
                          cfg.label_column, cfg.text_pair_column)
         if cfg.model:
             check_model_dir(cfg.model)
-        cfg.name = cfg.name or rundir.default_name(cfg.framework)
-        path = rundir.create(cfg.runs_dir, cfg.name)
+            if not (Path(cfg.model) / "model.safetensors").exists():  # never unpickle weights
+                raise UsageError(f"{cfg.model} has only pytorch_model.bin: bertmon loads "
+                                 "model.safetensors only (a .bin is a pickle); re-save the model "
+                                 "with save_pretrained(safe_serialization=True)")
+        wanted = cfg.name or rundir.default_name(cfg.framework)
+        # a default name is suffixed when taken (two runs started in the same second); a
+        # name the user gave is theirs: taken, it is an error
+        path = rundir.create(cfg.runs_dir, wanted, suffix=cfg.name is None)
+        cfg.name = path.name
+        if path.name != wanted:
+            print(f"bertmon train: {Path(cfg.runs_dir) / wanted} is taken; writing to {path}",
+                  file=sys.stderr, flush=True)
     except (ConfigError, DataError, ModelError, FileExistsError) as exc:
         raise UsageError(str(exc)) from None
+    except OSError as exc:
+        raise UsageError(f"cannot create the run directory in {cfg.runs_dir}: "
+                         f"{exc.strerror or exc}") from None
     try:
         model = resolve_model(cfg.model, path / "init_model")
     except ModelError as exc:
@@ -131,27 +144,34 @@ def stream(process, run_dir: Path) -> int:
     out = sys.stdout.buffer
     interrupts = 0
 
+    terminated = False
+
     def on_sigint(signum: int, frame: object) -> None:
-        nonlocal interrupts
+        nonlocal interrupts, terminated
         interrupts += 1
+        terminated = terminated or signum == signal.SIGTERM
         if interrupts == 1:
-            print("\nbertmon: stopping the trainer after its current step "
-                  "(Ctrl-C again to kill it)", file=sys.stderr, flush=True)
+            print(f"\nbertmon: {signal.Signals(signum).name}: stopping the trainer after its "
+                  "current step (Ctrl-C again to kill it)", file=sys.stderr, flush=True)
             process.stop()
         else:
             process.kill()
 
-    previous = signal.signal(signal.SIGINT, on_sigint)
+    # SIGTERM (kill, a job scheduler) stops the run as gracefully as Ctrl-C
+    previous = {sig: signal.signal(sig, on_sigint) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         for chunk in process.iter_chunks():
             out.write(chunk)
             out.flush()
         code = process.wait()
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     write_report(run_dir, show=True)
     status = _status(run_dir)
     print(f"\nbertmon: run {status} (exit {code}); run directory {run_dir}", file=sys.stderr)
+    if terminated and code in (0, 130):
+        return 128 + signal.SIGTERM
     return 130 if process.stop_requested and code in (0, 130) else code
 
 
@@ -172,7 +192,10 @@ def write_report(run_dir: Path, show: bool) -> None:
             print("\n(bertmon's log analysis is not available in this build)")
         return
     try:
+        from bertmon.analyzers.runstatus import apply_run_status
+
         analysis = parse_path(run_dir)
+        apply_run_status(analysis, run_dir)
         analyze(analysis)  # stores the findings on each run
         (run_dir / "report.md").write_text(render(analysis, "markdown"), encoding="utf-8")
         if show:

@@ -83,6 +83,9 @@ class TrainConfig:
             raise ConfigError(f"dev_ratio must be in (0, 1), not {self.dev_ratio}")
         if self.patience < 0 or self.weight_decay < 0:
             raise ConfigError("patience and weight_decay must not be negative")
+        if self.name is not None and (self.name in ("", ".", "..") or "/" in self.name
+                                      or "\\" in self.name or "\0" in self.name):
+            raise ConfigError(f"name must be a plain folder name (no /), not {self.name!r}")
         if self.nproc > 1 and self.framework != "torch":
             raise ConfigError("nproc > 1 is for the PyTorch trainer (TensorFlow uses every GPU)")
 

@@ -1,7 +1,12 @@
-"""Start a trainer as a child process, tee its output into train.log, stop it gracefully.
+"""Start a trainer as a child process writing train.log, follow that log, stop it gracefully.
 
 The child runs in its own process group, so a Ctrl-C in the terminal reaches only `bertmon`,
 which then asks the trainer to stop after its current step (SIGINT to the child).
+
+The child's stdout and stderr are train.log itself (opened for appending), and `bertmon` reads
+the file as it grows: a `bertmon` that is killed loses no byte of the log, and the trainer, told
+by the kernel that its parent died (SIGTERM, `trainers/run.py`), stops after its step and says
+so in the log and status.json.
 """
 
 from __future__ import annotations
@@ -12,11 +17,14 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 from bertmon.trainers.run import ENV_DEFAULTS
 from bertmon.trainers.rundir import RunDir
+
+POLL = 0.02  # seconds between looks at a quiet train.log
 
 
 def trainer_command(run_dir: Path, nproc: int = 1) -> list[str]:
@@ -27,7 +35,7 @@ def trainer_command(run_dir: Path, nproc: int = 1) -> list[str]:
 
 
 class TrainerProcess:
-    """A running trainer: every byte it writes goes to `train.log` (flushed) and to consumers.
+    """A running trainer: every byte it writes goes to `train.log`, and from there to consumers.
 
     `iter_chunks()` yields the same bytes in order until the child closes its output; a single
     consumer (the live monitor or the stdout streamer) reads it.
@@ -54,26 +62,33 @@ class TrainerProcess:
         return self._proc.pid if self._proc else None
 
     def start(self) -> TrainerProcess:
-        self._proc = subprocess.Popen(
-            self.command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT, env=self._env, start_new_session=True, bufsize=0)
+        log = open(self.log_path, "ab", buffering=0)  # noqa: SIM115 - the child's copy stays open
+        try:
+            self._proc = subprocess.Popen(
+                self.command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                env={**self._env, "BERTMON_PARENT_PID": str(os.getpid())},
+                start_new_session=True)
+        finally:
+            log.close()
         self._reader = threading.Thread(target=self._pump, name="trainer-log", daemon=True)
         self._reader.start()
         return self
 
     def _pump(self) -> None:
-        assert self._proc is not None and self._proc.stdout is not None
-        fd = self._proc.stdout.fileno()
-        with open(self.log_path, "ab", buffering=0) as log:
+        """Follow train.log until the child has exited and everything it wrote is read."""
+        assert self._proc is not None
+        with open(self.log_path, "rb") as log:
             while True:
-                try:
-                    chunk = os.read(fd, 65536)
-                except OSError:
-                    chunk = b""
-                if not chunk:
+                chunk = log.read(65536)
+                if chunk:
+                    self._chunks.put(chunk)
+                    continue
+                if self._proc.poll() is not None:
+                    rest = log.read()  # written between the last read and the exit
+                    if rest:
+                        self._chunks.put(rest)
                     break
-                log.write(chunk)
-                self._chunks.put(chunk)
+                time.sleep(POLL)
         self._chunks.put(None)
 
     def iter_chunks(self) -> Iterator[bytes]:

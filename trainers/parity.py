@@ -214,7 +214,7 @@ def torch_layers(path: Path, batch: dict[str, np.ndarray], head: str, n_labels: 
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()
-    encoder = AutoModel.from_pretrained(str(path), dtype=torch.float32)
+    encoder = AutoModel.from_pretrained(str(path), dtype=torch.float32, use_safetensors=True)
     model = BertClassifier(encoder, n_labels, head, 0.0, seed).eval()
     hidden = encoder.config.hidden_size
     model.head_module().load_state_dict(

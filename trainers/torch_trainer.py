@@ -80,7 +80,7 @@ def load_classifier(path: Path, n_labels: int, head: str, dropout: float, seed: 
                     dtype: torch.dtype = torch.float32) -> BertClassifier:
     from transformers import AutoModel
 
-    encoder = AutoModel.from_pretrained(str(path), dtype=dtype)
+    encoder = AutoModel.from_pretrained(str(path), dtype=dtype, use_safetensors=True)
     model = BertClassifier(encoder, n_labels, head, dropout, seed)
     if (path / HEAD_FILE).exists():  # a bertmon checkpoint: restore its head too
         from safetensors.torch import load_file

@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Literal, Protocol
 
 CHUNK = 1 << 20  # read at most this much per item, so a snapshot can go out between big reads
+ANCHOR = 4096  # bytes before the read position checked before each read (see _still_there)
+WRITER_CHECK = 1.0  # seconds between looks at a run directory's status.json while the log is quiet
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,8 @@ class FileTail:
         self.path = Path(path)
         self.tick = tick
         self.label = str(path)
+        self._checked_at = -WRITER_CHECK
+        self._told_gone = False
 
     def __iter__(self) -> Iterator[bytes | SourceEvent | None]:
         path = self.path
@@ -80,9 +84,16 @@ class FileTail:
         ino = os.fstat(handle.fileno()).st_ino
         deleted = False
         caught_up = False
+        anchor = b""  # the last bytes read: gone from their place, the file was rewritten
         while True:
+            if anchor and not self._still_there(handle, anchor):
+                handle.seek(0)
+                anchor = b""
+                caught_up = False
+                yield SourceEvent("warning", f"{path} was truncated; reading it from the start")
             data = handle.read(CHUNK)
             if data:
+                anchor = (anchor + data)[-ANCHOR:] if len(data) < ANCHOR else data[-ANCHOR:]
                 yield data
                 continue
             if not caught_up:
@@ -115,6 +126,7 @@ class FileTail:
                     yield None
                     continue
                 ino = os.fstat(handle.fileno()).st_ino
+                anchor = b""
                 what = "was recreated" if deleted else "was rotated"
                 deleted = False
                 caught_up = False
@@ -122,11 +134,44 @@ class FileTail:
                 continue
             if st.st_size < handle.tell():
                 handle.seek(0)
+                anchor = b""
                 caught_up = False
                 yield SourceEvent("warning", f"{path} was truncated; reading it from the start")
                 continue
+            gone = self._writer_gone()
+            if gone:
+                yield SourceEvent("error", gone)
             time.sleep(self.tick)
             yield None
+
+    @staticmethod
+    def _still_there(handle, anchor: bytes) -> bool:
+        """Whether the bytes just before the read position are still the ones read there: a
+        file truncated and written past the old position again (copytruncate followed by a
+        burst) keeps its size, not its bytes."""
+        pos = handle.tell()
+        try:
+            return os.pread(handle.fileno(), len(anchor), pos - len(anchor)) == anchor
+        except OSError:
+            return True
+
+    def _writer_gone(self) -> str | None:
+        """Once, at most every WRITER_CHECK seconds: a run directory's log whose trainer died
+        without a word (status.json says running, its pid is gone) ends here."""
+        now = time.monotonic()
+        if self._told_gone or now - self._checked_at < WRITER_CHECK:
+            return None
+        self._checked_at = now
+        if self.path.name != "train.log" or not (self.path.parent / "status.json").exists():
+            return None
+        from bertmon.analyzers.runstatus import read_run_status
+
+        status = read_run_status(self.path.parent)
+        if not status or not status.get("writer_gone"):
+            return None
+        self._told_gone = True
+        return (f"the trainer writing {self.path} (pid {status.get('pid')}) is gone without "
+                "saying how it ended: the run crashed")
 
 
 class ChildProcess(Protocol):
