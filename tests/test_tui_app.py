@@ -300,7 +300,8 @@ async def test_trainer_source_runs_to_exit(tmp_path: Path) -> None:
         await wait_for(pilot, lambda: app.screen.primary.ended)
         snap = app.screen.primary
         assert [r.epoch for r in snap.run.epochs] == [1, 2, 3, 4]
-        assert snap.exit_code == 0 and "exited with code 0" in header_text(app)
+        assert snap.exit_code == 0 and " FINISHED " in header_text(app)
+        assert "trainer finished (exit code 0)" in header_text(app)
         assert not app.screen.trainer_running
         await pilot.press("q")  # nothing runs: no question
     assert process.wait() == 0
@@ -320,7 +321,9 @@ async def test_trainer_s_stops_gracefully(tmp_path: Path) -> None:
         await pilot.press("s")
         await wait_for(pilot, lambda: app.screen.ended[0], timeout=20)
         assert app.screen.exit_code == 130
-        assert "exited with code 130" in header_text(app)
+        # a stop the user asked for is not an error code
+        await wait_for(pilot, lambda: "STOPPED (by you)" in header_text(app))
+        assert "exit code" not in header_text(app) and "130" not in header_text(app)
     assert process.wait() == 130
 
 

@@ -36,16 +36,22 @@ class BertmonApp(App[int]):
         process: ChildProcess | None = None,
         export_dir: Path | None = None,
         clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
     ) -> None:
         super().__init__()
         self.specs = specs
         self.process = process
         self.export_dir = export_dir
         self.clock = clock
+        self.wall = wall
 
     def get_default_screen(self) -> Screen:
         return MonitorScreen(
-            self.specs, process=self.process, export_dir=self.export_dir, clock=self.clock
+            self.specs,
+            process=self.process,
+            export_dir=self.export_dir,
+            clock=self.clock,
+            wall=self.wall,
         )
 
     @property
@@ -72,7 +78,11 @@ class BertmonApp(App[int]):
                 spec = SourceSpec(TextSource(text), "pasted text", live=False)
                 self.push_screen(
                     MonitorScreen(
-                        [spec], export_dir=self.export_dir, closable=True, clock=self.clock
+                        [spec],
+                        export_dir=self.export_dir,
+                        closable=True,
+                        clock=self.clock,
+                        wall=self.wall,
                     )
                 )
 

@@ -68,6 +68,7 @@ class MonitorScreen(Screen):
         export_dir: Path | None = None,
         closable: bool = False,
         clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
     ) -> None:
         super().__init__()
         self.specs = specs
@@ -75,6 +76,7 @@ class MonitorScreen(Screen):
         self.export_dir = export_dir
         self.closable = closable
         self.clock = clock
+        self.wall = wall
         self.feeds: list[Feed | None] = [None] * len(specs)
         self.ended = [False] * len(specs)
         self.exit_code: int | None = None
@@ -85,7 +87,7 @@ class MonitorScreen(Screen):
         self.choice: list[int | None] = [None] * len(specs)  # run picked per source; None: latest
 
     def compose(self) -> ComposeResult:
-        yield RunHeader(self.clock, id="header").data_bind(
+        yield RunHeader(self.clock, self.wall, id="header").data_bind(
             MonitorScreen.primary, MonitorScreen.secondary
         )
         with Horizontal(id="main"):
@@ -125,7 +127,9 @@ class MonitorScreen(Screen):
                 live=spec.live,
                 config=spec.config,
                 config_path=spec.config_path,
+                log_path=getattr(spec.source, "path", None),
                 clock=self.clock,
+                wall=self.wall,
             )
             self.feeds[slot] = feed
             drive(
