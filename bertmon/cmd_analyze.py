@@ -1,4 +1,4 @@
-"""`bertmon analyze [--format text|markdown|json] [--fail-on LEVEL] LOG|-`"""
+"""`bertmon analyze [--format text|markdown|json] [--fail-on LEVEL] LOG|-`, `--list-rules`"""
 
 from __future__ import annotations
 
@@ -18,7 +18,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "and report its epochs, series and what looks wrong. LOG may be a run directory, or - "
         "for standard input (paste a log).",
     )
-    p.add_argument("log", metavar="LOG", help="log file, run directory, or - for stdin")
+    p.add_argument("log", metavar="LOG", nargs="?",
+                   help="log file, run directory, or - for stdin (not needed with --list-rules)")
     p.add_argument("--format", "-f", choices=("text", "markdown", "json"), default="text")
     p.add_argument("--fail-on", choices=LEVELS, default=None,
                    help="exit 1 when a finding of this severity or worse exists")
@@ -73,7 +74,9 @@ def read_analysis(target: str):
         raise UsageError(f"{target}: permission denied") from None
     except OSError as exc:
         raise UsageError(f"{target}: cannot read ({exc.strerror or exc})") from None
-    return parser.close()
+    from bertmon.analyzers.runstatus import settle
+
+    return settle(parser.close(), target)  # a run directory's status.json has the last word
 
 
 def run(args: argparse.Namespace) -> int:
@@ -86,6 +89,8 @@ def run(args: argparse.Namespace) -> int:
 
         print(describe_rules())
         return 0
+    if args.log is None:
+        raise UsageError("give a LOG: a log file, a run directory, or - for standard input")
     if overrides:  # unknown rules or settings are usage errors, found before any reading
         from bertmon.analyzers import Run
         from bertmon.analyzers.rules import check_run
