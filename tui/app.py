@@ -44,6 +44,7 @@ class BertmonApp(App[int]):
         self.export_dir = export_dir
         self.clock = clock
         self.wall = wall
+        self.summary: str | None = None  # left on the terminal after quitting (`bertmon tail`)
 
     def get_default_screen(self) -> Screen:
         return MonitorScreen(
@@ -104,6 +105,7 @@ class BertmonApp(App[int]):
                 ConfirmScreen("The trainer is still running. Stop it and quit?"), answered
             )
             return
+        self.summary = self.monitor.exit_summary()
         self.exit(0)
 
 
@@ -135,6 +137,8 @@ def run_tail_monitor(paths: list[str | Path]) -> int:
     """`bertmon tail`: follow one log, or two overlaid as a comparison."""
     app = BertmonApp(tail_specs([Path(p) for p in paths]))
     app.run()
+    if app.summary:
+        print(app.summary, flush=True)
     return 0 if app.return_code in (None, 0) else app.return_code
 
 

@@ -13,6 +13,14 @@ from bertmon.analyzers.model import SEVERITY_RANK, Finding
 MAX_FINDINGS = 4
 
 
+DEV_PREFIXES = ("dev", "val", "eval", "valid", "test")
+
+
+def dev_label(metric: str) -> str:
+    """`dev_f1` and `val_accuracy` say they are dev scores; `final_score` needs the word."""
+    return metric if metric.lower().startswith(DEV_PREFIXES) else f"dev {metric}"
+
+
 def status_words(status: str, stopped_by_user: bool = False) -> str:
     """`STOPPED (by you)` for a stop the user asked for; the status in capitals otherwise."""
     if status == "stopped" and stopped_by_user:
@@ -43,7 +51,7 @@ def summary_paragraph(
     parts[0] += f" {status_words(status, stopped_by_user)}, {epochs}"
     if best is not None:
         metric, epoch, value = best
-        parts.append(f"best dev {metric} {value:.4f} at epoch {epoch}")
+        parts.append(f"best {dev_label(metric)} {value:.4f} at epoch {epoch}")
     else:
         parts.append("no dev score")
     ranked = sorted(findings, key=lambda f: (-SEVERITY_RANK.get(f.severity, 0), f.epoch or 0))
