@@ -217,6 +217,7 @@ class Feed:
         self._arrived: float | None = None  # the feed clock when bytes last arrived
         self._longest_gap = 0.0
         self.stopped_by_user = False
+        self._outside_seen: tuple[object, object] | None = None
         self._config_seen: tuple[int, int] | None = None
         self._config_at = 0.0
         self._head = b""
@@ -294,6 +295,24 @@ class Feed:
         self._status_seen = seen
         if isinstance(data, dict):
             self.dir_status = data
+
+    def outside_changed(self) -> bool:
+        """Whether the log's mtime or the run directory's status.json changed since the last
+        snapshot (checked on idle ticks: a quiet log must still go idle, a run still end)."""
+        with self.lock:
+            seen = (self._last_write(), self._stat(self.status_path))
+            changed = seen != self._outside_seen
+            return changed
+
+    @staticmethod
+    def _stat(path: Path | None) -> tuple[int, int] | None:
+        if path is None:
+            return None
+        try:
+            st = path.stat()
+        except OSError:
+            return None
+        return (st.st_mtime_ns, st.st_size)
 
     def _last_write(self) -> float | None:
         """The file's mtime where there is a file (it says when the writer last wrote, also for
@@ -378,6 +397,8 @@ class Feed:
                 self._reload_status()
             rate = self._throughput(now, runs)
             views = tuple(self._view(run) for run in runs)
+            last_write = self._last_write()
+            self._outside_seen = (last_write, self._stat(self.status_path))
             return Snapshot(
                 label=self.label,
                 records=records,
@@ -394,7 +415,7 @@ class Feed:
                 config=self.config,
                 meta=run_meta(self.config, self._head_meta),
                 steps_per_second=rate,
-                last_write=self._last_write(),
+                last_write=last_write,
                 quiet_after=max(QUIET_AFTER, QUIET_GAPS * self._longest_gap),
                 dir_status=dict(self.dir_status),
                 stopped_by_user=self.stopped_by_user,
@@ -514,6 +535,7 @@ def _csv(text: str) -> str:
 
 
 SNAPSHOT_EVERY = 0.15  # seconds between snapshots while bytes stream in
+OUTSIDE_EVERY = 1.0  # seconds between looks at the log's mtime and status.json while quiet
 SNAPSHOT_SHARE = 0.1  # ... or more, so that making snapshots takes at most this share of time
 CATCH_UP_EVERY = 0.5  # ... and at least this while reading what a log already holds
 QUIET = 0.3  # seconds without bytes after which the source counts as caught up
@@ -545,6 +567,7 @@ def drive(
     dirty = True  # bytes or news not yet in a posted snapshot
     rules_stale = True  # bytes not yet seen by a rule run made while the source was quiet
     last = 0.0
+    looked = 0.0  # when the log's mtime and status.json were last looked at
     last_data = 0.0
     gap = every
     feed.realtime = getattr(source, "realtime", False)
@@ -584,6 +607,9 @@ def drive(
         # an idle tick or an event: flush what is pending; once the source has gone quiet,
         # bring the findings up to date at once rather than at the next rule tick
         quiet = now - last_data >= QUIET
+        if quiet and now - looked >= OUTSIDE_EVERY:
+            looked = now
+            dirty = dirty or feed.outside_changed()
         if (dirty and now - last >= every) or (rules_stale and quiet):
             on_snapshot(feed.snapshot())
             post_findings(now=quiet)
