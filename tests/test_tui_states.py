@@ -127,3 +127,21 @@ async def test_a_rotated_log_shows_the_findings_of_its_new_run(tmp_path: Path) -
         await wait_for(pilot, lambda: "run 1 of 2" in findings_title(app))
         shown = " ".join(str(s.render()) for s in app.screen.query(".finding"))
         assert "early_peak" in shown
+
+
+async def test_a_shows_every_redraw_and_back() -> None:
+    app = tail_app(SAMPLES / "tqdm_loop_pty.log")
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, caught_up(app))
+        await pilot.pause(0.5)  # the pane writes in batches
+        pane = app.screen.query_one("#logpane")
+        collapsed = pane.lines
+        assert "redraws collapsed" in str(pane.border_title)
+        await pilot.press("a")
+        await pilot.pause(0.2)
+        every = pane.lines
+        assert len(every) > len(collapsed) and "every redraw" in str(pane.border_title)
+        assert every[-1] == collapsed[-1]
+        await pilot.press("a")
+        await pilot.pause(0.2)
+        assert pane.lines == collapsed

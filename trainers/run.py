@@ -47,13 +47,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:  # a second Ctrl-C while stopping
         if not main_rank:
             return 130
-        print("\ninterrupted", flush=True)
+        _say(sys.stdout, "\ninterrupted\n")
         _finish(rd, "stopped", 130)
         code, last = 130, "interrupted"
     except Exception:  # noqa: BLE001 - any crash: keep the log, mark the run crashed
         text = traceback.format_exc()
-        sys.stderr.write(text)
-        sys.stderr.flush()
+        _say(sys.stderr, text)
         if not main_rank:
             return 1
         _finish(rd, "crashed", 1)
@@ -61,6 +60,16 @@ def main(argv: list[str] | None = None) -> int:
     if main_rank:
         write_report(rd.path, last)
     return code
+
+
+def _say(stream, text: str) -> None:
+    """Write to our output, which may be gone (the monitor that read it was killed): the status
+    and the report are still written then."""
+    try:
+        stream.write(text)
+        stream.flush()
+    except (OSError, ValueError):
+        pass
 
 
 def _log_has(log: Path, last: str, timeout: float) -> None:
