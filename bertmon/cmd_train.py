@@ -102,7 +102,9 @@ def prepare(args: argparse.Namespace):
               "n_train": len(task.train), "n_dev": len(task.dev)}
     rd = rundir.RunDir(path)
     rd.write_config(record)
-    rd.write_status("running")
+    from bertmon.trainers.common import now_iso
+
+    rd.write_status("running", started=now_iso())
     return cfg, rd
 
 

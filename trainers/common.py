@@ -151,7 +151,8 @@ class BestTracker:
         self.stopped = False  # a graceful stop (SIGINT/SIGTERM) ended training
         self.stopped_at: tuple[int, int, int] | None = None  # (epoch, step, steps) mid-epoch
         self.early = False  # early stopping ended training
-        self.started = now_iso()
+        # `bertmon train` notes when it launched the trainer: elapsed counts from there
+        self.started = str(((rd.read_status() if rd else None) or {}).get("started") or now_iso())
 
     # --- status.json ----------------------------------------------------------------------
     def _status(self, status: str, code: int | None) -> None:
