@@ -88,6 +88,9 @@ async def test_a_stopped_run_dir_is_stopped(tmp_path: Path) -> None:
         text = header_text(app)
         assert "(by you)" not in text  # nobody here asked it to stop
         assert "RUNNING" not in text and "ETA" not in text and "elapsed 0:01:00" in text
+        # the epoch the stop cut (a row in the log, none in metrics.jsonl) is not an epoch
+        assert [e.epoch for e in app.screen.primary.run.epochs] == [1, 2]
+        assert "epoch 2/3" in text
         await pilot.press("q")
     summary = app.summary or ""
     assert summary.startswith("bertmon: cut STOPPED")

@@ -210,6 +210,7 @@ class Feed:
         self.config_path = config_path
         self.status_path = config_path.with_name("status.json") if config_path else None
         self.dir_status: dict[str, object] = {}
+        self._dir_finished: int | None = None  # a stopped run's last finished epoch (metrics.jsonl)
         self._status_seen: tuple[int, int] | None = None
         self.log_path = log_path
         self.wall = wall
@@ -295,6 +296,12 @@ class Feed:
         self._status_seen = seen
         if isinstance(data, dict):
             self.dir_status = data
+            self._dir_finished = None
+            if data.get("status") in ("stopped", "crashed") and self.config_path is not None:
+                from bertmon.analyzers.runstatus import finished_epochs
+
+                finished = finished_epochs(self.config_path.parent)
+                self._dir_finished = max(finished, default=0) if finished is not None else None
 
     def outside_changed(self) -> bool:
         """Whether the log's mtime or the run directory's status.json changed since the last
@@ -396,7 +403,10 @@ class Feed:
             if due or self._status_seen is None:
                 self._reload_status()
             rate = self._throughput(now, runs)
-            views = tuple(self._view(run) for run in runs)
+            views = tuple(
+                self._view(run, self._dir_finished if i == len(runs) - 1 else None)
+                for i, run in enumerate(runs)
+            )
             last_write = self._last_write()
             self._outside_seen = (last_write, self._stat(self.status_path))
             return Snapshot(
@@ -427,7 +437,8 @@ class Feed:
             self._log.extend(self.parser.tail_lines(min(new, LOG_LINES)))
             self._records_logged = records
 
-    def _view(self, run: Run) -> RunView:
+    def _view(self, run: Run, through: int | None = None) -> RunView:
+        """`through`: a stopped run directory's last finished epoch; the cut one is not shown."""
         loss_name = step_name(run, "train_loss")
         series = run.series.get(loss_name) if loss_name else None
         n = len(series) if series is not None else 0
@@ -437,7 +448,11 @@ class Feed:
             status=run.status,
             formats=tuple(run.formats),
             epochs_planned=run.epochs_planned,
-            epochs=tuple(EpochRow(r.epoch, dict(r.metrics), r.seconds) for r in run.epochs),
+            epochs=tuple(
+                EpochRow(r.epoch, dict(r.metrics), r.seconds)
+                for r in run.epochs
+                if through is None or r.epoch <= through
+            ),
             roles=dict(run.roles),
             step=run.step,
             steps_per_epoch=run.steps_per_epoch,
