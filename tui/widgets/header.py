@@ -246,9 +246,9 @@ class RunHeader(Static):
             return
         now = self.wall()
         status = shown_status(snap, run, now)
-        badge = "STOPPED (by you)" if status == "stopped" and snap.stopped_by_user else status
-        text.append(f" {badge if badge != status else status.upper()} ",
-                    style=STATUS_STYLE.get(status, "bold yellow") + " reverse")
+        by_you = status == "stopped" and snap.stopped_by_user  # asked for: not an error code
+        badge = "STOPPED (by you)" if by_you else status.upper()
+        text.append(f" {badge} ", style=STATUS_STYLE.get(status, "bold yellow") + " reverse")
         done = run.current_epoch
         planned = run.epochs_planned
         text.append(f"  epoch {done if done is not None else '–'}/{planned or '?'}")
