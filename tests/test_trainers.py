@@ -541,6 +541,15 @@ def test_stop_mid_epoch_log_matches_metrics(tmp_path, tiny_model, framework) -> 
     assert [e.epoch for e in parsed] in (finished, [*finished, stopped])
     if parsed[-1].epoch == stopped:
         assert not any(k.startswith(("val_", "dev_")) for k in parsed[-1].metrics)
+    # the run directory settles it: stopped, and the cut epoch is not an epoch; the trainer's
+    # own report.md says so
+    from bertmon.analyzers import parse_path
+    from bertmon.analyzers.runstatus import settle
+
+    settled = settle(parse_path(run), run).runs[-1]
+    assert settled.status == "stopped"
+    assert [e.epoch for e in settled.epochs] == [r["epoch"] for r in rows]
+    assert "status: stopped" in (run / "report.md").read_text()
 
 
 # --- the policy both trainers share (fast) ---------------------------------------------------
