@@ -103,12 +103,14 @@ class Comparison:
     @property
     def verdict(self) -> str:
         ba, bb = self.a.best, self.b.best
+        none = ("no dev score common to both runs: cannot say which is ahead (that is decided on "
+                "dev scores only, never on training metrics)")
         if self.key_role is None or ba is None or bb is None:
-            return "no dev metric common to both runs: cannot say which is ahead"
+            return none
         higher = dict(ROLES)[self.key_role]
         va, vb = self._best_of("a"), self._best_of("b")
         if va is None or vb is None:
-            return "no dev metric common to both runs: cannot say which is ahead"
+            return none
         if va == vb:
             return f"A and B tie on best {self.key_role} ({_fmt(va)})"
         a_wins = (va > vb) == higher
@@ -166,9 +168,8 @@ def diff_configs(a: dict, b: dict) -> list[ConfigDiff]:
 
 def compare(a: Side, b: Side) -> Comparison:
     roles = [r for r, _ in ROLES if a.run.roles.get(r) and b.run.roles.get(r)]
+    # who is ahead is a question about dev scores: a lower train loss says nothing about it
     key_role = next((r for r in ("dev_score", "dev_acc", "dev_loss") if r in roles), None)
-    if key_role is None and "train_loss" in roles:
-        key_role = "train_loss"
     by_a = {row.epoch: row for row in a.run.epochs}
     by_b = {row.epoch: row for row in b.run.epochs}
     rows = []
@@ -206,6 +207,7 @@ def compare_paths(path_a: str | Path, path_b: str | Path, overrides: dict | None
                   ) -> Comparison:
     """Parse, analyze and compare two logs or run directories (CompareError on bad input)."""
     from . import analyze
+    from .runstatus import settle
     from .series import parse_path, resolve_log
 
     sides = []
@@ -220,6 +222,7 @@ def compare_paths(path_a: str | Path, path_b: str | Path, overrides: dict | None
             analysis = parse_path(p, source=str(path))
         except OSError as exc:
             raise CompareError(f"{path}: cannot read ({exc.strerror or exc})") from None
+        settle(analysis, p)  # a run directory's status.json: stopped is stopped, half epochs drop
         analyze(analysis, overrides)
         sides.append(Side(str(path), pick_run(analysis), read_config(p)))
     return compare(*sides)
@@ -323,7 +326,7 @@ def _human(cmp: Comparison, markdown: bool) -> str:
     if cmp.config_source == "none":
         out.append(f"{li}no config to compare (pass run directories for their config.json)")
     elif not cmp.config_diffs:
-        out.append(f"{li}identical configuration: the gap is noise or the data")
+        out.append(f"{li}{_same_config(cmp)}")
     for d in cmp.config_diffs:
         key = f"`{d.key}`" if markdown else d.key
         out.append(f"{li}{key}: {_short(d.a)} -> {_short(d.b)}  ({d.why})")
@@ -337,6 +340,22 @@ def _human(cmp: Comparison, markdown: bool) -> str:
         sub = "  - " if markdown else "      "
         out.extend(sub + _finding_line(f) for f in findings)
     return "\n".join(out) + "\n"
+
+
+def _ended(s: Side) -> str:
+    run = s.run
+    done = len(run.epochs)
+    planned = f" of {run.epochs_planned}" if run.epochs_planned else ""
+    return f"{run.status} after {done}{planned} epoch{'s' if done != 1 else ''}"
+
+
+def _same_config(cmp: Comparison) -> str:
+    """Identical settings: the gap is noise only when both runs got as far as each other."""
+    a, b = cmp.a.run, cmp.b.run
+    if a.status != b.status or len(a.epochs) != len(b.epochs):
+        return (f"identical configuration, but the runs ended differently (A {_ended(cmp.a)}, "
+                f"B {_ended(cmp.b)}): compare the epochs both reached, not the best scores")
+    return "identical configuration: the gap is noise or the data"
 
 
 def _short(value: object) -> str:

@@ -106,7 +106,7 @@ def run_dir_of(path: str | Path) -> Path | None:
     return p if p.is_dir() and (p / "status.json").exists() else None
 
 
-def settle(analysis: Analysis, path: str | Path) -> dict[str, Any] | None:
+def apply_run_status(analysis: Analysis, path: str | Path) -> dict[str, Any] | None:
     """Apply a run directory's status.json and metrics.jsonl to the last run of its log (a log
     file is left as the parser read it). Returns the status read, or None."""
     run_dir = run_dir_of(path)
@@ -118,4 +118,7 @@ def settle(analysis: Analysis, path: str | Path) -> dict[str, Any] | None:
     return status
 
 
-apply_run_status = settle
+def settle(analysis: Analysis, path: str | Path) -> Analysis:
+    """`apply_run_status`, returning the analysis (settled in place)."""
+    apply_run_status(analysis, path)
+    return analysis

@@ -1,7 +1,7 @@
 """`bertmon analyze [--format text|markdown|json] [--series all|epochs|none] [--fail-on LEVEL] LOG|-`
 
 Runs are diagnosed and written out as the parser finishes each one: the report streams, and a
-log of many runs is read in the memory of one.
+log of many runs is read in the memory of one. `--list-rules` needs no LOG.
 """
 
 from __future__ import annotations
@@ -24,7 +24,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "trainer_state.json or checkpoint folder, a metrics .csv, TensorBoard event files or "
         "their directory, or - for standard input (paste a log).",
     )
-    p.add_argument("log", metavar="LOG", help="log file, run directory, or - for stdin")
+    p.add_argument("log", metavar="LOG", nargs="?",
+                   help="log file, run directory, or - for stdin (not needed with --list-rules)")
     p.add_argument("--format", "-f", choices=("text", "markdown", "json"), default="text")
     p.add_argument("--series", choices=("all", "epochs", "none"), default="all",
                    help="JSON: every observation (all), each epoch's last one (epochs), or none")
@@ -116,6 +117,8 @@ def run(args: argparse.Namespace) -> int:
 
         print(describe_rules())
         return 0
+    if args.log is None:
+        raise UsageError("give a LOG: a log file, a run directory, or - for standard input")
     if overrides:  # unknown rules or settings are usage errors, found before any reading
         from bertmon.analyzers import Run
         from bertmon.analyzers.rules import check_run

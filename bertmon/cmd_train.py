@@ -115,7 +115,9 @@ def prepare(args: argparse.Namespace):
               "n_train": len(task.train), "n_dev": len(task.dev)}
     rd = rundir.RunDir(path)
     rd.write_config(record)
-    rd.write_status("running")
+    from bertmon.trainers.common import now_iso
+
+    rd.write_status("running", started=now_iso())
     return cfg, rd
 
 
@@ -131,7 +133,8 @@ def run(args: argparse.Namespace) -> int:
             pass
         else:
             code = run_train_monitor(process, rd.path)
-            write_report(rd.path, show=False)
+            analysis = write_report(rd.path, show=False)
+            print(exit_summary(rd.path, analysis, process.stop_requested), flush=True)
             return code
     return stream(process, rd.path)
 
@@ -167,9 +170,8 @@ def stream(process, run_dir: Path) -> int:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    write_report(run_dir, show=True)
-    status = _status(run_dir)
-    print(f"\nbertmon: run {status} (exit {code}); run directory {run_dir}", file=sys.stderr)
+    analysis = write_report(run_dir, show=True)
+    print(exit_summary(run_dir, analysis, process.stop_requested), file=sys.stderr, flush=True)
     if terminated and code in (0, 130):
         return 128 + signal.SIGTERM
     return 130 if process.stop_requested and code in (0, 130) else code
@@ -182,24 +184,46 @@ def _status(run_dir: Path) -> str:
         return "unknown"
 
 
-def write_report(run_dir: Path, show: bool) -> None:
-    """report.md from the log analysis (and the text report on stdout when `show`)."""
+def exit_summary(run_dir: Path, analysis, stopped_by_user: bool) -> str:
+    """The paragraph left on the terminal: how the run ended, its best score, its findings, and
+    where its directory is."""
+    where = f"run directory: {run_dir}" + (
+        " (report.md)" if (run_dir / "report.md").exists() else "")
+    if analysis is None or not analysis.runs:
+        return f"\nbertmon: {run_dir.name} {_status(run_dir).upper()}\n{where}"
+    from bertmon.tui.summary import summary_paragraph
+
+    run = analysis.runs[-1]
+    text = summary_paragraph(
+        run_dir.name, run.status, epochs_done=len(run.epochs), epochs_planned=run.epochs_planned,
+        best=run.best_dev(), findings=run.findings, error=run.error, where=where,
+        stopped_by_user=stopped_by_user and run.status == "stopped",
+        run_of=(len(analysis.runs), len(analysis.runs)))
+    return "\n" + text
+
+
+def write_report(run_dir: Path, show: bool):
+    """The analysis of the finished run (the run directory's status.json included); report.md
+    too unless the trainer already wrote it at its end; the text report on stdout when `show`.
+    None when the analysis is not available."""
     try:
         from bertmon.analyzers import analyze, parse_path
         from bertmon.analyzers.report import render
+        from bertmon.analyzers.runstatus import settle
     except ImportError:
         if show:
             print("\n(bertmon's log analysis is not available in this build)")
-        return
+        return None
     try:
-        from bertmon.analyzers.runstatus import apply_run_status
-
-        analysis = parse_path(run_dir)
-        apply_run_status(analysis, run_dir)
+        analysis = settle(parse_path(run_dir), run_dir)
         analyze(analysis)  # stores the findings on each run
-        (run_dir / "report.md").write_text(render(analysis, "markdown"), encoding="utf-8")
+        report, log = run_dir / "report.md", run_dir / "train.log"
+        if not report.exists() or report.stat().st_mtime < log.stat().st_mtime:
+            report.write_text(render(analysis, "markdown"), encoding="utf-8")
         if show:
             print()
             print(render(analysis, "text"), flush=True)
+        return analysis
     except Exception as exc:  # noqa: BLE001 - the run is done; a report failure must not hide it
         print(f"bertmon: could not analyse {run_dir / 'train.log'}: {exc}", file=sys.stderr)
+        return None

@@ -46,6 +46,47 @@ def test_run_dirs_differing_only_in_max_len_name_max_len(tmp_path: Path) -> None
     assert data["config_diff"][0]["key"] == "max_len"
 
 
+def stopped_copy(root: Path, name: str, log: Path, stop_in: int) -> Path:
+    """A run directory whose log a graceful stop cut a few frames into epoch `stop_in`: the
+    real emitter's bytes up to there, status.json and metrics.jsonl as the trainer leaves them."""
+    run = make_run_dir(root, name, log)
+    data = log.read_bytes()
+    start = data.index(f"Epoch {stop_in}/".encode())
+    cut = start
+    for _ in range(4):  # a few frames into the epoch: the parser has a row for it
+        cut = data.index(b"\r", cut + 1)
+    (run / "train.log").write_bytes(data[:cut] + b"\ntraining stopped\n")
+    (run / "status.json").write_text(json.dumps(
+        {"status": "stopped", "exit_code": 130, "best_epoch": 1, "best": {}}))
+    (run / "metrics.jsonl").write_text(
+        "".join(json.dumps({"epoch": e}) + "\n" for e in range(1, stop_in)))
+    return run
+
+
+def test_a_stopped_run_is_stopped_and_its_half_epoch_is_no_epoch(tmp_path: Path) -> None:
+    a = make_run_dir(tmp_path, "a", KERAS)
+    b = stopped_copy(tmp_path, "b", KERAS, stop_in=3)
+    from bertmon.analyzers import parse_path
+
+    assert [e.epoch for e in parse_path(b).runs[-1].epochs] == [1, 2, 3]  # the log alone
+    cmp = compare_paths(a, b)
+    assert (cmp.a.run.status, cmp.b.run.status) == ("finished", "stopped")
+    assert [e.epoch for e in cmp.b.run.epochs] == [1, 2]
+    text = render(cmp, "text")
+    assert "stopped; 2 epochs" in text
+    # same config, but one run was cut short: that is not "noise"
+    assert "the gap is noise" not in text
+    assert "runs ended differently (A finished after 3 of 3 epochs, B stopped after 2 of 3" in text
+
+
+def test_who_is_ahead_is_decided_on_dev_scores_only() -> None:
+    seeds = [LOGS / "seed000_tf_reference.log", LOGS / "seed001_frozen_cola.log"]
+    cmp = compare_paths(*seeds)
+    assert cmp.key_role is None and all(r.ahead is None for r in cmp.rows)
+    assert "train_loss" not in cmp.verdict
+    assert cmp.verdict.startswith("no dev score common to both runs")
+
+
 def test_config_diff_ranked_by_impact() -> None:
     b = {**BASE_CONFIG, "seed": 1, "batch_size": 32, "lr": 1e-3, "head": "pooler"}
     keys = [d.key for d in diff_configs(BASE_CONFIG, b)]
@@ -114,3 +155,18 @@ def test_cli_compare_runs_without_heavy_imports() -> None:
                          check=False)
     assert res.returncode == 0, res.stderr[-2000:]
     assert json.loads(res.stdout)["rows"][2]["epoch"] == 3
+
+
+def test_analyze_calls_a_stopped_run_dir_stopped(tmp_path: Path, capsys) -> None:
+    """`bertmon analyze` reads the run directory's status.json and metrics.jsonl too."""
+    run = stopped_copy(tmp_path, "b", KERAS, stop_in=3)
+    assert main(["analyze", str(run)]) == 0
+    out = capsys.readouterr().out
+    assert "status: stopped   2 epochs of 3 planned" in out
+
+
+def test_analyze_list_rules_needs_no_log(capsys) -> None:
+    assert main(["analyze", "--list-rules"]) == 0
+    assert "train_dev_gap" in capsys.readouterr().out
+    assert main(["analyze"]) == 2
+    assert "give a LOG" in capsys.readouterr().err

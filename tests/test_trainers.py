@@ -541,3 +541,74 @@ def test_stop_mid_epoch_log_matches_metrics(tmp_path, tiny_model, framework) -> 
     assert [e.epoch for e in parsed] in (finished, [*finished, stopped])
     if parsed[-1].epoch == stopped:
         assert not any(k.startswith(("val_", "dev_")) for k in parsed[-1].metrics)
+    # the run directory settles it: stopped, and the cut epoch is not an epoch; the trainer's
+    # own report.md says so
+    from bertmon.analyzers import parse_path
+    from bertmon.analyzers.runstatus import settle
+
+    settled = settle(parse_path(run), run).runs[-1]
+    assert settled.status == "stopped"
+    assert [e.epoch for e in settled.epochs] == [r["epoch"] for r in rows]
+    assert "status: stopped" in (run / "report.md").read_text()
+
+
+# --- the policy both trainers share (fast) ---------------------------------------------------
+def test_best_tracker_best_patience_and_status(tmp_path: Path) -> None:
+    from bertmon.trainers.common import BestTracker
+
+    rd = rundir.RunDir(tmp_path)
+    tracker = BestTracker(rd, score="dev_f1", label="val_f1", epochs=5, patience=2)
+    tracker.begin()
+    status = rd.read_status()
+    assert status["status"] == "running" and status["started"] and "ended" not in status
+    assert tracker.epoch_end(1, {"dev_f1": 0.5, "dev_acc": 0.6})
+    assert tracker.saved_line("ck") == "new best val_f1=0.5000 at epoch 1: saved ck"
+    assert not tracker.epoch_end(2, {"dev_f1": 0.4, "dev_acc": 0.7})
+    assert tracker.early_stop_line(2) is None
+    assert rd.read_status()["best_epoch"] == 1
+    assert not tracker.epoch_end(3, {"dev_f1": 0.5, "dev_acc": 0.7})  # equal is no better
+    assert tracker.early_stop_line(3) == (
+        "early stopping: val_f1 has not improved for 2 epochs (best 0.5000 at epoch 1)")
+    assert tracker.closing_lines() == ["best epoch 1 with val_f1 0.5000"]
+    assert tracker.last_line() == "training finished"
+    assert tracker.finish() == 0
+    status = rd.read_status()
+    assert status["status"] == "finished" and status["exit_code"] == 0
+    assert status["best"] == {"dev_f1": 0.5, "dev_acc": 0.6} and status["ended"]
+
+
+def test_best_tracker_stop_mid_epoch(tmp_path: Path) -> None:
+    from bertmon.trainers.common import BestTracker
+
+    rd = rundir.RunDir(tmp_path)
+    tracker = BestTracker(rd, score="dev_f1", label="dev_f1", epochs=3, patience=0)
+    tracker.begin()
+    tracker.stop_mid_epoch(1, 5, 10)
+    assert tracker.unsaved_stop_line("ck") == (
+        "stopped before the first epoch ended: saved the current model to ck")
+    assert tracker.closing_lines() == [
+        "training stopped at epoch 1 step 5/10: epoch 1 is incomplete (no dev scores, no "
+        "metrics row)"]
+    assert tracker.last_line() == "training stopped"
+    assert tracker.finish() == 130
+    assert rd.read_status()["status"] == "stopped"
+    quiet = BestTracker(None, score="dev_f1", label="dev_f1", epochs=3, patience=0)
+    quiet.begin()  # a DDP rank other than 0 decides alike and writes nothing
+    assert quiet.epoch_end(1, {"dev_f1": 0.1}) and quiet.finish() == 0
+
+
+def test_a_crashing_trainer_writes_its_report(tmp_path: Path) -> None:
+    """However the trainer ends, it writes report.md itself (no monitor needed)."""
+    run = tmp_path / "crash"
+    run.mkdir()
+    (run / "config.json").write_text(json.dumps(
+        {"framework": "torch", "model_path": str(tmp_path / "no-such-model"),
+         "pretrained": False}))
+    with open(run / "train.log", "wb") as log:
+        res = subprocess.run([sys.executable, "-m", "bertmon.trainers.run", str(run)],
+                             stdout=log, stderr=subprocess.STDOUT, env=ENV, timeout=120,
+                             check=False)
+    assert res.returncode == 1
+    assert json.loads((run / "status.json").read_text())["status"] == "crashed"
+    report = (run / "report.md").read_text()
+    assert "status: crashed" in report and "ended with: FileNotFoundError" in report

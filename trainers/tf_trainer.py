@@ -26,22 +26,22 @@ from keras import layers, ops
 from bertmon.trainers.common import (
     HEAD_FILE,
     TOKENIZER_FILES,
+    BestTracker,
     StopFlag,
     bucket_batches,
     config_record,
     epoch_batches,
     head_init,
+    load_run,
     macro_f1,
     pad_batch,
     preamble,
     prepare_data,
-    stop_line,
     versions,
 )
-from bertmon.trainers.config import TrainConfig, from_dict
+from bertmon.trainers.config import TrainConfig
 from bertmon.trainers.keras_bert import BertEncoder, load_encoder
 from bertmon.trainers.keras_optim import LinearWarmupDecay, make_optimizer
-from bertmon.trainers.models import ModelInfo
 from bertmon.trainers.rundir import RunDir, swapped_in
 
 INPUT_KEYS = ("input_ids", "token_type_ids", "attention_mask")
@@ -147,40 +147,41 @@ def make_dataset(enc, labels: np.ndarray, batch_size: int, seed: int | None,
 
 class DevScore(keras.callbacks.Callback):
     """Scores dev after every epoch (loss, accuracy, macro-F1) into the epoch's logs, so the
-    progress bar prints them; keeps the best checkpoint; early stopping; graceful stop.
+    progress bar prints them; keeps the best checkpoint; early stopping and a graceful stop
+    through the shared `BestTracker`.
 
     `y_dev` is in `dev_ds`'s order (length-bucketed), the order `predict` returns."""
 
     def __init__(self, cfg: TrainConfig, rd: RunDir, dev_ds, y_dev: np.ndarray, n_labels: int,
-                 source: Path, label_names: list[str], stop: StopFlag) -> None:
+                 source: Path, label_names: list[str], stop: StopFlag,
+                 tracker: BestTracker) -> None:
         super().__init__()
         self.cfg, self.rd, self.dev_ds, self.y_dev = cfg, rd, dev_ds, y_dev
         self.n_labels, self.source, self.label_names, self.stop = (n_labels, source,
                                                                    label_names, stop)
-        self.best: dict[str, float] | None = None
-        self.best_epoch: int | None = None
-        self.since_best = 0
-        self.stopped = False
-        self.early = False
+        self.tracker = tracker
         self.messages: list[str] = []
         self.started = 0.0
         self.epoch = self.step = 0
-        self.stopped_at: tuple[int, int, int] | None = None  # (epoch, step, steps) mid-epoch
+
+    @property
+    def stopped_at(self) -> tuple[int, int, int] | None:
+        return self.tracker.stopped_at
 
     def on_epoch_begin(self, epoch, logs=None):
         self.started = time.perf_counter()
         self.epoch, self.step = epoch + 1, 0
+        self.tracker.epoch = self.epoch
 
     def on_train_batch_end(self, batch, logs=None):
         self.step = batch + 1
         # a stop on an epoch's last step lets that epoch finish: scored, saved, then stopped
         if self.stop.requested and self.step < self.params["steps"]:
-            self.stopped = True
-            self.stopped_at = (self.epoch, self.step, self.params["steps"])
+            self.tracker.stop_mid_epoch(self.epoch, self.step, self.params["steps"])
             self.model.stop_training = True
 
     def on_epoch_end(self, epoch, logs=None):
-        if self.stopped or logs is None:
+        if self.tracker.stopped or logs is None:
             return
         epoch += 1
         logits = self.model.predict(self.dev_ds, verbose=0).astype(np.float64)
@@ -194,24 +195,16 @@ class DevScore(keras.callbacks.Callback):
         self.rd.append_metrics(epoch, {**{k: v for k, v in logs.items()
                                           if isinstance(v, (int, float))}, "time": seconds})
         scores = {"dev_f1": logs["val_f1"], "dev_acc": logs["val_accuracy"]}
-        if self.best is None or scores["dev_f1"] > self.best["dev_f1"]:
-            self.best, self.best_epoch, self.since_best = scores, epoch, 0
+        if self.tracker.epoch_end(epoch, scores):
             save_checkpoint(self.model, self.rd.checkpoint, self.source,
                             _meta(self.cfg, self.label_names, epoch, dict(logs)))
-            self.messages.append(f"new best val_f1={scores['dev_f1']:.4f} at epoch {epoch}: "
-                                 f"saved {self.rd.checkpoint}")
-        else:
-            self.since_best += 1
-        self.rd.write_status("running", None, self.best_epoch, self.best)
-        if (self.cfg.patience and self.since_best >= self.cfg.patience
-                and epoch < self.cfg.epochs):
-            self.early = True
+            self.messages.append(self.tracker.saved_line(self.rd.checkpoint))
+        early = self.tracker.early_stop_line(epoch)
+        if early:
             self.model.stop_training = True
-            self.messages.append(f"early stopping: val_f1 has not improved for "
-                                 f"{self.since_best} epochs (best {self.best['dev_f1']:.4f} "
-                                 f"at epoch {self.best_epoch})")
-        if self.stop.requested and not self.early:
-            self.stopped = True
+            self.messages.append(early)
+        elif self.stop.requested:
+            self.tracker.stop_after_epoch(epoch)
             self.model.stop_training = True
 
 
@@ -265,12 +258,7 @@ def policy_for(precision: str, gpus: list) -> tuple[str, str]:
 
 
 def train(run_dir: Path) -> int:
-    rd = RunDir(run_dir)
-    record = json.loads((rd.path / "config.json").read_text(encoding="utf-8"))
-    cfg = from_dict(record)
-    model_info = ModelInfo(Path(record["model_path"]), bool(record["pretrained"]),
-                           record.get("model_source", "--model"), {})
-    model_info.config = json.loads((model_info.path / "config.json").read_text())
+    rd, cfg, model_info = load_run(run_dir)
     stop = StopFlag().install()
     keras.utils.set_random_seed(cfg.seed)
 
@@ -314,32 +302,27 @@ def train(run_dir: Path) -> int:
     print(f"parameters: {n_trainable:,} trainable of {n_total:,}"
           + (" (encoder frozen)" if cfg.freeze_encoder else ""), flush=True)
 
-    rd.write_status("running")
+    tracker = BestTracker(rd, score="dev_f1", label="val_f1", epochs=cfg.epochs,
+                          patience=cfg.patience)
+    tracker.begin()
     # predict() returns dev in the dataset's length-bucketed order: line the labels up with it
     dev_order = np.concatenate(bucket_batches([len(x) for x in dev_enc.input_ids],
                                               cfg.batch_size * 2, None))
-    dev_score = DevScore(cfg, rd, dev_ds, y_dev[dev_order], n_labels, model_info.path, task.label_names,
-                         stop)
+    dev_score = DevScore(cfg, rd, dev_ds, y_dev[dev_order], n_labels, model_info.path,
+                         task.label_names, stop, tracker)
     callbacks = [clock, dev_score, Progbar(dev_score), AfterProgbar(dev_score)]
     model.fit(train_ds, epochs=cfg.epochs, callbacks=callbacks, verbose=1, shuffle=False)
 
-    stopped = dev_score.stopped
-    if stopped:
-        print(stop_line(dev_score.stopped_at, dev_score.epoch), flush=True)
-    if stopped and dev_score.best is None:
+    unsaved = tracker.unsaved_stop_line(rd.checkpoint)
+    lines = tracker.closing_lines()
+    if unsaved:
         save_checkpoint(model, rd.checkpoint, model_info.path,
                         _meta(cfg, task.label_names, None, {}))
-        print(f"stopped before the first epoch ended: saved the current model to "
-              f"{rd.checkpoint}", flush=True)
-    if dev_score.best is not None:
-        # no `name=value` pair: a log reader would give the last epoch this score
-        print(f"best epoch {dev_score.best_epoch} with val_f1 {dev_score.best['dev_f1']:.4f}",
-              flush=True)
-    print("training stopped" if stopped else "training finished", flush=True)
-    code = 130 if stopped else 0
-    rd.write_status("stopped" if stopped else "finished", code, dev_score.best_epoch,
-                    dev_score.best or {})
-    return code
+        lines.insert(1, unsaved)
+    for line in lines:
+        print(line, flush=True)
+    print(tracker.last_line(), flush=True)
+    return tracker.finish()
 
 
 def _meta(cfg: TrainConfig, labels: list[str], epoch: int | None, metrics: dict) -> dict:

@@ -26,22 +26,22 @@ from tqdm import tqdm
 from bertmon.trainers.common import (
     HEAD_FILE,
     TOKENIZER_FILES,
+    BestTracker,
     StopFlag,
     bucket_batches,
     config_record,
     env_rank,
     epoch_batches,
     head_init,
+    load_run,
     macro_f1,
     pad_batch,
     preamble,
     prepare_data,
-    stop_line,
     versions,
 )
 from bertmon.trainers.config import TrainConfig
-from bertmon.trainers.models import ModelInfo
-from bertmon.trainers.rundir import RunDir, swapped_in
+from bertmon.trainers.rundir import swapped_in
 
 
 class BertClassifier(nn.Module):
@@ -186,15 +186,7 @@ def evaluate(model: nn.Module, enc, labels: np.ndarray, batch_size: int, device:
 
 
 def train(run_dir: Path) -> int:
-    rd = RunDir(run_dir)
-    record = json.loads((rd.path / "config.json").read_text(encoding="utf-8"))
-    from bertmon.trainers.config import from_dict
-
-    cfg = from_dict(record)
-    model_info = ModelInfo(Path(record["model_path"]), bool(record["pretrained"]),
-                           record.get("model_source", "--model"), {})
-    model_info.config = json.loads((model_info.path / "config.json").read_text())
-
+    rd, cfg, model_info = load_run(run_dir)
     rank, local_rank, world = env_rank()
     ddp = world > 1
     main = rank == 0
@@ -249,10 +241,9 @@ def train(run_dir: Path) -> int:
     scheduler = linear_schedule(optimizer, int(cfg.warmup_ratio * total), total)
     scaler = torch.amp.GradScaler(device.type, enabled=amp is torch.float16)
 
-    best_epoch, best, since_best, stopped = None, None, 0, False
-    stopped_at: tuple[int, int, int] | None = None  # (epoch, step, steps) of a mid-epoch stop
-    if main:
-        rd.write_status("running")
+    tracker = BestTracker(rd if main else None, score="dev_f1", label="dev_f1",
+                          epochs=cfg.epochs, patience=cfg.patience)
+    tracker.begin()
     net.train()
     for epoch in range(1, cfg.epochs + 1):
         started = time.perf_counter()
@@ -285,10 +276,10 @@ def train(run_dir: Path) -> int:
                             refresh=False)
             # a stop on an epoch's last step lets that epoch finish: scored, saved, then stopped
             if step + 1 < len(batches) and _stop_requested(stop, ddp, device):
-                stopped, stopped_at = True, (epoch, step + 1, len(batches))
+                tracker.stop_mid_epoch(epoch, step + 1, len(batches))
                 break
         bar.close()
-        if stopped:
+        if tracker.stopped:
             break
         totals = torch.tensor([loss_sum, correct, seen], dtype=torch.float64)
         if ddp:
@@ -299,51 +290,42 @@ def train(run_dir: Path) -> int:
         scores = evaluate(model, dev_enc, y_dev, cfg.batch_size, device, amp, n_labels, main)
         seconds = time.perf_counter() - started
         metrics = {"train_loss": loss_sum / seen, "train_acc": correct / seen, **scores}
-        improved = best is None or metrics["dev_f1"] > best["dev_f1"]
         if main:
             print(f"epoch {epoch}/{cfg.epochs}: "
                   + " ".join(f"{k}={v:.4f}" for k, v in metrics.items())
                   + f" time={seconds:.1f}s", flush=True)
             rd.append_metrics(epoch, {**metrics, "time": seconds})
-        if improved:
-            best_epoch, best, since_best = epoch, metrics, 0
+        if tracker.epoch_end(epoch, {"dev_f1": metrics["dev_f1"], "dev_acc": metrics["dev_acc"]}):
             if main:
                 save_checkpoint(model, rd.checkpoint, model_info.path,
                                 _meta(cfg, task.label_names, epoch, metrics))
-                print(f"new best dev_f1={metrics['dev_f1']:.4f} at epoch {epoch}: "
-                      f"saved {rd.checkpoint}", flush=True)
-        else:
-            since_best += 1
-        if main:
-            rd.write_status("running", None, best_epoch, _best(best))
-        if cfg.patience and since_best >= cfg.patience and epoch < cfg.epochs:
+                print(tracker.saved_line(rd.checkpoint), flush=True)
+        early = tracker.early_stop_line(epoch)
+        if early:
             if main:
-                print(f"early stopping: dev_f1 has not improved for {since_best} epochs "
-                      f"(best {best['dev_f1']:.4f} at epoch {best_epoch})", flush=True)
+                print(early, flush=True)
             break
         if _stop_requested(stop, ddp, device):
-            stopped = True
+            tracker.stop_after_epoch(epoch)
             break
 
+    code = tracker.code
     if main:
-        if stopped:
-            print(stop_line(stopped_at, epoch), flush=True)
-        if stopped and best is None:
+        unsaved = tracker.unsaved_stop_line(rd.checkpoint)
+        lines = tracker.closing_lines()
+        if unsaved:
             save_checkpoint(model, rd.checkpoint, model_info.path,
                             _meta(cfg, task.label_names, None, {}))
-            print(f"stopped before the first epoch ended: saved the current model to "
-                  f"{rd.checkpoint}", flush=True)
-        code = 130 if stopped else 0
-        if best is not None:
-            # no `name=value` pair: a log reader would give the last epoch this score
-            print(f"best epoch {best_epoch} with dev_f1 {best['dev_f1']:.4f}", flush=True)
-        print("training stopped" if stopped else "training finished", flush=True)
-        rd.write_status("stopped" if stopped else "finished", code, best_epoch, _best(best))
+            lines.insert(1, unsaved)
+        for line in lines:
+            print(line, flush=True)
+        print(tracker.last_line(), flush=True)
+        code = tracker.finish()
     if ddp:
         import torch.distributed as dist
 
         dist.destroy_process_group()
-    return 130 if stopped else 0
+    return code
 
 
 def _stop_requested(stop: StopFlag, ddp: bool, device: torch.device) -> bool:
@@ -355,10 +337,6 @@ def _stop_requested(stop: StopFlag, ddp: bool, device: torch.device) -> bool:
     flag = torch.tensor([1.0 if stop.requested else 0.0], device=device)
     dist.all_reduce(flag, op=dist.ReduceOp.MAX)
     return bool(flag.item())
-
-
-def _best(best: dict[str, float] | None) -> dict[str, float]:
-    return {} if best is None else {"dev_f1": best["dev_f1"], "dev_acc": best["dev_acc"]}
 
 
 def _meta(cfg: TrainConfig, labels: list[str], epoch: int | None, metrics: dict) -> dict:

@@ -36,16 +36,23 @@ class BertmonApp(App[int]):
         process: ChildProcess | None = None,
         export_dir: Path | None = None,
         clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
     ) -> None:
         super().__init__()
         self.specs = specs
         self.process = process
         self.export_dir = export_dir
         self.clock = clock
+        self.wall = wall
+        self.summary: str | None = None  # left on the terminal after quitting (`bertmon tail`)
 
     def get_default_screen(self) -> Screen:
         return MonitorScreen(
-            self.specs, process=self.process, export_dir=self.export_dir, clock=self.clock
+            self.specs,
+            process=self.process,
+            export_dir=self.export_dir,
+            clock=self.clock,
+            wall=self.wall,
         )
 
     @property
@@ -72,7 +79,11 @@ class BertmonApp(App[int]):
                 spec = SourceSpec(TextSource(text), "pasted text", live=False)
                 self.push_screen(
                     MonitorScreen(
-                        [spec], export_dir=self.export_dir, closable=True, clock=self.clock
+                        [spec],
+                        export_dir=self.export_dir,
+                        closable=True,
+                        clock=self.clock,
+                        wall=self.wall,
                     )
                 )
 
@@ -94,6 +105,7 @@ class BertmonApp(App[int]):
                 ConfirmScreen("The trainer is still running. Stop it and quit?"), answered
             )
             return
+        self.summary = self.monitor.exit_summary()
         self.exit(0)
 
 
@@ -125,6 +137,8 @@ def run_tail_monitor(paths: list[str | Path]) -> int:
     """`bertmon tail`: follow one log, or two overlaid as a comparison."""
     app = BertmonApp(tail_specs([Path(p) for p in paths]))
     app.run()
+    if app.summary:
+        print(app.summary, flush=True)
     return 0 if app.return_code in (None, 0) else app.return_code
 
 

@@ -30,7 +30,9 @@ RULES_EVERY = 1.0  # seconds between rule runs while data streams in...
 RULES_SHARE = 0.2  # ...or longer, so that rules take at most this share of the time
 RULES_SHARE_CATCHING_UP = 0.05  # ...while reading what a log already holds
 HEAD_BYTES = 64 << 10  # the start of the log, where trainers say what runs where
-CONFIG_EVERY = 1.0  # seconds between looks at the run directory's config.json
+CONFIG_EVERY = 1.0  # seconds between looks at the run directory's config.json and status.json
+QUIET_AFTER = 60.0  # seconds without a write before a live log counts as idle...
+QUIET_GAPS = 3.0  # ...or this many times the longest pause between writes seen so far
 RATE_WINDOW = 60.0  # seconds of step progress behind the live throughput
 
 # what the bundled trainers (and many scripts) print before the first step
@@ -134,6 +136,10 @@ class Snapshot:
     meta: dict[str, object] = field(default_factory=dict)  # framework, model, pretrained, device
     steps_per_second: float | None = None  # live throughput over the last minute, if measured
     chosen: int | None = None  # the run the user picked ([ and ]); None: the latest
+    last_write: float | None = None  # wall time the log last grew (file mtime, else arrival)
+    quiet_after: float = 0.0  # seconds without a write after which the source counts as idle
+    dir_status: dict[str, object] = field(default_factory=dict)  # a run directory's status.json
+    stopped_by_user: bool = False  # the trainer was asked to stop from this monitor (`s`)
 
     @property
     def shown(self) -> int:
@@ -149,10 +155,20 @@ class Snapshot:
 
     @property
     def findings(self) -> list[Finding]:
-        """Every run's findings, or only the picked run's when one was picked."""
-        runs = self.runs if self.chosen is None or self.run is None else (self.run,)
-        found = [f for run in runs for f in run.findings]
+        """The findings of the run on screen only: after a restart, truncation or rotation the
+        earlier runs' findings are about another run (`[` shows them with their run)."""
+        run = self.run
+        found = list(run.findings) if run is not None else []
         return sorted(found, key=lambda f: -SEVERITY_RANK.get(f.severity, 0))
+
+    @property
+    def run_ended_by_dir(self) -> str | None:
+        """How the run directory says the run ended (finished, stopped, crashed), for the log's
+        last run only; None while it runs or for a plain log."""
+        word = self.dir_status.get("status")
+        if word in ("finished", "stopped", "crashed") and self.shown == len(self.runs) - 1:
+            return str(word)
+        return None
 
 
 def _step_axis(series, steps_per_epoch: int | None) -> tuple[np.ndarray, np.ndarray]:
@@ -182,7 +198,9 @@ class Feed:
         live: bool,
         config: dict[str, object] | None = None,
         config_path: Path | None = None,
+        log_path: Path | None = None,
         clock=time.monotonic,
+        wall=time.time,
     ):
         from bertmon.analyzers import LogParser  # looked up late: the parser is its own wing
 
@@ -190,6 +208,17 @@ class Feed:
         self.live = live
         self.config = config or {}
         self.config_path = config_path
+        self.status_path = config_path.with_name("status.json") if config_path else None
+        self.dir_status: dict[str, object] = {}
+        self._dir_finished: int | None = None  # a stopped run's last finished epoch (metrics.jsonl)
+        self._status_seen: tuple[int, int] | None = None
+        self.log_path = log_path
+        self.wall = wall
+        self.last_write: float | None = None
+        self._arrived: float | None = None  # the feed clock when bytes last arrived
+        self._longest_gap = 0.0
+        self.stopped_by_user = False
+        self._outside_seen: tuple[object, object] | None = None
         self._config_seen: tuple[int, int] | None = None
         self._config_at = 0.0
         self._head = b""
@@ -215,6 +244,11 @@ class Feed:
     # --- called from the worker thread -------------------------------------------------------
     def feed(self, data: bytes) -> None:
         with self.lock:
+            now = time.monotonic()
+            if self.realtime and self._arrived is not None:
+                self._longest_gap = max(self._longest_gap, now - self._arrived)
+            self._arrived = now
+            self.last_write = self.wall()
             if self.bytes_read < HEAD_BYTES:
                 self._take_head(data[: HEAD_BYTES - self.bytes_read])
             self.parser.feed(data)
@@ -247,6 +281,56 @@ class Feed:
         if isinstance(data, dict):
             self.config = data
 
+    def _reload_status(self) -> None:
+        """status.json of a run directory: how the run ended, when it started and ended."""
+        if self.status_path is None:
+            return
+        try:
+            st = self.status_path.stat()
+            seen = (st.st_mtime_ns, st.st_size)
+            if seen == self._status_seen:
+                return
+            data = json.loads(self.status_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return
+        self._status_seen = seen
+        if isinstance(data, dict):
+            self.dir_status = data
+            self._dir_finished = None
+            if data.get("status") in ("stopped", "crashed") and self.config_path is not None:
+                from bertmon.analyzers.runstatus import finished_epochs
+
+                finished = finished_epochs(self.config_path.parent)
+                self._dir_finished = max(finished, default=0) if finished is not None else None
+
+    def outside_changed(self) -> bool:
+        """Whether the log's mtime or the run directory's status.json changed since the last
+        snapshot (checked on idle ticks: a quiet log must still go idle, a run still end)."""
+        with self.lock:
+            seen = (self._last_write(), self._stat(self.status_path))
+            changed = seen != self._outside_seen
+            return changed
+
+    @staticmethod
+    def _stat(path: Path | None) -> tuple[int, int] | None:
+        if path is None:
+            return None
+        try:
+            st = path.stat()
+        except OSError:
+            return None
+        return (st.st_mtime_ns, st.st_size)
+
+    def _last_write(self) -> float | None:
+        """The file's mtime where there is a file (it says when the writer last wrote, also for
+        bytes read long after), else when the bytes last arrived."""
+        if self.log_path is not None:
+            try:
+                return self.log_path.stat().st_mtime
+            except OSError:
+                pass
+        return self.last_write
+
     def _throughput(self, now: float, runs) -> float | None:
         """Steps per second over the last RATE_WINDOW seconds, when read as it was written."""
         step = runs[-1].step if runs else None
@@ -272,6 +356,10 @@ class Feed:
                 from bertmon.analyzers import analyze
 
                 self.analysis = self.parser.close()
+                if self.config_path is not None:  # a run directory: its status.json has the say
+                    from bertmon.analyzers.runstatus import settle
+
+                    settle(self.analysis, self.config_path.parent)
                 analyze(self.analysis)  # as `bertmon analyze` does on the finished log
                 self._rules_records = self.parser.records
             self.ended = True
@@ -310,9 +398,17 @@ class Feed:
             records = self.parser.records
             now = time.monotonic()
             self._take_log(records)
+            due = now - self._config_at >= CONFIG_EVERY or self.ended
             self._reload_config(now)
+            if due or self._status_seen is None:
+                self._reload_status()
             rate = self._throughput(now, runs)
-            views = tuple(self._view(run) for run in runs)
+            views = tuple(
+                self._view(run, self._dir_finished if i == len(runs) - 1 else None)
+                for i, run in enumerate(runs)
+            )
+            last_write = self._last_write()
+            self._outside_seen = (last_write, self._stat(self.status_path))
             return Snapshot(
                 label=self.label,
                 records=records,
@@ -329,6 +425,10 @@ class Feed:
                 config=self.config,
                 meta=run_meta(self.config, self._head_meta),
                 steps_per_second=rate,
+                last_write=last_write,
+                quiet_after=max(QUIET_AFTER, QUIET_GAPS * self._longest_gap),
+                dir_status=dict(self.dir_status),
+                stopped_by_user=self.stopped_by_user,
             )
 
     def _take_log(self, records: int) -> None:
@@ -337,7 +437,8 @@ class Feed:
             self._log.extend(self.parser.tail_lines(min(new, LOG_LINES)))
             self._records_logged = records
 
-    def _view(self, run: Run) -> RunView:
+    def _view(self, run: Run, through: int | None = None) -> RunView:
+        """`through`: a stopped run directory's last finished epoch; the cut one is not shown."""
         loss_name = step_name(run, "train_loss")
         series = run.series.get(loss_name) if loss_name else None
         n = len(series) if series is not None else 0
@@ -347,7 +448,11 @@ class Feed:
             status=run.status,
             formats=tuple(run.formats),
             epochs_planned=run.epochs_planned,
-            epochs=tuple(EpochRow(r.epoch, dict(r.metrics), r.seconds) for r in run.epochs),
+            epochs=tuple(
+                EpochRow(r.epoch, dict(r.metrics), r.seconds)
+                for r in run.epochs
+                if through is None or r.epoch <= through
+            ),
             roles=dict(run.roles),
             step=run.step,
             steps_per_epoch=run.steps_per_epoch,
@@ -434,6 +539,7 @@ def _csv(text: str) -> str:
 
 
 SNAPSHOT_EVERY = 0.15  # seconds between snapshots while bytes stream in
+OUTSIDE_EVERY = 1.0  # seconds between looks at the log's mtime and status.json while quiet
 SNAPSHOT_SHARE = 0.1  # ... or more, so that making snapshots takes at most this share of time
 CATCH_UP_EVERY = 0.5  # ... and at least this while reading what a log already holds
 QUIET = 0.3  # seconds without bytes after which the source counts as caught up
@@ -465,6 +571,7 @@ def drive(
     dirty = True  # bytes or news not yet in a posted snapshot
     rules_stale = True  # bytes not yet seen by a rule run made while the source was quiet
     last = 0.0
+    looked = 0.0  # when the log's mtime and status.json were last looked at
     last_data = 0.0
     gap = every
     feed.realtime = getattr(source, "realtime", False)
@@ -493,6 +600,7 @@ def drive(
                 feed.realtime = True
             if item.exit_code is not None:
                 feed.exit_code = item.exit_code
+            feed.stopped_by_user = feed.stopped_by_user or item.by_user
             on_event(item)
             if item.ended:
                 feed.close()
@@ -503,6 +611,9 @@ def drive(
         # an idle tick or an event: flush what is pending; once the source has gone quiet,
         # bring the findings up to date at once rather than at the next rule tick
         quiet = now - last_data >= QUIET
+        if quiet and now - looked >= OUTSIDE_EVERY:
+            looked = now
+            dirty = dirty or feed.outside_changed()
         if (dirty and now - last >= every) or (rules_stale and quiet):
             on_snapshot(feed.snapshot())
             post_findings(now=quiet)

@@ -46,6 +46,7 @@ class MonitorScreen(Screen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("m", "smoothing", "smoothing"),
         Binding("f", "follow", "follow log"),
+        Binding("a", "all_frames", "all redraws"),
         Binding("slash", "search", "search log"),
         Binding("n", "next_match", "next match"),
         Binding("left_square_bracket", "switch_run(-1)", "previous run"),
@@ -68,6 +69,7 @@ class MonitorScreen(Screen):
         export_dir: Path | None = None,
         closable: bool = False,
         clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
     ) -> None:
         super().__init__()
         self.specs = specs
@@ -75,6 +77,7 @@ class MonitorScreen(Screen):
         self.export_dir = export_dir
         self.closable = closable
         self.clock = clock
+        self.wall = wall
         self.feeds: list[Feed | None] = [None] * len(specs)
         self.ended = [False] * len(specs)
         self.exit_code: int | None = None
@@ -85,7 +88,7 @@ class MonitorScreen(Screen):
         self.choice: list[int | None] = [None] * len(specs)  # run picked per source; None: latest
 
     def compose(self) -> ComposeResult:
-        yield RunHeader(self.clock, id="header").data_bind(
+        yield RunHeader(self.clock, self.wall, id="header").data_bind(
             MonitorScreen.primary, MonitorScreen.secondary
         )
         with Horizontal(id="main"):
@@ -125,7 +128,9 @@ class MonitorScreen(Screen):
                 live=spec.live,
                 config=spec.config,
                 config_path=spec.config_path,
+                log_path=getattr(spec.source, "path", None),
                 clock=self.clock,
+                wall=self.wall,
             )
             self.feeds[slot] = feed
             drive(
@@ -176,6 +181,30 @@ class MonitorScreen(Screen):
             self.stopping = False
             self.refresh_bindings()
 
+    def exit_summary(self) -> str | None:
+        """The paragraph `bertmon tail` leaves on the terminal: the run on screen, how it
+        ended, its best dev score and findings, and where the log is."""
+        from bertmon.tui.summary import summary_paragraph
+        from bertmon.tui.widgets.header import shown_status
+
+        snap = self.primary
+        if snap is None or snap.run is None:
+            return None
+        run = snap.run
+        status = shown_status(snap, run, self.wall())
+        return summary_paragraph(
+            run_name(snap.label),
+            status,
+            epochs_done=len(run.epochs),
+            epochs_planned=run.epochs_planned,
+            best=run.best,
+            findings=snap.findings,
+            error=run.error,
+            where=f"log: {snap.label}",
+            stopped_by_user=snap.stopped_by_user,
+            run_of=(snap.shown + 1, len(snap.runs)),
+        )
+
     @property
     def trainer_running(self) -> bool:
         return self.process is not None and not self.ended[0]
@@ -203,6 +232,12 @@ class MonitorScreen(Screen):
     def action_follow(self) -> None:
         pane = self.query_one(LogPane)
         pane.follow = not pane.follow
+
+    def action_all_frames(self) -> None:
+        pane = self.query_one(LogPane)
+        pane.toggle_frames()
+        words = "every progress-bar redraw" if pane.all_frames else "the last frame of each bar"
+        self.notify(f"log: {words}", timeout=2)
 
     def action_search(self) -> None:
         self.query_one(LogPane).start_search()

@@ -31,6 +31,7 @@ class SourceEvent:
     ended: bool = False  # nothing more will come from this source
     caught_up: bool = False  # everything written so far has been read
     exit_code: int | None = None  # a child process's exit status, when it ended
+    by_user: bool = False  # the child ended because the user asked it to stop
 
 
 class FileTail:
@@ -223,9 +224,17 @@ class ProcessSource:
                 break
             yield item
         code = self.process.wait()
-        level = "info" if code == 0 else "error"
+        by_user = bool(getattr(self.process, "stop_requested", False)) and code in (0, 130)
+        if by_user:  # a graceful stop is what was asked for, not an error
+            level, text = "info", "trainer stopped (by you)"
+        elif code == 130:
+            level, text = "warning", "trainer stopped (interrupted, exit code 130)"
+        elif code == 0:
+            level, text = "info", "trainer finished (exit code 0)"
+        else:
+            level, text = "error", f"trainer crashed (exit code {code})"
         yield SourceEvent(
-            level, f"trainer exited with code {code}", ended=True, caught_up=True, exit_code=code
+            level, text, ended=True, caught_up=True, exit_code=code, by_user=by_user
         )
 
 

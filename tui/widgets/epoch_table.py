@@ -1,8 +1,14 @@
-"""The epoch table: one row per epoch, every metric as printed, the best dev epoch highlighted."""
+"""The epoch table: one row per epoch, every metric as printed, the best dev epoch highlighted.
+
+Columns never change order between a live run and the same log read finished (roles first, then
+the rest as first printed, then the epoch time), and a column either fits whole or is left out
+and named in the border: a value cut at the edge (`0.51` for `0.5123`) reads as another number.
+"""
 
 from __future__ import annotations
 
 import math
+from itertools import zip_longest
 
 from rich.text import Text
 from textual.reactive import reactive
@@ -25,6 +31,17 @@ def fmt(value: float | None) -> str:
     return f"{value:.4f}"
 
 
+def fmt_seconds(value: float | None) -> str:
+    """An epoch's time as a time: `2.0s`, `199s` (not `2.0000`)."""
+    if value is None or not math.isfinite(value):
+        return ""
+    return f"{value:.1f}s" if value < 10 else f"{value:.0f}s"
+
+
+TIME_FORMATS = ("keras", "tqdm")  # formats whose epochs carry a time: the column is always there
+CELL_PADDING = 2  # DataTable's default cell padding, one each side
+
+
 class EpochTable(DataTable):
     """Rebuilt only when the epochs change; a comparison shows both logs side by side."""
 
@@ -34,6 +51,11 @@ class EpochTable(DataTable):
     def __init__(self, **kwargs) -> None:
         super().__init__(zebra_stripes=True, cursor_type="row", **kwargs)
         self._shown: object = None
+        self.hidden: list[str] = []  # columns left out for want of width
+
+    def on_resize(self) -> None:
+        self._shown = None  # the width changed: which columns fit may have too
+        self.rebuild()
 
     def watch_primary(self) -> None:
         self.rebuild()
@@ -56,14 +78,19 @@ class EpochTable(DataTable):
         relayout the screen several times a second.
         """
         runs = self._runs()
-        columns: list[tuple[str, RunView, str]] = []  # (label, run, metric)
+        per_run: list[list[tuple[str, RunView, str]]] = []  # (label, run, metric)
         for prefix, run in runs:
             names: dict[str, None] = {}
             for row in run.epochs:
                 names.update(dict.fromkeys(row.metrics))
-            columns += [(f"{prefix}{name}", run, name) for name in _ordered(names, run)]
-            if any(row.seconds is not None for row in run.epochs):
-                columns.append((f"{prefix}seconds", run, "\0seconds"))
+            mine = [(f"{prefix}{name}", run, name) for name in _ordered(names, run)]
+            if any(row.seconds is not None for row in run.epochs) or any(
+                f in TIME_FORMATS for f in run.formats
+            ):
+                mine.append((f"{prefix}time", run, "\0seconds"))
+            per_run.append(mine)
+        # a comparison interleaves A's and B's columns, so that both keep their first ones
+        columns = [c for group in zip_longest(*per_run) for c in group if c is not None]
         epochs = sorted({row.epoch for _, run in runs for row in run.epochs})
         best = {id(run): run.best[1] for _, run in runs if run.best is not None}
         rows_by = {id(run): {row.epoch: row for row in run.epochs} for _, run in runs}
@@ -77,7 +104,7 @@ class EpochTable(DataTable):
                 if row is None:
                     value = ""
                 elif metric == "\0seconds":
-                    value = fmt(row.seconds)
+                    value = fmt_seconds(row.seconds)
                 else:
                     value = fmt(row.metrics.get(metric))
                 cell_style = style
@@ -86,6 +113,7 @@ class EpochTable(DataTable):
                 cells.append(Text(value, style=cell_style, justify="right"))
             grid.append(cells)
         labels = ["epoch"] + [label for label, _, _ in columns]
+        labels, grid = self._fit(labels, grid)
         shape = (tuple(labels), tuple(epochs))
         if (
             self._shown is not None
@@ -107,6 +135,31 @@ class EpochTable(DataTable):
             self.add_row(*cells, key=str(epoch))
         if epochs:
             self.move_cursor(row=len(epochs) - 1, animate=False)
+
+
+    def _fit(
+        self, labels: list[str], grid: list[list[Text]]
+    ) -> tuple[list[str], list[list[Text]]]:
+        """The leading columns that fit whole in the widget's width; the rest are named in the
+        border's subtitle."""
+        room = self.size.width - 2  # a vertical scrollbar's width
+        if room <= 0:  # not laid out yet
+            self.hidden = []
+            return labels, grid
+        widths = _widths(labels, grid)
+        keep, used = 0, 0
+        for width in widths:
+            if keep >= 2 and used + width + CELL_PADDING > room:
+                break
+            used += width + CELL_PADDING
+            keep += 1
+        self.hidden = labels[keep:]
+        if self.hidden:
+            names = ", ".join(self.hidden)
+            self.border_subtitle = f"+{len(self.hidden)} not shown: {names}"
+        else:
+            self.border_subtitle = ""
+        return labels[:keep], [row[:keep] for row in grid]
 
 
 def _widths(labels: list[str], grid: list[list[Text]]) -> list[int]:

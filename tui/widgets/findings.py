@@ -57,11 +57,15 @@ class FindingsPanel(VerticalScroll):
         for tag, snap in (("A", self.primary), ("B", self.secondary)):
             if snap is not None:
                 items += [(tag if both else "", f) for f in snap.findings]
-        key = tuple((tag, f.rule, f.severity, f.epoch, f.message) for tag, f in items)
+        which = ""
+        snap = self.primary
+        if not both and snap is not None and len(snap.runs) > 1:
+            which = f" · run {snap.shown + 1} of {len(snap.runs)}"  # whose findings these are
+        key = (which, tuple((tag, f.rule, f.severity, f.epoch, f.message) for tag, f in items))
         if key == self._shown or not self.is_mounted:
             return
         self._shown = key
-        self.border_title = f"findings ({len(items)})"
+        self.border_title = f"findings ({len(items)}){which}"
         self.remove_children()
         if not items:
             ready = self.primary is not None and self.primary.run is not None

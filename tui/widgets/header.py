@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import time
+from datetime import datetime, timezone
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,7 +16,9 @@ from bertmon.tui.feed import RunView, Snapshot
 
 STATUS_STYLE = {
     "running": "bold green",
+    "idle": "bold yellow",
     "finished": "bold cyan",
+    "stopped": "bold magenta",
     "crashed": "bold red",
     "diverged": "bold red",
 }
@@ -35,6 +38,80 @@ def hms(seconds: float | None) -> str:
         return "–"
     s = round(seconds)
     return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}"
+
+
+def span(seconds: float) -> str:
+    """A pause in words, as coarse as a glance needs: 45s, 4m, 2h 05m, 3d."""
+    s = max(0, int(seconds))
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m"
+    if s < 86400:
+        return f"{s // 3600}h {s // 60 % 60:02d}m"
+    return f"{s // 86400}d"
+
+
+def clock_time(when: float, now: float) -> str:
+    """Local wall time: 12:03:55 today, else with the date."""
+    t, today = time.localtime(when), time.localtime(now)
+    if t[:3] == today[:3]:
+        return time.strftime("%H:%M:%S", t)
+    return time.strftime("%Y-%m-%d %H:%M", t)
+
+
+def iso_seconds(text: object) -> float | None:
+    """status.json's `2026-12-03T08:12:51Z` as a wall time."""
+    if not isinstance(text, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.timestamp()
+
+
+def shown_status(snap: Snapshot, run: RunView, now: float) -> str:
+    """running, idle, finished, stopped, crashed or diverged, from the best witness at hand:
+    the trainer's exit, the run directory's status.json, the parser's reading of the log, and
+    for a log nobody says has ended, how long ago it last grew."""
+    status = run.status
+    ended = snap.run_ended_by_dir
+    if ended in ("stopped", "crashed") or (ended == "finished" and status == "running"):
+        status = ended
+    if snap.exit_code is not None and status in ("running", "finished"):
+        # the log may say training is over; the trainer's exit code says how it ended
+        code = snap.exit_code
+        status = "finished" if code == 0 else "stopped" if code == 130 else "crashed"
+    if snap.stopped_by_user and status in ("running", "finished"):
+        status = "stopped"
+    if status == "running" and not snap.ended and snap.last_write is not None:
+        if now - snap.last_write >= snap.quiet_after:
+            status = "idle"
+    return status
+
+
+def elapsed_time(
+    snap: Snapshot, run: RunView, status: str, now: float, watched: float
+) -> tuple[float | None, str]:
+    """(seconds, label): the run directory's start and end, else the log's epoch times, else the
+    time this monitor has watched (labelled so: it is not the run's time)."""
+    if snap.shown == len(snap.runs) - 1:
+        started = iso_seconds(snap.dir_status.get("started"))
+        if started is not None:
+            end = iso_seconds(snap.dir_status.get("ended"))
+            if end is None:
+                live = status == "running" and not snap.ended
+                end = now if live else (snap.last_write or now)
+            return max(0.0, end - started), "elapsed"
+    log_secs = sum(row.seconds or 0.0 for row in run.epochs)
+    if log_secs:
+        return log_secs, "elapsed"
+    if snap.live and watched > 0:
+        return watched, "watched"
+    return None, "elapsed"
 
 
 def mean_epoch_seconds(run: RunView) -> float | None:
@@ -95,16 +172,22 @@ class RunHeader(Static):
     primary: reactive[Snapshot | None] = reactive(None, always_update=True, repaint=False)
     secondary: reactive[Snapshot | None] = reactive(None, always_update=True, repaint=False)
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic, **kwargs) -> None:
+    def __init__(
+        self,
+        clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
+        **kwargs,
+    ) -> None:
         super().__init__(**kwargs)
         self.clock = clock
+        self.wall = wall
 
     def on_mount(self) -> None:
         self.set_interval(1.0, self._tick)
 
     def _tick(self) -> None:
         snap = self.primary
-        if snap is not None and snap.live:
+        if snap is not None and (snap.live or not snap.ended):
             self.refresh_text()
 
     def watch_primary(self) -> None:
@@ -161,13 +244,11 @@ class RunHeader(Static):
         if run is None or not run.has_metrics():
             text.append(words or "no data yet", style=style)
             return
-        status = run.status
-        if snap.exit_code is not None and status in ("running", "finished"):
-            # the log may say training is over; the trainer's exit code says how it ended
-            status = "stopped" if snap.exit_code else "finished"
-        text.append(
-            f" {status.upper()} ", style=STATUS_STYLE.get(status, "bold yellow") + " reverse"
-        )
+        now = self.wall()
+        status = shown_status(snap, run, now)
+        by_you = status == "stopped" and snap.stopped_by_user  # asked for: not an error code
+        badge = "STOPPED (by you)" if by_you else status.upper()
+        text.append(f" {badge} ", style=STATUS_STYLE.get(status, "bold yellow") + " reverse")
         done = run.current_epoch
         planned = run.epochs_planned
         text.append(f"  epoch {done if done is not None else '–'}/{planned or '?'}")
@@ -175,21 +256,21 @@ class RunHeader(Static):
             text.append(f"  step {run.step:,}")
             if run.steps_per_epoch:
                 text.append(f" ({run.steps_per_epoch:,}/epoch)", style="dim")
+        if status == "idle" and snap.last_write is not None:
+            text.append(
+                f"  idle for {span(now - snap.last_write)} · last write "
+                f"{clock_time(snap.last_write, now)}",
+                style="yellow",
+            )
         mean = mean_epoch_seconds(run)
-        log_secs = sum(row.seconds or 0.0 for row in run.epochs)
-        elapsed = log_secs or None
-        if snap.live:
-            live = self.clock() - snap.started_at
-            if live > 0:
-                elapsed = max(elapsed or 0.0, live)
-        text.append(f"  elapsed {hms(elapsed)}")
-        rate = snap.steps_per_second
+        elapsed, label = elapsed_time(snap, run, status, now, self.clock() - snap.started_at)
+        text.append(f"  {label} {hms(elapsed)}")
+        live = status == "running"
+        rate = snap.steps_per_second if live else None
         if rate is None and mean and run.steps_per_epoch:
             rate = run.steps_per_epoch / mean
-        eta = None
-        if status == "running":
-            eta = eta_seconds(run, snap.steps_per_second, mean)
-        text.append(f"  ETA {hms(eta)}")
+        if live:
+            text.append(f"  ETA {hms(eta_seconds(run, snap.steps_per_second, mean))}")
         if rate:
             text.append(f"  {rate:.2f} steps/s")
             batch = (snap.config or {}).get("batch_size")
