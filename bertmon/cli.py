@@ -12,7 +12,7 @@ import sys
 
 from bertmon import __version__, process
 
-COMMANDS = ("analyze", "tail", "train", "parity", "compare")
+COMMANDS = ("analyze", "tail", "train", "parity", "compare", "plot", "serve")
 
 
 class UsageError(Exception):

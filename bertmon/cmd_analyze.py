@@ -26,6 +26,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="override a rule threshold, e.g. --set train_dev_gap.min_gap=0.15")
     p.add_argument("--list-rules", action="store_true", help="list the rules and their thresholds")
     p.add_argument("--color", choices=("auto", "always", "never"), default="auto")
+    p.add_argument("--plot", metavar="FILE", help="also draw the run as FILE.png/.svg/.pdf "
+                   "(the [plot] extra); --format markdown then shows it")
 
 
 def parse_settings(items: list[str]) -> dict[str, dict[str, object]]:
@@ -94,10 +96,21 @@ def run(args: argparse.Namespace) -> int:
             check_run(Run(), overrides)
         except (KeyError, TypeError, ValueError) as exc:
             raise UsageError(f"bad --set: {exc}") from None
+    if args.plot:
+        from bertmon.cmd_plot import precheck
+
+        precheck(args.plot)
     analysis = read_analysis(args.log)
     analyze(analysis, overrides)
     color = args.color == "always" or (args.color == "auto" and sys.stdout.isatty())
-    sys.stdout.write(render(analysis, args.format, color=color and args.format == "text"))
+    report = render(analysis, args.format, color=color and args.format == "text")
+    if args.plot:
+        from bertmon.cmd_plot import markdown_image, write_figure
+
+        write_figure(analysis, args.plot)
+        if args.format == "markdown":
+            report = markdown_image(report, args.plot, f"bertmon plot of {analysis.source}")
+    sys.stdout.write(report)
     sys.stdout.flush()
     if args.fail_on:
         floor = SEVERITY_RANK[args.fail_on]
