@@ -31,29 +31,18 @@ def default_output(log: str) -> Path:
     return Path("bertmon-" + re.sub(r"[^\w.-]+", "_", name) + ".png")
 
 
-def pick(analysis, number: int | None):
-    """The run asked for (1-based), else the last one that has epochs, else the last one."""
-    runs = analysis.runs
-    if not runs:
-        raise UsageError(f"{analysis.source}: no training metrics recognised, nothing to plot")
-    if number is not None:
-        if not 1 <= number <= len(runs):
-            raise UsageError(f"--run {number}: the log holds {len(runs)} run(s)")
-        return runs[number - 1]
-    with_epochs = [run for run in runs if run.epochs]
-    return (with_epochs or runs)[-1]
-
-
 def write_figure(analysis, output: str | Path, run_number: int | None = None) -> Path:
     """Draw the picked run of an analysed log into `output` (UsageError on any problem)."""
-    from bertmon.plots import PlotUnavailable, check_output, require
+    from bertmon.plots import PlotUnavailable, check_output, pick_run, require
 
     try:
         require()
         out = check_output(output)
+        run = pick_run(analysis.runs, run_number)
     except PlotUnavailable as exc:
         raise UsageError(str(exc)) from None
-    run = pick(analysis, run_number)
+    except ValueError as exc:
+        raise UsageError(f"{analysis.source}: {exc}") from None
     from bertmon.plots.figure import plot_run
 
     source = analysis.source

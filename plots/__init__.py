@@ -32,6 +32,20 @@ def require() -> None:
         raise PlotUnavailable(f"matplotlib cannot be imported ({exc}): {INSTALL_HINT}") from None
 
 
+def pick_run(runs: list, number: int | None = None):
+    """The run asked for (1-based), else the last one that has epochs, else the last one.
+
+    ValueError, worded for the user, when there is none or `number` is out of range."""
+    if not runs:
+        raise ValueError("no training metrics recognised, nothing to plot")
+    if number is not None:
+        if not 1 <= number <= len(runs):
+            raise ValueError(f"--run {number}: the log holds {len(runs)} run(s)")
+        return runs[number - 1]
+    with_epochs = [run for run in runs if run.epochs]
+    return (with_epochs or runs)[-1]
+
+
 def check_output(path: str | Path) -> Path:
     """The output path, if its suffix names a format bertmon writes."""
     out = Path(path)
