@@ -120,6 +120,8 @@ def _frame(runs: list[Run]) -> tuple[Figure, dict[str, Axes]]:
     findings.xaxis.set_major_locator(MaxNLocator(integer=True))
     for ax in (loss, metrics, findings):
         ax.grid(True, alpha=0.25)
+    for ax in (loss, metrics):
+        ax.margins(y=0.1)  # room for the best-epoch star at either end
     return fig, {"loss": loss, "metrics": metrics, "findings": findings}
 
 
