@@ -180,3 +180,39 @@ def test_monitor_in_a_headless_browser(tmp_path: Path) -> None:
     finally:
         stop(proc)
     assert os.path.getsize(tmp_path / "browser.png") > 10_000
+
+
+@pytest.mark.slow
+def test_serve_train_starts_the_trainer_once_and_stops_it_on_ctrl_c(tmp_path: Path) -> None:
+    import json
+    import signal
+    import urllib.request
+
+    from bertmon.trainers.data import DEMO_DATA
+    from bertmon.trainers.models import demo_vocab, make_random_bert
+
+    model = make_random_bert(tmp_path / "bert", demo_vocab(), hidden=32, layers=2, heads=2,
+                             intermediate=64, max_positions=64, seed=1)
+    data = tmp_path / "small.csv"
+    data.write_text("\n".join(DEMO_DATA.read_text(encoding="utf-8").splitlines()[:241]) + "\n",
+                    encoding="utf-8")
+    runs = tmp_path / "runs"
+    proc, port = serve("train", "--model", str(model), "--data", str(data), "--epochs", "50",
+                       "--max-len", "24", "--lr", "1e-3", "--runs-dir", str(runs), "--name", "s")
+    try:
+        wait_listening(port, proc, timeout=120)
+        for _ in range(2):  # two pages: still one run
+            page = urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=30).read()
+            assert f"ws://127.0.0.1:{port}/ws".encode() in page
+        end = time.monotonic() + 180
+        log = runs / "s" / "train.log"
+        while time.monotonic() < end and b"epoch 1" not in log.read_bytes().lower():
+            time.sleep(0.5)
+        assert [p.name for p in runs.iterdir()] == ["s"]
+        proc.send_signal(signal.SIGINT)  # Ctrl-C: the server stops, then the trainer, gracefully
+        code = proc.wait(180)
+    finally:
+        stop(proc)
+    status = json.loads((runs / "s" / "status.json").read_text())
+    assert status["status"] == "stopped" and code == 130, (code, status)
+    assert (runs / "s" / "report.md").is_file()
