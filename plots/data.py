@@ -1,8 +1,11 @@
 """Where each value of a run goes on a figure whose x axis is the epoch (numpy only).
 
 Per-step values are spread over their epoch, so that epoch N's summary sits at x = N and its
-steps lead up to it: a Trainer's fractional epochs are used as they are, otherwise the k-th of
-n observations in epoch N goes to N - 1 + k/n. Non-finite values are kept, as positions to mark.
+steps lead up to it: a Trainer's fractional epochs are used as they are; else a step number and
+the steps per epoch place a value (a global step as step / steps_per_epoch, a step counted within
+its epoch as N - 1 + step / steps_per_epoch), so a run stopped early in an epoch ends early in
+it; else the k-th of n observations in epoch N goes to N - 1 + k/n. Non-finite values are kept,
+as positions to mark.
 """
 
 from __future__ import annotations
@@ -33,11 +36,14 @@ def step_points(run: Run, role: str = "train_loss") -> tuple[str, np.ndarray, np
         return None
     y = np.frombuffer(series.values, dtype=np.float64)[: len(series)].copy()
     epochs = np.frombuffer(series.epochs, dtype=np.float64)[: len(series)].copy()
-    return name, spread_over_epochs(epochs, len(run.epochs)), y
+    steps = np.frombuffer(series.steps, dtype=np.int64)[: len(series)].astype(float)
+    return name, spread_over_epochs(epochs, len(run.epochs), steps, run.steps_per_epoch), y
 
 
-def spread_over_epochs(epochs: np.ndarray, n_epochs: int) -> np.ndarray:
-    """x positions for observations tagged with their epoch (NaN where unknown)."""
+def spread_over_epochs(epochs: np.ndarray, n_epochs: int, steps: np.ndarray | None = None,
+                       steps_per_epoch: int | None = None) -> np.ndarray:
+    """x positions for observations tagged with their epoch (NaN where unknown) and step (-1
+    where unknown)."""
     n = len(epochs)
     if n == 0:
         return epochs
@@ -45,6 +51,10 @@ def spread_over_epochs(epochs: np.ndarray, n_epochs: int) -> np.ndarray:
         return np.arange(1, n + 1, dtype=float) * (max(n_epochs, 1) / n)
     if np.any(epochs != np.floor(epochs)):  # fractional epochs (Trainer): already positions
         return epochs
+    if steps is not None and steps_per_epoch and np.all(steps >= 0):
+        for x in (steps / steps_per_epoch, epochs - 1 + steps / steps_per_epoch):
+            if np.all((x >= epochs - 1 - 1e-9) & (x <= epochs + 1e-9)):  # inside its epoch
+                return x
     x = np.empty(n)
     for e in np.unique(epochs):
         idx = np.flatnonzero(epochs == e)

@@ -122,6 +122,17 @@ def test_steps_are_spread_over_their_epoch() -> None:
     assert np.all((x > epochs - 1) & (x <= epochs))
     for e in np.unique(epochs):  # the last step of each epoch sits on the epoch's own x
         assert x[epochs == e].max() == e
+    # a run that stopped early in an epoch ends early in it: the crash came at step 13 of 12
+    # per epoch, the first step of epoch 2
+    crashed = parse_path(SAMPLES / "keras3_crash_file.log").runs[-1]
+    assert crashed.steps_per_epoch == 12
+    name, x, _ = step_points(crashed)
+    assert x[-1] == 13 / 12 and x[0] == 1 / 12
+    # steps counted within each epoch (fit called once an epoch) are placed in their epoch
+    loop = parse_path(SAMPLES / "keras3_fit_epoch_loop_file.log").runs[-1]
+    _, x, _ = step_points(loop)
+    epochs = np.frombuffer(loop.series["loss"].epochs)[: len(x)]
+    assert np.all((x > epochs - 1) & (x <= epochs)) and x.max() == 4
     # a Trainer's fractional epochs are already positions
     assert spread_over_epochs(np.array([0.25, 0.5, 1.0]), 1).tolist() == [0.25, 0.5, 1.0]
     # a summary-only series is not a per-step series
