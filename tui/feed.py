@@ -486,8 +486,9 @@ class Feed:
         return x, y
 
     # --- export (from a worker thread of its own) --------------------------------------------
-    def export(self, directory: Path, stem: str) -> list[Path]:
-        """The series as CSV and JSON and the report as Markdown; returns the files written."""
+    def export(self, directory: Path, stem: str, plot: bool = False) -> list[Path]:
+        """The series as CSV and JSON, the report as Markdown and, with `plot` (matplotlib
+        installed), the run's figure as PNG; returns the files written."""
         from bertmon.analyzers import analyze
 
         directory.mkdir(parents=True, exist_ok=True)
@@ -525,7 +526,14 @@ class Feed:
 
             md_path = directory / f"{stem}-report.md"
             md_path.write_text(render(analysis, "markdown"), encoding="utf-8")
-        return [csv_path, json_path, md_path]
+            written = [csv_path, json_path, md_path]
+            if plot and analysis.runs:
+                from bertmon.plots import pick_run
+                from bertmon.plots.figure import plot_run
+
+                figure = plot_run(pick_run(analysis.runs), analysis.source)
+                written.append(figure.save(directory / f"{stem}-plot.png"))
+        return written
 
 
 def _num(v: float | None) -> str:

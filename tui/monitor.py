@@ -299,15 +299,23 @@ class MonitorScreen(Screen):
         group="export",
         exclusive=False,
         exit_on_error=False,
-        description="write the series (CSV, JSON) and the report (Markdown)",
+        description="write the series (CSV, JSON), the report (Markdown) and the figure (PNG)",
     )
     def _export(self, feeds: list[Feed]) -> None:
+        from bertmon.plots import PlotUnavailable, require
+
         directory = self.export_dir or Path.cwd()
         written: list[Path] = []
         try:
+            require()
+            plot = True
+        except PlotUnavailable as exc:
+            plot = False
+            self.app.call_from_thread(self.notify, f"no PNG: {exc}", severity="warning")
+        try:
             for feed in feeds:
                 stem = "bertmon-" + re.sub(r"[^\w.-]+", "_", run_name(feed.label))
-                written += feed.export(directory, stem)
+                written += feed.export(directory, stem, plot=plot)
         except Exception as exc:  # noqa: BLE001
             self.app.call_from_thread(self.notify, f"export failed: {exc}", severity="error")
             return
