@@ -169,7 +169,7 @@ def test_analyze_plot_with_markdown_svg_and_pdf(tmp_path: Path, capsys) -> None:
     assert main(["analyze", "-f", "markdown", "--plot", str(svg), str(SEED001)]) == 0
     report = capsys.readouterr().out
     assert f"![bertmon plot of {SEED001}]({svg.as_posix()})" in report.splitlines()
-    assert "stalled_loss" in report
+    assert "dev_above_train" in report
     assert b"<svg" in svg.read_bytes()[:2000]
     pdf = tmp_path / "run.pdf"
     assert main(["plot", str(SEED001), "-o", str(pdf)]) == 0
