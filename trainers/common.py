@@ -106,8 +106,12 @@ class StopFlag:
         return self
 
     def _handler(self, signum: int, frame: object) -> None:
-        if self.requested:  # a second Ctrl-C: give up at once
+        # a second Ctrl-C gives up at once; a repeated SIGTERM (a scheduler, the parent-death
+        # signal beside a kill of the group) asks again for the same graceful stop
+        if self.requested and signum == signal.SIGINT:
             raise KeyboardInterrupt
+        if self.requested:
+            return
         self.requested = True
         print(f"\nreceived {signal.Signals(signum).name}: stopping after the current step",
               flush=True)
