@@ -48,3 +48,23 @@ def real_log(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Capture]
         return cache[key]
 
     return run
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny randomly initialised BERT folder (hidden 32, 2 layers) for fast trainer runs."""
+    from bertmon.trainers.models import demo_vocab, make_random_bert
+
+    return make_random_bert(tmp_path_factory.mktemp("tiny") / "bert", demo_vocab(), hidden=32,
+                            layers=2, heads=2, intermediate=64, max_positions=64, seed=1)
+
+
+@pytest.fixture(scope="session")
+def small_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The first 240 demo reviews as a CSV."""
+    from bertmon.trainers.data import DEMO_DATA
+
+    lines = DEMO_DATA.read_text(encoding="utf-8").splitlines()[:241]
+    path = tmp_path_factory.mktemp("data") / "small.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path

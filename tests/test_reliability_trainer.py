@@ -23,25 +23,9 @@ import pytest
 
 from bertmon.analyzers.runstatus import pid_alive, read_run_status
 from bertmon.trainers import rundir
-from bertmon.trainers.data import DEMO_DATA
-from bertmon.trainers.models import demo_vocab, make_random_bert
 
 ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
        "HF_HUB_DISABLE_PROGRESS_BARS": "1", "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1"}
-
-
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_random_bert(tmp_path_factory.mktemp("tiny") / "bert", demo_vocab(), hidden=32,
-                            layers=2, heads=2, intermediate=64, max_positions=64, seed=1)
-
-
-@pytest.fixture(scope="module")
-def small_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    lines = DEMO_DATA.read_text(encoding="utf-8").splitlines()[:241]
-    path = tmp_path_factory.mktemp("data") / "small.csv"
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
 
 
 def start_train(runs: Path, name: str, model: Path, data: Path, epochs: int = 30,

@@ -25,10 +25,8 @@ from bertmon.trainers.data import DEMO_DATA, load_task, read_dataset, split
 from bertmon.trainers.models import (
     ModelError,
     check_model_dir,
-    demo_vocab,
     encode,
     load_tokenizer,
-    make_random_bert,
 )
 
 ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HUB_DISABLE_PROGRESS_BARS": "1",
@@ -40,20 +38,6 @@ def bertmon_train(*args: str, timeout: float = 240) -> subprocess.CompletedProce
     return subprocess.run([sys.executable, "-m", "bertmon", "train", "--no-tui", *args],
                           capture_output=True, text=True, env=ENV, timeout=timeout,
                           check=False)
-
-
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_random_bert(tmp_path_factory.mktemp("tiny") / "bert", demo_vocab(), hidden=32,
-                            layers=2, heads=2, intermediate=64, max_positions=64, seed=1)
-
-
-@pytest.fixture(scope="module")
-def small_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    lines = DEMO_DATA.read_text(encoding="utf-8").splitlines()[:241]
-    path = tmp_path_factory.mktemp("data") / "small.csv"
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
 
 
 def safetensors(path: Path) -> dict[str, np.ndarray]:
