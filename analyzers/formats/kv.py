@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import pyparsing as pp
 
 from .. import grammar as g
+from . import repeat
 from .base import Context, Reader, RunState
 from .values import Pairs, epoch_position
 
@@ -116,14 +117,47 @@ class Noise(Reader):
 
 class KeyValueLines(Reader):
     name = "kv"
+    batched = True  # a run of lines of one shape is read at once (`repeat`)
+    plans = True  # False: every line takes the full read (the tests compare both)
 
     def __init__(self) -> None:
         self._pending: str | None = None  # `final_score = `: the name awaiting its value
         self._pending_at = -1
+        self._plannable: tuple[KeyValues, tuple[str, ...], tuple[float, ...]] | None = None
+        # (shape, epoch) -> its plan, or how many times its numbers' roles were ambiguous
+        self._plans: dict[tuple[str, int | None], repeat.LinePlan | int] = {}
+
+    def read_many(self, records: list[str], i: int, ctx: Context) -> int:
+        """`read` on `records[i]`; then, when its shape has a plan, the records after it that
+        match the plan (`repeat.take`)."""
+        self._plannable = None
+        if not self.read(records[i], ctx):
+            return 0
+        if self._plannable is None or i + 1 == len(records) or not self.plans:
+            return 1
+        kv, hint_names, hint_values = self._plannable
+        state = ctx.state
+        if state is None or state.trailing or (kv.epoch is not None and kv.epoch != state.epoch):
+            return 1
+        record = records[i]
+        key = (g.NUM_TOKEN.sub("\0", record), kv.epoch)
+        plan = self._plans.get(key)
+        if not isinstance(plan, repeat.LinePlan):
+            if plan is not None and plan >= 3:
+                return 1  # this shape's numbers were ambiguous three times: read in full
+            made = repeat.plan_for(record, kv, hint_names, hint_values)
+            if len(self._plans) >= 512:
+                self._plans.clear()
+            self._plans[key] = made if made is not None else (plan or 0) + 1
+            if made is None:
+                return 1
+            plan = made
+        return 1 + repeat.take(plan, records, i + 1, ctx, state)
 
     def read(self, record: str, ctx: Context) -> bool:
         f = g.fast()
         kv: KeyValues | None = None
+        plannable = False
         if ":" in record or "=" in record or "poch" in record:
             if record.rstrip().endswith(("=", ":")):
                 pending = f.pending_name.search(record)
@@ -132,20 +166,25 @@ class KeyValueLines(Reader):
                     self._pending_at = ctx.handled + 1
                     return True
             kv = key_values_in(record, ws_ok=epoch_position(record) is not None)
+            plannable = kv is not None
             if "[" in record and (m := f.labels.search(record)):  # `labels=['neg', 'pos']`
                 items = [i for i in m["items"].split(",") if i.strip()]
                 if len(items) >= 2:
+                    plannable = False
                     kv = kv or KeyValues(pairs=[])
                     kv.hints["num_classes"] = float(len(items))
             if ("rain" in record or "reez" in record or "rozen" in record) and (
                     m := f.frozen.search(record)):
                 frozen = (m["value"].lower() == "true") != (m["key"] == "trainable")
+                plannable = False
                 kv = kv or KeyValues(pairs=[])
                 kv.hints["frozen"] = frozen
         elif ("poch" in record or "tep" in record or "ter" in record) and epoch_position(record):
             kv = key_values_in(record, ws_ok=True)
+            plannable = kv is not None
         elif len(record) < 300 and g.WS_LINE.match(record):  # `train loss 0.51 val acc 0.81`
             kv = key_values_in(record, ws_ok=True)
+            plannable = kv is not None
         elif f.number_only.match(record):
             if self._pending is None or self._pending_at != ctx.handled:
                 return False
@@ -155,6 +194,8 @@ class KeyValueLines(Reader):
             # `best epoch 2 with val_f1 0.73`: a look back at a value the table already holds;
             # understood, and nothing new to record
             return "best" in record.lower() and g.metric_like(record.lower())
+        if plannable and kv.pairs:
+            self._plannable = (kv, tuple(kv.hints), tuple(kv.hints.values()))
         self.apply(kv, ctx)
         return True
 

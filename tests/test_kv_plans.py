@@ -1,0 +1,109 @@
+"""Runs of key/value lines read by a plan (`formats/repeat.py`) give what reading each line in
+full gives: on every sample log, on the benchmark's shapes, and on generated hand-rolled loops
+with the cases a plan must leave to the full read (a new epoch, ambiguous numbers, `%`, `nan`,
+a clock in front, a non-integer step, a quoted paste), in any chunking."""
+
+import random
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bertmon.analyzers import LogParser, parse_bytes
+from bertmon.analyzers.formats.kv import KeyValueLines
+
+LOGS = Path(__file__).resolve().parent.parent / "sample_logs"
+SAMPLES = sorted(p for p in LOGS.rglob("*") if p.is_file() and p.suffix in (".log", ".txt", ".md"))
+
+
+def picture(analysis) -> str:
+    return repr([(r.formats, r.status, r.epochs_planned, r.roles, r.error, r.step,
+                  r.steps_per_epoch, vars(r.coverage),
+                  [(row.epoch, row.metrics, row.seconds) for row in r.epochs],
+                  {k: [tuple(p) for p in s] for k, s in r.series.items()}, r.hints)
+                 for r in analysis.runs]) + repr(vars(analysis.coverage))
+
+
+def in_full(data: bytes) -> str:
+    KeyValueLines.plans = False
+    try:
+        return picture(parse_bytes(data))
+    finally:
+        KeyValueLines.plans = True
+
+
+def chunked(data: bytes, sizes) -> str:
+    p = LogParser()
+    pos, k = 0, 0
+    while pos < len(data):
+        size = sizes[k % len(sizes)]
+        p.feed(data[pos : pos + size])
+        pos, k = pos + size, k + 1
+    return picture(p.close())
+
+
+def test_a_loop_of_step_lines_is_read_by_plan():
+    data = b"".join(b"step %d: loss=%.4f lr=2e-05\n" % (i, 1 / i) for i in range(1, 2001))
+    parser = LogParser()
+    parser.feed(data)
+    analysis = parser.close()
+    (run,) = analysis.runs
+    assert len(run.series["loss"]) == 2000
+    assert list(run.series["loss"].steps[:3]) == [1, 2, 3]
+    assert run.hints["lr"] == 2e-05
+    assert analysis.coverage.with_metrics == 2000
+    # the plan took the lines after the first in one batch per chunk, not one call each
+    assert parser.reader(KeyValueLines)._plans
+    assert picture(analysis) == in_full(data)
+
+
+@pytest.mark.parametrize("path", SAMPLES, ids=lambda p: str(p.relative_to(LOGS)))
+def test_plans_equal_full_reads_on_sample_logs(path):
+    data = path.read_bytes()
+    assert picture(parse_bytes(data)) == in_full(data)
+    rng = random.Random(path.name)
+    assert chunked(data, [rng.choice([1, 7, 64, 333, 4096]) for _ in range(50)]) == in_full(data)
+
+
+def _bench_shape(name: str) -> bytes:
+    import io
+    import sys
+
+    sys.path.insert(0, str(LOGS.parent / "bench"))
+    import parse_speed
+
+    buf = io.StringIO()
+    if name == "lines":  # 20,000 of its short lines, not the benchmark's 10 million
+        parse_speed.gen_lines(buf, 0, random.Random(1), lines=20_000)
+    else:
+        parse_speed.SHAPES[name](buf, 150_000, random.Random(1))
+    return buf.getvalue().encode("utf-8", "surrogateescape")
+
+
+@pytest.mark.parametrize("shape", ["lines", "tqdm", "trainer", "keras2"])
+def test_plans_equal_full_reads_on_bench_shapes(shape):
+    data = _bench_shape(shape)
+    assert picture(parse_bytes(data)) == in_full(data)
+
+
+_LINES = [
+    b"step 1: loss=0.6931\n", b"step 2: loss=0.6800\n", b"step 3: loss=nan\n",
+    b"step 4: loss=inf\n", b"step 5: loss=5\n", b"step 6: loss=6.5%\n", b"step 7.5: loss=0.5\n",
+    b"step 8: loss=1e-3 acc=0.5 acc2=0.5\n", b"step 9: loss=0.4 time=12.5s\n",
+    b"epoch 1 step 10: loss=0.3\n", b"epoch 1 step 11: loss=0.2\n", b"epoch 2 step 12: loss=0.1\n",
+    b"epoch 1: dev_acc=0.8\n", b"epoch 2: dev_acc=0.85 train_loss=0.3\n",
+    b"[10:12:33] step 13: loss=0.25\n", b"[10:12:34] step 14: loss=0.24\n",
+    b"> step 15: loss=0.23\n", b"step 16: loss=0.22 lr=1e-05\n", b"step 17: loss=0.21 lr=2e-05\n",
+    b"Epoch 1/3\n", b"test_acc=0.7\n", b"final_score = \n", b"0.46\n", b"val_loss=nan\n",
+    b"Traceback (most recent call last):\n", b"RuntimeError: CUDA out of memory\n",
+    b"step 18: loss=0.20 num_epochs=3\n", b"iter 19 | loss 0.19\n", b"iter 20 | loss 0.18\n",
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(_LINES), max_size=60),
+       st.lists(st.integers(1, 60), min_size=1, max_size=8))
+def test_any_mix_of_lines_in_any_chunking_gives_the_full_read(parts, sizes):
+    data = b"".join(parts)
+    assert chunked(data, sizes) == picture(parse_bytes(data)) == in_full(data)
