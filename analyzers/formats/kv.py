@@ -145,6 +145,8 @@ class KeyValueLines(Reader):
         if not isinstance(plan, repeat.LinePlan):
             if plan is not None and plan >= 3:
                 return 1  # this shape's numbers were ambiguous three times: read in full
+            if g.NUM_TOKEN.sub("\0", records[i + 1]) != key[0]:
+                return 1  # a plan pays off for a run of lines: an epoch's one summary has none
             made = repeat.plan_for(record, kv, hint_names, hint_values)
             if len(self._plans) >= 512:
                 self._plans.clear()
