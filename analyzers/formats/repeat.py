@@ -28,6 +28,7 @@ from .. import grammar as g
 from ..model import Series
 from ..roles import DEV_PREFIX
 from .values import LOSS
+from .window import matched_run
 
 if TYPE_CHECKING:
     from .base import Context, RunState
@@ -35,9 +36,7 @@ if TYPE_CHECKING:
 
 # a value's number as `float()` reads it (no `%`, no `nan.0`: such lines take the full read)
 _VALUE = r"([-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?|[-+]?(?:nan|NaN|NAN|inf|Inf|INF|Infinity))"
-_GROUPS = re.Match.groups
 MAX_PLAN_LINE = 1000  # longer lines are not planned (the full read cuts at 4096 characters)
-WINDOW = 4096  # records matched per map call at most (the first windows are smaller)
 
 
 @dataclass(slots=True, frozen=True)
@@ -130,21 +129,8 @@ def plan_for(record: str, kv: KeyValues, hint_names: tuple[str, ...],
 def take(plan: LinePlan, records: list[str], j: int, ctx: Context, state: RunState) -> int:
     """Read the records from `records[j]` on that match `plan` in full, as the full read would
     have: their values go to the open epoch of `state`. Returns how many were read."""
-    fullmatch = plan.pattern.fullmatch
-    n, start, window = len(records), j, 16
-    found: list[tuple[str, ...]] = []
-    while j < n:
-        matches = list(map(fullmatch, records[j:j + window]))
-        try:
-            k = matches.index(None)
-        except ValueError:
-            k = len(matches)
-        found += map(_GROUPS, matches[:k])
-        j += k
-        if k < len(matches):
-            break
-        window = min(window * 4, WINDOW)
-    count = j - start
+    found = matched_run(plan.pattern.fullmatch, records, j)
+    count = len(found)
     if not count:
         return 0
     columns = list(zip(*found))

@@ -13,6 +13,8 @@ dispatch, and the values appended column by column.
 
 from __future__ import annotations
 
+import math
+import operator
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,6 +25,7 @@ from ..roles import DEV_PREFIX
 from .base import Context, Reader, RunState
 from .kv import key_values_in
 from .values import LOSS, Pairs, pairs
+from .window import matched_run
 
 _EPOCH_IN_DESC = re.compile(r"(?:[Ee]poch|\b[Ee]p)\D{0,3}(\d+)(?:\s*(?:/|of)\s*(\d+))?")
 _EVAL_DESC = re.compile(r"eval|valid|\bval\b|\bdev\b|test|predict|infer|inference", re.I)
@@ -109,6 +112,7 @@ def _shape(desc: str, total: str, names: tuple[str, ...]) -> Callable[[str], re.
 
 
 _BARE: dict[str, Callable[[str], re.Match[str] | None]] = {}
+_FIRST = operator.itemgetter(0)
 
 
 def _bare_frames(records: list[str], j: int, own: TqdmState, state: RunState, u: TqdmUpdate,
@@ -120,22 +124,33 @@ def _bare_frames(records: list[str], j: int, own: TqdmState, state: RunState, u:
         match = _BARE[total_text] = re.compile(
             rf"\s*\d{{1,3}}%\|[^|]*\|\s*(\d+)/{re.escape(total_text)}\s*"
             rf"\[(?:{g.CLOCK}|\?)<(?:{g.CLOCK}|\?),\s*[^,\]]*\]\s*\Z").match
-    total, last_n = u.total, u.n
-    k, n_records = j, len(records)
-    while k < n_records:
-        fm = match(records[k])
-        if fm is None:
-            break
-        n = int(fm[1])
-        if n >= total or n == last_n:  # type: ignore[operator]
-            break  # the bar's end, or a redraw: `update` decides
-        last_n = n
-        k += 1
-    if k == j:
+    total = u.total
+    ns = list(map(int, map(_FIRST, matched_run(match, records, j))))
+    # the run ends before the bar's end or a redraw of the frame before: `update` decides
+    if ns and max(ns) >= total:  # type: ignore[operator]
+        ns = _before(ns, lambda n: n >= total)  # type: ignore[operator]
+    ns = _before_repeat(ns, u.n)
+    if not ns:
         return 0
-    own.last = ("", last_n, total, ())
-    state.run.step = last_n
-    return k - j
+    own.last = ("", ns[-1], total, ())
+    state.run.step = ns[-1]
+    return len(ns)
+
+
+def _before(items: list, stop: Callable[[object], bool]) -> list:
+    """`items` up to the first for which `stop` is true (callers test the whole list at C
+    level first and search only a list that has one)."""
+    for k, item in enumerate(items):
+        if stop(item):
+            return items[:k]
+    return items
+
+
+def _before_repeat(items: list, before: object) -> list:
+    """`items` up to the first equal to the one before it (`before`: the one before the first):
+    a bar redrawing its last frame."""
+    same = list(map(operator.eq, items, [before, *items[:-1]]))
+    return items[:same.index(True)] if True in same else items
 
 
 class TqdmState:
@@ -196,30 +211,31 @@ class TqdmBar(Reader):
         match = _shape(desc, lead["total"], names)
         total, epoch = u.total, state.epoch
         base = (epoch - state.base_epoch) * total if state.base_epoch is not None else 0
-        last_n, last_values = u.n, tuple(value for _, value in u.postfix)
-        steps: list[int] = []
-        rows: list[tuple[float, ...]] = []
-        k, n_records = j, len(records)
-        while k < n_records:
-            fm = match(records[k])
-            if fm is None:
-                break
-            groups = fm.groups()
-            if groups[0] != desc:
-                break  # another epoch's bar: `update` opens it
-            n = int(groups[1])
-            if n >= total:  # type: ignore[operator]
-                break  # the bar's end: `update` reads its elapsed time
-            values = tuple(map(float, groups[2:]))
-            check = sum(values)
-            if check - check != 0 or (n == last_n and values == last_values):
-                break  # an overflow to inf, or a redraw of the last frame: `update` decides
-            last_n, last_values = n, values
-            k += 1
-            steps.append(base + n)
-            rows.append(values)
-        if not steps:
+        frames = matched_run(match, records, j)
+        if not frames:
             return 0
+        # the run ends at another epoch's bar (`update` opens it), the bar's end (`update`
+        # reads its elapsed time), an overflow to inf, or a redraw of the frame before; each
+        # test runs over the whole run at C level, and only a run that has such a frame is
+        # searched for it
+        columns = list(zip(*frames))
+        descs = columns[0]
+        if descs.count(desc) != len(descs):
+            cut = _before(list(descs), lambda d: d != desc)
+            columns = [column[:len(cut)] for column in columns]
+        ns = list(map(int, columns[1]))
+        if ns and max(ns) >= total:  # type: ignore[operator]
+            ns = _before(ns, lambda n: n >= total)  # type: ignore[operator]
+        values = [list(map(float, column[:len(ns)])) for column in columns[2:]]
+        rows = list(zip(*values))
+        if not all(map(math.isfinite, map(sum, rows))):
+            rows = _before(rows, lambda v: not math.isfinite(sum(v)))
+        keys = _before_repeat(list(zip(ns, rows)), (u.n, tuple(v for _, v in u.postfix)))
+        if not keys:
+            return 0
+        last_n, last_values = keys[-1]
+        steps = [base + n for n in ns[:len(keys)]]
+        rows = rows[:len(keys)]
         own.last = (u.desc, last_n, total, tuple(zip(names, last_values)))
         run = state.run
         run.step = steps[-1]
@@ -231,7 +247,7 @@ class TqdmBar(Reader):
             s.extend_known(epoch, steps, list(column))  # type: ignore[arg-type]
             row.metrics[name] = column[-1]
         ctx.observed += len(steps) * len(names)
-        return k - j
+        return len(steps)
 
     def update(self, u: TqdmUpdate, ctx: Context) -> tuple[RunState, TqdmState, object] | None:
         """Read one frame. Returns (state, own, row) after a training frame of an epoch
