@@ -107,6 +107,10 @@ name = pp.Regex(NAME).set_name("name")
 
 
 def to_float(text: str) -> float:
+    try:
+        return float(text)  # the common case; what float() reads, the rest below reads alike
+    except ValueError:
+        pass
     t = text.strip().lower()
     if t.endswith(".0") and t[-3:-2].isalpha():  # `nan.0`, `inf.0`
         t = t[:-2]

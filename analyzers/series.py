@@ -341,7 +341,7 @@ def _unquote(record: str) -> str:
 # --- coverage ---------------------------------------------------------------------------------
 def _unmatched(coverage: Coverage, record: str) -> None:
     """A record no reader took: does it look like metrics (a metric word beside a number)?"""
-    if len(record) > 2000 or not g.metric_like(record.lower()):
+    if len(record) > 2000 or record.isspace() or not g.metric_like(record.lower()):
         return
     coverage.unmatched_metric_like += 1
     if len(coverage.unmatched_examples) < Coverage.MAX_EXAMPLES:

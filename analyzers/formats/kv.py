@@ -157,6 +157,8 @@ class KeyValueLines(Reader):
         return 1 + repeat.take(plan, records, i + 1, ctx, state)
 
     def read(self, record: str, ctx: Context) -> bool:
+        if record.isspace():  # the Trainer clears its bar with a line of blanks before a dict
+            return False
         f = g.fast()
         kv: KeyValues | None = None
         plannable = False
