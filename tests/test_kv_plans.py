@@ -98,6 +98,7 @@ _LINES = [
     b"Epoch 1/3\n", b"test_acc=0.7\n", b"final_score = \n", b"0.46\n", b"val_loss=nan\n",
     b"Traceback (most recent call last):\n", b"RuntimeError: CUDA out of memory\n",
     b"step 18: loss=0.20 num_epochs=3\n", b"iter 19 | loss 0.19\n", b"iter 20 | loss 0.18\n",
+    b"step 21: loss=0.17 loss=0.16\n", b"step 22: loss=0.15 loss=0.14\n",
 ]
 
 
@@ -107,3 +108,11 @@ _LINES = [
 def test_any_mix_of_lines_in_any_chunking_gives_the_full_read(parts, sizes):
     data = b"".join(parts)
     assert chunked(data, sizes) == picture(parse_bytes(data)) == in_full(data)
+
+
+def test_a_name_twice_in_a_line_keeps_the_printed_order():
+    data = b"".join(b"step %d: loss=0.%d1 loss=0.%d2\n" % (i, i, i) for i in range(1, 6))
+    (run,) = parse_bytes(data).runs
+    assert list(run.series["loss"].values) == [0.11, 0.12, 0.21, 0.22, 0.31, 0.32, 0.41, 0.42,
+                                               0.51, 0.52]
+    assert picture(parse_bytes(data)) == in_full(data)

@@ -62,6 +62,8 @@ def plan_for(record: str, kv: KeyValues, hint_names: tuple[str, ...],
     `apply` consumed any), or None when its numbers' roles are not all certain."""
     if len(record) > MAX_PLAN_LINE or "epochs_planned" in hint_names:
         return None
+    if len({name for name, _ in kv.pairs}) != len(kv.pairs):
+        return None  # a name twice in a line: its values interleave, a column each would not
     tokens = list(g.NUM_TOKEN.finditer(record))
     texts = [m.group(1) for m in tokens]
     numbers = []
