@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from array import array
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Literal, NamedTuple
@@ -189,6 +189,22 @@ class Series:
         starts = np.frombuffer(self._ep_at, dtype=np.int64)
         return np.repeat(np.frombuffer(self._ep_val, dtype=np.float64),
                          np.diff(starts, append=n))
+
+    def columns_between(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(epochs, steps, values) of observations `start` to `stop` (a slice; a long series is
+        written a slice at a time without expanding all of it)."""
+        n = len(self._values)
+        start, stop = max(0, start), min(stop, n)
+        if start >= stop:
+            return np.zeros(0), np.zeros(0, dtype=np.int64), np.zeros(0)
+        at = np.frombuffer(self._ep_at, dtype=np.int64)
+        first, end = bisect_right(self._ep_at, start) - 1, bisect_left(self._ep_at, stop)
+        starts = np.clip(at[first:end], start, stop)
+        epochs = np.repeat(np.frombuffer(self._ep_val, dtype=np.float64)[first:end],
+                           np.diff(starts, append=stop))
+        steps = np.frombuffer(self._steps, dtype=np.int32 if self._steps.typecode == "i"
+                              else np.int64)[start:stop].astype(np.int64)
+        return epochs, steps, np.frombuffer(self._values, dtype=np.float64)[start:stop]
 
     @property
     def last(self) -> Point | None:

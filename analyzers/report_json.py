@@ -74,6 +74,20 @@ def _write_column(out: TextIO, col: np.ndarray, convert) -> None:
     out.write("]")
 
 
+def _write_columns(out: TextIO, series: Series) -> None:
+    """The three columns of every observation, a slice of the series at a time (a series of
+    ten million points is never expanded whole)."""
+    n = len(series)
+    for key, k, convert in (("epoch", 0, _epochs), ("step", 1, _steps), ("value", 2, _values)):
+        out.write(f'{", " if k else "{"}"{key}": [')
+        for start in range(0, n, SLICE):
+            if start:
+                out.write(", ")
+            out.write(convert(series.columns_between(start, start + SLICE)[k]))
+        out.write("]")
+    out.write("}")
+
+
 def epoch_final_indices(epochs: np.ndarray) -> np.ndarray:
     """Positions of each epoch's last observation (a fractional epoch counts toward the next
     whole one, as the Trainer's 0.25, 0.5, ... belong to epoch 1); unknown epochs are left out."""
@@ -87,6 +101,9 @@ def epoch_final_indices(epochs: np.ndarray) -> np.ndarray:
 
 
 def write_series(out: TextIO, series: Series, mode: SeriesMode = "all") -> None:
+    if mode == "all":
+        _write_columns(out, series)
+        return
     epochs, steps = series.epochs, series.steps
     values = np.frombuffer(series.values, dtype=np.float64) if len(series) else np.zeros(0)
     if mode == "epochs":

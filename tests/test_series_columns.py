@@ -55,6 +55,12 @@ def test_series_behaves_like_lists(ops):
     epochs, steps = series.epochs.tolist(), series.steps.tolist()
     assert [e if not math.isnan(e) else None for e in epochs] == [e for e, _, _ in model]
     assert [None if s == -1 else s for s in steps] == [s for _, s, _ in model]
+    for start, stop in ((0, len(model)), (3, 11), (len(model) // 2, len(model) + 5), (7, 7)):
+        e, s, v = series.columns_between(start, stop)
+        rows = model[start:stop]
+        assert [x if not math.isnan(x) else None for x in e.tolist()] == [r[0] for r in rows]
+        assert [None if x == -1 else x for x in s.tolist()] == [r[1] for r in rows]
+        assert all(_same(x, r[2]) for x, r in zip(v.tolist(), rows)) and len(v) == len(rows)
     runs = len(series._ep_at)
     changes = sum(1 for i in range(len(model)) if i == 0 or not _same(
         model[i][0] if model[i][0] is not None else math.nan,
@@ -67,3 +73,22 @@ def test_twelve_bytes_an_observation():
     for step in range(100_000):
         series.append_known(float(1 + step // 10_000), step, 0.5)
     assert series.nbytes() <= 12 * 100_000 + 16 * 10
+
+
+def test_a_long_series_writes_its_columns_a_slice_at_a_time():
+    import io
+    import json
+
+    from bertmon.analyzers.report_json import SLICE, write_series
+
+    series = Series("loss")
+    n = 2 * SLICE + 123
+    for i in range(n):  # epochs change inside and across slices, some unknown, a wide step
+        epoch = None if i % 50_000 < 7 else float(1 + i // 40_000)
+        series.append(epoch, None if i == 5 else (2**35 if i == n - 1 else i), i / 7)
+    buf = io.StringIO()
+    write_series(buf, series, "all")
+    doc = json.loads(buf.getvalue())
+    assert doc["epoch"] == [None if math.isnan(e) else int(e) for e in series.epochs.tolist()]
+    assert doc["step"] == [None if s == -1 else s for s in series.steps.tolist()]
+    assert doc["value"] == list(series.values)
