@@ -274,19 +274,19 @@ def test_log_like_fragments_parse_the_same_in_any_chunking(parts, size):
     assert snapshot(p.close()) == snapshot(parse_bytes(data))
 
 
-class GeneralKerasParser(LogParser):
-    """The parser with its batch path for mid-epoch Keras frames switched off."""
-
-    def _keras_frames(self, *args) -> int:
-        return 0
-
-
 def parse_both(data: bytes) -> tuple[str, str]:
+    """The batch path for mid-epoch Keras frames, and the frame-by-frame one."""
+    from bertmon.analyzers.formats.keras import KerasBar
+
     pictures = []
-    for cls in (LogParser, GeneralKerasParser):
-        p = cls()
-        p.feed(data)
-        analysis = p.close()
+    for batch in (True, False):
+        KerasBar.batch = batch
+        try:
+            p = LogParser()
+            p.feed(data)
+            analysis = p.close()
+        finally:
+            KerasBar.batch = True
         pictures.append(snapshot(analysis) + repr(
             [(r.step, r.steps_per_epoch) for r in analysis.runs]))
     return pictures[0], pictures[1]

@@ -126,6 +126,7 @@ class KerasBar(Reader):
 
     name = "keras"
     batched = True
+    batch = True  # False: every frame through `frame` (the tests compare both)
 
     def __init__(self) -> None:
         self._match = g.fast().keras_step.match
@@ -140,7 +141,7 @@ class KerasBar(Reader):
         if m is None:
             return 0
         state = ctx.state
-        if state is not None:
+        if state is not None and self.batch:
             done = self._keras_frames(state, records, i, m, ctx)
             if done:
                 return done
