@@ -7,6 +7,7 @@ runs of them in a batch with one compiled regex per frame shape (`_keras_frames`
 
 from __future__ import annotations
 
+import operator
 import re
 from collections.abc import Callable
 
@@ -16,6 +17,7 @@ from ..roles import DEV_PREFIX
 from .base import Context, Reader, RunState
 from .kv import KeyValueLines, key_values_in
 from .values import LOSS, pairs
+from .window import matched_run
 
 _ETA_CHARS = "0123456789.:mus"
 _NUMBER_CHARS = "0123456789.eE+-"
@@ -121,6 +123,9 @@ def _keras_state(state: RunState) -> KerasState:
     return kst
 
 
+_CURRENT, _TARGET = operator.itemgetter(0), operator.itemgetter(1)  # of a frame shape's groups
+
+
 class KerasBar(Reader):
     """Keras progress-bar frames (`verbose=1`, `verbose=2`, `evaluate`)."""
 
@@ -182,47 +187,49 @@ class KerasBar(Reader):
         if shape is None:
             shape = self._shapes[names] = g.keras_frame_shape(names).match
 
-        def frame(groups: tuple[str, ...]) -> tuple:  # `frame`'s key for a frame
-            metrics = list(zip(names, map(float, groups[3:])))
-            return (epoch, int(groups[0]), target, metrics, None)
-
-        prev = kst.frame if kst.at == ctx.handled else None
-        prev_current = prev[1] if prev is not None and prev[0] == epoch else None
-        prev_groups = None  # the last frame taken in this batch
-        currents: list[int] = []
-        taken: list[tuple[str, ...]] = []
-        j, n = i, len(records)
-        while j < n:
-            record = records[j]
-            f = shape(record)
-            if f is None or f[2] != target_text:  # (text glued after a frame fails the `\Z`)
-                break
-            current = int(f[1])
-            if current >= target:
-                break
-            j += 1
-            groups = f.groups()
-            if current == prev_current:  # a redraw of the same step: the same numbers?
-                if prev_groups is not None:
-                    prev = frame(prev_groups)
-                if frame(groups) == prev:
-                    continue
-            prev_current, prev_groups = current, groups
-            currents.append(current)
-            taken.append(groups)
-        if j == i:
+        # the frames up to another bar's (`f[2] != target`, text glued after a frame fails
+        # the `\Z`) or this bar's end; every test runs over the whole run at C level
+        frames = matched_run(shape, records, i)
+        if not frames:
             return 0
+        targets = list(map(_TARGET, frames))
+        if targets.count(target_text) != len(targets):
+            frames = frames[:next(k for k, t in enumerate(targets) if t != target_text)]
+        currents = list(map(int, map(_CURRENT, frames)))
+        if currents and max(currents) >= target:
+            frames = frames[:next(k for k, c in enumerate(currents) if c >= target)]
+            currents = currents[:len(frames)]
+        if not frames:
+            return 0
+        count = len(frames)
+        # a redraw of the same step with the same numbers is skipped (`frame` would); the
+        # frame before the first is the last one `frame` saw, if it was the record before
+        prev = kst.frame if kst.at == ctx.handled else None
+        columns = list(zip(*frames))[3:]
+        values = list(zip(*(map(float, column) for column in columns))) or [()] * count
+        keys = list(zip(currents, values))
+        before = None
+        if (prev is not None and prev[0] == epoch and prev[2] == target
+                and tuple(name for name, _ in prev[3]) == names and prev[4] is None):
+            before = (prev[1], tuple(value for _, value in prev[3]))
+        repeats = list(map(operator.eq, keys, [before, *keys[:-1]]))
+        if True in repeats:
+            kept = [k for k, repeat in enumerate(repeats) if not repeat]
+            frames = [frames[k] for k in kept]
+            currents = [currents[k] for k in kept]
+            values = [values[k] for k in kept]
+        taken = frames
         state.crashed = False
         state.bar_open = True
         run = state.run
         if "keras" not in run.formats:
             run.formats.append("keras")
         kst.at = ctx.handled + 1
-        if prev_groups is None:
-            return j - i  # redraws only
-        kst.frame = frame(prev_groups)
-        kst.last = prev_current
-        bar = prev_groups[2][:3]
+        if not taken:
+            return count  # redraws only
+        kst.frame = (epoch, currents[-1], target, list(zip(names, values[-1])), None)
+        kst.last = currents[-1]
+        bar = taken[-1][2][:3]
         kst.bar = "━" in bar or "[" in bar
         run.steps_per_epoch = target
         base = (epoch - state.base_epoch) * target
@@ -232,14 +239,14 @@ class KerasBar(Reader):
         if row is None:
             row = ctx.row(state)
         series = run.series
-        for name, texts in zip(names, list(zip(*taken))[3:]):
+        for name, column_values in zip(names, zip(*values)):
             column = series.get(name)
             if column is None:
                 column = series[name] = Series(name)
-            column.extend_known(epoch, steps, list(map(float, texts)))
+            column.extend_known(epoch, steps, list(column_values))
         row.metrics.update(kst.frame[3])
         ctx.observed += len(taken)
-        return j - i
+        return count
 
     # --- one frame -----------------------------------------------------------------------
     def frame(self, step: _Frame, ctx: Context) -> None:
