@@ -115,15 +115,21 @@ _BARE: dict[str, Callable[[str], re.Match[str] | None]] = {}
 _FIRST = operator.itemgetter(0)
 
 
-def _bare_frames(records: list[str], j: int, own: TqdmState, state: RunState, u: TqdmUpdate,
-                 total_text: str) -> int:
-    """Frames of an unnamed bar with no postfix after one `update` read as training: each
-    only moves the run's step (`update` would do nothing else with them)."""
+def _bare_match(total_text: str) -> Callable[[str], re.Match[str] | None]:
+    """`match` of a whole frame of an unnamed bar without postfix of this total; group 1: n."""
     match = _BARE.get(total_text)
     if match is None:
         match = _BARE[total_text] = re.compile(
             rf"\s*\d{{1,3}}%\|[^|]*\|\s*(\d+)/{re.escape(total_text)}\s*"
             rf"\[(?:{g.CLOCK}|\?)<(?:{g.CLOCK}|\?),\s*[^,\]]*\]\s*\Z").match
+    return match
+
+
+def _bare_frames(records: list[str], j: int, own: TqdmState, state: RunState, u: TqdmUpdate,
+                 total_text: str) -> int:
+    """Frames of an unnamed bar with no postfix after one `update` read as training: each
+    only moves the run's step (`update` would do nothing else with them)."""
+    match = _bare_match(total_text)
     total = u.total
     ns = list(map(int, map(_FIRST, matched_run(match, records, j))))
     # the run ends before the bar's end or a redraw of the frame before: `update` decides
@@ -181,6 +187,8 @@ class TqdmBar(Reader):
         return True
 
     def read_many(self, records: list[str], i: int, ctx: Context) -> int:
+        if self.batch and (taken := self._bare_resumed(records, i, ctx)):
+            return taken
         u = read_bar(records[i])
         if u is None:
             return 0
@@ -191,6 +199,42 @@ class TqdmBar(Reader):
         if lead is None or not self.batch:
             return 1
         return 1 + self._frames(records, i + 1, ctx, u, *lead)
+
+    @staticmethod
+    def _bare_resumed(records: list[str], i: int, ctx: Context) -> int:
+        """The training bar the run was drawing, unnamed and without postfix, resumed after a
+        line printed between its frames (the Trainer's dict every `logging_steps`): what
+        `update` does with such a frame (move the step, give it to the values the dict
+        logged), without reading the frame in full; then its next frames (`_bare_frames`).
+        0 where `update` might do anything else: it reads the frame."""
+        state = ctx.state
+        own = state.own.get("tqdm") if state is not None else None
+        if own is None or own.last is None:
+            return 0
+        desc, last_n, total, postfix = own.last
+        if (desc or postfix or total is None or own.train_key != ("", total)
+                or "keras" in state.run.formats):  # type: ignore[union-attr]
+            return 0
+        total_text = str(total)
+        fm = _bare_match(total_text)(records[i])
+        if fm is None:
+            return 0
+        n = int(fm[1])
+        if n == last_n or n >= total:
+            return 0  # a redraw, or the bar's end (its elapsed time): `update` decides
+        own.last, own.at = ("", n, total, ()), ctx.handled + 1
+        run = state.run  # type: ignore[union-attr]
+        ctx.add_format(run, "tqdm")
+        if state.epoch is not None:  # type: ignore[union-attr]
+            ctx.row(state)  # type: ignore[arg-type]
+        state.crashed = False  # type: ignore[union-attr]
+        run.step = n
+        if state.unstepped:  # type: ignore[union-attr]
+            for series, index in state.unstepped:  # type: ignore[union-attr]
+                series.set_step(index, n)
+            state.unstepped.clear()  # type: ignore[union-attr]
+        u = TqdmUpdate(desc="", n=n, total=total, elapsed=None, postfix=[], after="")
+        return 1 + _bare_frames(records, i + 1, own, state, u, total_text)  # type: ignore[arg-type]
 
     @staticmethod
     def _frames(records: list[str], j: int, ctx: Context, u: TqdmUpdate, state: RunState,
