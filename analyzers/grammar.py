@@ -14,7 +14,8 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from functools import cache
+from collections.abc import Callable
+from functools import cache, lru_cache
 
 import pyparsing as pp
 
@@ -270,6 +271,15 @@ LOG_LEVEL_WORD = re.compile(r"^(?:INFO|DEBUG|WARNING|WARN|ERROR|CRITICAL|NOTICE)
 NUM_TOKEN = re.compile(rf"(?<![\w.])((?:{NUM})%?)(?=s\b|[^\w]|$)")
 
 
+@lru_cache(maxsize=512)
+def _shape_pattern(shape: str) -> Callable[[str], re.Match[str] | None]:
+    """`fullmatch` of the lines of this shape (`\\0` where a number token stood): the same
+    literal text around a number at each token. A line it matches has this shape; one it does
+    not match (a number `NUM_TOKEN` would cut shorter, say) takes the full path."""
+    token = rf"((?>{NUM})%?)"  # atomic: the longest number only, as NUM_TOKEN takes it
+    return re.compile(token.join(map(re.escape, shape.split("\0")))).fullmatch
+
+
 class ShapeCache:
     """Parse a line with pyparsing once per shape, then reuse where its values stood.
 
@@ -283,13 +293,22 @@ class ShapeCache:
         self._parse = parse  # text -> list of (name, value text)
         self._size = size
         self._shapes: dict[str, tuple[list[str], list[int]] | None] = {}
+        # the shape last seen, as one pattern with a group per number token, and (name, token)
+        # of its values: a line of the same shape as the line before is read by one fullmatch
+        self._last: tuple[Callable[[str], re.Match[str] | None], list[tuple[str, int]]] | None
+        self._last = None
 
     def __call__(self, text: str) -> list[tuple[str, str]]:
+        last = self._last
+        if last is not None and (m := last[0](text)) is not None:
+            groups = m.groups()
+            return [(name, groups[i]) for name, i in last[1]]
         tokens = NUM_TOKEN.findall(text)
         shape = NUM_TOKEN.sub("\0", text)
         hit = self._shapes.get(shape)
         if hit is not None:
             names, where = hit
+            self._last = (_shape_pattern(shape), list(zip(names, where)))
             return [(name, tokens[i]) for name, i in zip(names, where)]
         pairs = self._parse(text)
         where, j = [], 0

@@ -116,3 +116,30 @@ def test_a_name_twice_in_a_line_keeps_the_printed_order():
     assert list(run.series["loss"].values) == [0.11, 0.12, 0.21, 0.22, 0.31, 0.32, 0.41, 0.42,
                                                0.51, 0.52]
     assert picture(parse_bytes(data)) == in_full(data)
+
+
+_SHAPED = [
+    "loss: 0.5 acc: 0.7", "loss: 1. acc: 0.7", "loss: nan acc: 0.7", "loss: 5% acc: 0.7",
+    "loss: 0.5. done", "loss: 1. done", "loss: 1.5x acc: 2", "loss: 12s acc: 0.1",
+    "{'loss': '0.69', 'epoch': '0.5'}", "{'loss': '1e-05', 'epoch': '1.0'}", "{'loss': 'nan'}",
+    "lr=2e-5 loss=0.3", "lr=2e-5, loss=0.3", "step 3-5 loss=0.2", "loss=0.2%, acc=0.3",
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(_SHAPED), max_size=30))
+def test_the_shape_cache_reads_each_line_as_pyparsing_does(lines):
+    from bertmon.analyzers import grammar as g
+    from bertmon.analyzers.formats.kv import kv_pairs
+    from bertmon.analyzers.formats.trainer import dict_entries
+
+    for parse in (kv_pairs, dict_entries):
+        cache = g.ShapeCache(parse)
+        for line in lines:
+            try:
+                expected = parse(line)
+            except Exception as exc:  # noqa: BLE001 - the cache must raise alike
+                with pytest.raises(type(exc)):
+                    cache(line)
+                continue
+            assert cache(line) == expected, line
