@@ -31,6 +31,13 @@ Status flags on the run state: `crashed`, `stopped` (KeyboardInterrupt, `trainin
 `ended`, `diverged`; `bar_open` (an epoch's bar short of its end: a cut epoch is dropped when
 the log ends) and `epoch_done` (the bar reached its end).
 
+Speed: a family whose records come in long runs of one shape reads them in a batch
+(`batched`, `read_many`): `window.matched_run` applies one compiled pattern to a window of
+records at C level (Keras and tqdm frames), and the key/value reader reads a run of lines of
+one shape by a plan (`repeat.py`). Each batch path has a switch (`KerasBar.batch`,
+`TqdmBar.batch`, `KeyValueLines.plans`) the tests turn off to compare it with the record-by-record
+path.
+
 Adding a format: one module here with its `Reader` subclass, one line in `READERS`, and its
 fixtures (real bytes from the real library, or a cited public paste) under `sample_logs/`.
 """
