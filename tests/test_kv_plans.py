@@ -143,3 +143,21 @@ def test_the_shape_cache_reads_each_line_as_pyparsing_does(lines):
                     cache(line)
                 continue
             assert cache(line) == expected, line
+
+
+_NUMBER = st.sampled_from(["0.5", "1.", ".5", "1e-05", "-0.0", "+1", "nan", "inf", "-inf", "12",
+                           "7", "3%", "NaN", "Infinity", "1,000", "0.25", "2.5e3", "nan.0"])
+_TEMPLATE = st.sampled_from([
+    "step {}: loss={} acc={}", "step {}: loss={} lr={}", "epoch 2 step {}: loss={} f1={}",
+    "[10:0{}] iter {} | loss {}", "Step {} | train_loss: {} | time={}s", "batch {}: loss={}, {}",
+    "{} {} {}", "test_acc={} test_f1={} step {}",
+])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(_TEMPLATE, _NUMBER, _NUMBER, _NUMBER), max_size=50),
+       st.lists(st.integers(1, 80), min_size=1, max_size=6))
+def test_lines_with_any_numbers_read_by_plan_as_in_full(lines, sizes):
+    for order in (lines, sorted(lines, key=lambda line: line[0])):  # sorted: runs of a shape
+        data = "".join(t.format(a, b, c) + "\n" for t, a, b, c in order).encode()
+        assert chunked(data, sizes) == picture(parse_bytes(data)) == in_full(data)
