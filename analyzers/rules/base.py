@@ -202,16 +202,27 @@ def role_name(run: Run, role: str) -> str | None:
 
 
 @per_run
+def epoch_columns(run: Run) -> dict[str, list[tuple[int, float]]]:
+    """(epoch, value) of every metric the epoch table holds, by name, in one pass over it (what
+    `run.epoch_values(name)` gives for each name)."""
+    columns: dict[str, list[tuple[int, float]]] = {}
+    for row in run.epochs:
+        epoch = row.epoch
+        for name, value in row.metrics.items():
+            column = columns.get(name)
+            if column is None:
+                columns[name] = column = []
+            column.append((epoch, value))
+    return columns
+
+
+@per_run
 def role_points(run: Run, role: str) -> list[tuple[int, float]]:
     """(epoch, value) of a role's metric per epoch, finite values only."""
     name = role_name(run, role)
     if name is None:
         return []
-    return [
-        (row.epoch, row.metrics[name])
-        for row in run.epochs
-        if name in row.metrics and is_finite(row.metrics[name])
-    ]
+    return [(epoch, value) for epoch, value in epoch_columns(run).get(name, ()) if is_finite(value)]
 
 
 @per_run
@@ -238,16 +249,19 @@ def non_finite_index(series: Series) -> np.ndarray:
 
 
 def _non_finite_index(series: Series) -> np.ndarray:
-    data = np.frombuffer(series.values, dtype=np.float64)
-    if len(data) <= _SHORT:
-        clean = bool(np.isfinite(data).all())
+    if len(series) <= _SHORT:  # a few epochs' values: quicker in Python than in numpy calls
+        clean = all(map(math.isfinite, series.values))
     else:
         with np.errstate(over="ignore"):  # a finite sum proves every value finite; else look
-            clean = math.isfinite(float(np.add.reduce(data)))
-    return np.empty(0, dtype=np.intp) if clean else np.flatnonzero(~np.isfinite(data))
+            clean = math.isfinite(float(np.add.reduce(np.frombuffer(series.values))))
+    if clean:
+        return _NONE
+    return np.flatnonzero(~np.isfinite(np.frombuffer(series.values, dtype=np.float64)))
 
 
-_SHORT = 4096  # a series up to this long is checked with a mask, longer ones by their sum
+_SHORT = 256  # a series up to this long is checked value by value, a longer one by its sum
+_NONE = np.empty(0, dtype=np.intp)
+_NONE.flags.writeable = False
 
 
 def finite_array(series: Series | None) -> tuple[np.ndarray | range, np.ndarray]:
@@ -269,8 +283,8 @@ def _finite_array(series: Series) -> tuple[np.ndarray | range, np.ndarray]:
 
 @per_run
 def metric_names(run: Run) -> list[str]:
-    """`run.metric_names()`, read once per check."""
-    return run.metric_names()
+    """`run.metric_names()` (the epoch table's names in order, then the series'), once a check."""
+    return list(dict.fromkeys([*epoch_columns(run), *run.series]))
 
 
 def label(run: Run, role: str) -> str:

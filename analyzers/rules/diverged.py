@@ -25,6 +25,7 @@ from .base import (
     Rule,
     RuleSettings,
     doc,
+    epoch_columns,
     finite_array,
     fmt,
     is_finite,
@@ -203,11 +204,11 @@ def _first_non_finite(run: Run) -> tuple[str, int | None, int | None, float] | N
     names = {n for n in (run.roles.get("train_loss"), run.roles.get("dev_loss")) if n}
     names |= {n for n in metric_names(run) if "loss" in n.lower()}
     found: list[tuple[str, int | None, int | None, float]] = []
+    columns = epoch_columns(run)
     for name in sorted(names):
-        for row in run.epochs:
-            value = row.metrics.get(name)
+        for epoch, value in columns.get(name, ()):
             if isinstance(value, float) and not is_finite(value):
-                found.append((name, row.epoch, None, value))
+                found.append((name, epoch, None, value))
                 break
         series = run.series.get(name)
         if series is None or len(series) == 0:
@@ -236,8 +237,8 @@ def _window_means(values: np.ndarray, w: int) -> tuple[float, float, float]:
     w), chunk by chunk, in memory that does not grow with the series."""
     n = len(values)
     if n * w <= _CONVOLVE_MAX:
-        smooth = np.convolve(values, np.ones(w) / w, mode="valid")
-        return float(smooth[0]), float(smooth[int(np.argmin(smooth))]), float(smooth[-1])
+        smooth = np.convolve(values, np.full(w, 1 / w), mode="valid")
+        return float(smooth[0]), float(smooth.min()), float(smooth[-1])
     mean = float(values[:w].sum()) / w
     first = low = mean
     for a in range(1, n - w + 1, _CHUNK):  # means of the windows starting at a .. b-1

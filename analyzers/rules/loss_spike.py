@@ -118,7 +118,7 @@ def _noise(values: np.ndarray) -> float:
     level = _median_into(np.abs(values))
     if not level > 0:
         return 0.0
-    moves = np.diff(values)
+    moves = values[1:] - values[:-1]
     return _median_into(np.abs(moves, out=moves)) / level
 
 
@@ -149,14 +149,17 @@ def _spikes(
     """
     if len(values) <= window:
         return []
+    if factor >= 0 and values[window:].max() < factor * values[:-1].min():
+        return []  # no point reaches `factor` times the lowest value before it: no candidate
     opening = median(values[:window].tolist())
     rise = min_rise * opening
     spikes: list[tuple[int, float, float]] = []
     for start in range(window, len(values), _CHUNK):
         stop = min(len(values), start + _CHUNK)
-        lows = values[start - window : stop - window].copy()  # min of the window before each
-        for k in range(1, window):
-            np.minimum(lows, values[start - window + k : stop - window + k], out=lows)
+        before = values[start - window : stop - 1]  # the `window` values before each point
+        lows = np.lib.stride_tricks.as_strided(
+            before, (stop - start, window), (before.strides[0],) * 2, writeable=False
+        ).min(axis=1)
         later = values[start:stop]
         hit = later >= factor * lows
         hit &= later - lows >= rise

@@ -7,7 +7,15 @@ from __future__ import annotations
 import math
 
 from ..model import Run
-from .base import infer_mode, metric_names, non_finite_index, per_run, role_name, role_points
+from .base import (
+    epoch_columns,
+    infer_mode,
+    metric_names,
+    non_finite_index,
+    per_run,
+    role_name,
+    role_points,
+)
 
 FRAGMENT_FROM = 3  # a log whose first epoch is later than this starts mid-run (a paste's tail)
 
@@ -26,11 +34,11 @@ def is_fragment(run: Run) -> bool:
 @per_run
 def non_finite_loss(run: Run) -> bool:
     """Whether any loss the log printed became NaN or infinite."""
+    columns = epoch_columns(run)
     for name in metric_names(run):
         if "loss" not in name.lower():
             continue
-        for row in run.epochs:
-            value = row.metrics.get(name)
+        for _, value in columns.get(name, ()):
             if isinstance(value, float) and not math.isfinite(value):
                 return True
         series = run.series.get(name)
