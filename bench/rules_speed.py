@@ -1,14 +1,18 @@
 """Time the diagnosis rules alone: milliseconds per run, overall and per rule.
 
 The log is parsed once (as `bertmon analyze` does, run by run) and its runs kept; then
-`check_run` is timed (CPU time: the figure holds on a shared machine) over all of them, best of `--repeat` passes, and each rule's own `check`
-likewise (with the run's reading cache, as `check_run` sets it up). The parser's time is not in
-these figures: `bench/parse_speed.py` measures the whole command.
+`check_run` is timed over all of them, best of `--repeat` passes, and each rule's own `check`
+likewise (inside the run's `reading`, as `check_run` calls it). CPU time, not wall time: the
+machine may be shared. Runs judged right after parsing (as `bertmon analyze` does) find colder
+caches and take up to twice as long. The parser's time is not in these figures:
+`bench/parse_speed.py` measures the whole command.
 
     .venv/bin/python bench/rules_speed.py LOG [--repeat 3] [--max-runs 3000]
 
 A log of thousands of small runs: `sample_logs/keras3_verbose1_pty.log` repeated, e.g.
-`python -c "d=open('sample_logs/keras3_verbose1_pty.log','rb').read(); open('/tmp/r.log','wb').write(d*3000)"`.
+
+    python -c "d = open('sample_logs/keras3_verbose1_pty.log', 'rb').read()
+    open('/tmp/r.log', 'wb').write(d * 3000)"
 """
 
 from __future__ import annotations
@@ -34,9 +38,13 @@ def main() -> int:
     from bertmon.analyzers.rules import REGISTRY, check_run
     from bertmon.analyzers.rules import base
 
-    runs = []
-    parser = LogParser(source=str(args.log),
-                       on_run_end=lambda run: runs.append(run) if len(runs) < args.max_runs else None)
+    runs: list = []
+
+    def keep(run) -> None:
+        if len(runs) < args.max_runs:
+            runs.append(run)
+
+    parser = LogParser(source=str(args.log), on_run_end=keep)
     with open(args.log, "rb") as fh:
         while chunk := fh.read(1 << 20):
             parser.feed(chunk)
