@@ -140,6 +140,8 @@ class Diverged(Rule[Settings]):
         if series is None or len(values) < settings.min_points:
             return []
         w = max(3, len(values) // 10)
+        if _bounded(values, settings.explode_factor):
+            return []
         start, low, end = _window_means(values, w)
         if low <= 0 or end < settings.explode_factor * low or end < 2 * start:
             return []
@@ -227,6 +229,14 @@ def _first_non_finite(run: Run) -> tuple[str, int | None, int | None, float] | N
 # have always quoted); past it, a running sum gives the same means in linear time
 _CONVOLVE_MAX = 10_000_000
 _CHUNK = 1 << 18
+
+
+def _bounded(values: np.ndarray, factor: float) -> bool:
+    """Whether no window mean can reach `factor` times the lowest one: every mean lies between
+    the lowest and the highest value, so a positive series whose highest value is below
+    `factor` times its lowest cannot explode (the margin is far above the sums' rounding)."""
+    lowest, highest = float(values.min()), float(values.max())
+    return factor > 0 and lowest > 0 and highest * (1 + 1e-6) < factor * lowest * (1 - 1e-6)
 
 
 def _window_means(values: np.ndarray, w: int) -> tuple[float, float, float]:
