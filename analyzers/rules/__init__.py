@@ -19,7 +19,7 @@ from typing import Any
 
 from ..model import SEVERITY_RANK, Finding, Run
 from ..task import settle_hints
-from .base import Rule, RuleSettings
+from .base import Rule, RuleSettings, per_run, reading
 from .chance_level import ChanceLevel
 from .crashed import Crashed
 from .dev_above_train import DevAboveTrain
@@ -96,30 +96,25 @@ def check_run(run: Run, overrides: Mapping[str, Mapping[str, Any]] | None = None
     setting raises ValueError before any rule runs. Odd data never raises: a rule that fails
     anyway is reported as an info finding of its own rather than ending the analysis.
     """
-    overrides = overrides or {}
-    unknown = sorted(set(overrides) - set(REGISTRY))
-    if unknown:
-        raise ValueError(f"unknown rule(s) {', '.join(unknown)}; known: {', '.join(REGISTRY)}")
-    configured = [(rule, rule.configure(overrides.get(rule.id))) for rule in REGISTRY.values()]
+    configured = _configured(overrides or {})
     settle_hints(run)
     findings: list[Finding] = []
-    for rule, settings in configured:
-        if not settings.enabled:
-            continue
-        try:
-            for found in rule.check(run, settings):
-                found.basis = found.basis or default_basis(run)
-                findings.append(found)
-        except Exception as exc:  # noqa: BLE001 - one rule's bug must not hide the others
-            findings.append(
-                Finding(
-                    rule.id,
-                    "info",
-                    f"Rule {rule.id} could not judge this run ({type(exc).__name__}: {exc}).",
-                    None,
-                    {"internal_error": True},
+    with reading(run):
+        for rule, settings in configured:
+            try:
+                for found in rule.check(run, settings):
+                    found.basis = found.basis or default_basis(run)
+                    findings.append(found)
+            except Exception as exc:  # noqa: BLE001 - one rule's bug must not hide the others
+                findings.append(
+                    Finding(
+                        rule.id,
+                        "info",
+                        f"Rule {rule.id} could not judge this run ({type(exc).__name__}: {exc}).",
+                        None,
+                        {"internal_error": True},
+                    )
                 )
-            )
     if any(f.rule == "diverged" for f in findings):
         findings = [f for f in findings if f.rule not in SUPERSEDED_BY_DIVERGED]
     if any(f.rule == "chance_level" for f in findings):
@@ -127,6 +122,35 @@ def check_run(run: Run, overrides: Mapping[str, Mapping[str, Any]] | None = None
     return sorted(findings, key=_sort_key)
 
 
+_CONFIGURED: dict[object, list[tuple[Rule[Any], RuleSettings]]] = {}
+
+
+def _configured(
+    overrides: Mapping[str, Mapping[str, Any]],
+) -> list[tuple[Rule[Any], RuleSettings]]:
+    """The enabled rules with their settings, resolved once per distinct `overrides` (an analysis
+    passes the same ones for each of its runs; settings are frozen, so they can be shared)."""
+    try:
+        key: object = tuple(
+            (rule_id, tuple((name, type(value), value) for name, value in settings.items()))
+            for rule_id, settings in overrides.items()
+        )
+        hash(key)
+    except (AttributeError, TypeError):  # not a mapping, an unhashable value: resolved afresh
+        key = None
+    if key is not None and key in _CONFIGURED:
+        return _CONFIGURED[key]
+    unknown = sorted(set(overrides) - set(REGISTRY))
+    if unknown:
+        raise ValueError(f"unknown rule(s) {', '.join(unknown)}; known: {', '.join(REGISTRY)}")
+    configured = [(rule, rule.configure(overrides.get(rule.id))) for rule in REGISTRY.values()]
+    configured = [(rule, settings) for rule, settings in configured if settings.enabled]
+    if key is not None and len(_CONFIGURED) < 64:
+        _CONFIGURED[key] = configured
+    return configured
+
+
+@per_run
 def default_basis(run: Run) -> str:
     """What a rule without a basis of its own read: the run's printed role metrics."""
     return span(run, "train_loss", "train_acc", "dev_loss", "dev_acc", "dev_score")

@@ -10,7 +10,7 @@ import math
 
 from ..model import Run
 from ..task import as_class_count
-from .base import fmt, hint_number, role_points, role_series
+from .base import fmt, hint_number, per_run, role_points, role_series
 from .shape import is_fragment
 
 BERT_LR = "2e-5..5e-5"
@@ -47,6 +47,7 @@ def config_clues(run: Run) -> str:
 MAX_GUESS = 20  # a first loss is read as ln K only for K up to this (ln 306 is no class count)
 
 
+@per_run
 def num_classes(run: Run, tolerance: float = 0.1,
                 role: str = "train_loss") -> tuple[int, str] | None:
     """How many classes the task has, and how we know ("printed ..." or "inferred ...").

@@ -3,14 +3,22 @@
 Rules read a `Run` and return findings; they never raise on odd data. The helpers here drop
 non-finite values, name metrics the way the log does ("dev final_score") and decide whether a
 metric improves upward or downward, the way Keras callbacks do with `mode="auto"`.
+
+Several rules read the same things of a run (a role's epoch values, a series' finite values,
+whether a loss blew up): inside `reading(run)`, which `check_run` opens around the rules, the
+helpers marked `per_run` compute each once per run rather than once per rule. What they return
+is shared: callers must not mutate it.
 """
 
 from __future__ import annotations
 
+import functools
 import inspect
 import math
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, ClassVar, Generic, Literal, TypeVar
 
@@ -113,6 +121,74 @@ def _coerce(default: object, value: object) -> object:
     return value
 
 
+# --- the per-run reading memo --------------------------------------------------------------------
+
+
+class _Reading:
+    """What the helpers have read of one run during one `check_run`."""
+
+    __slots__ = ("memo", "run")
+
+    def __init__(self, run: Run) -> None:
+        self.run = run
+        self.memo: dict[object, object] = {}
+
+
+_READING: ContextVar[_Reading | None] = ContextVar("bertmon_rules_reading", default=None)
+
+
+@contextmanager
+def reading(run: Run) -> Iterator[None]:
+    """While the rules judge `run`, the `per_run` helpers remember what they read of it.
+
+    The memo lives for one check only (per thread: the monitor judges runs in worker threads):
+    a live run that grows afterwards is read afresh, and no numpy view of a column outlives the
+    check (an `array` that exports its buffer cannot grow)."""
+    current = _Reading(run)
+    token = _READING.set(current)
+    try:
+        yield
+    finally:
+        current.memo.clear()
+        _READING.reset(token)
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def per_run(fn: F) -> F:
+    """Remember `fn(run, *args)` within the `reading` of that run; a plain call outside it."""
+
+    @functools.wraps(fn)
+    def cached(run: Run, *args: Any, **kwargs: Any) -> Any:
+        current = _READING.get()
+        if current is None or current.run is not run:
+            return fn(run, *args, **kwargs)
+        key = (fn, args, tuple(kwargs.items())) if kwargs else (fn, args)
+        memo = current.memo
+        try:
+            return memo[key]
+        except KeyError:
+            value = memo[key] = fn(run, *args, **kwargs)
+            return value
+
+    return cached  # type: ignore[return-value]
+
+
+def _per_series(kind: str, series: Series, compute: Callable[[Series], Any]) -> Any:
+    """`compute(series)`, remembered within the current reading (keyed by the series itself)."""
+    current = _READING.get()
+    if current is None:
+        return compute(series)
+    key = (kind, id(series))
+    hit = current.memo.get(key)
+    if hit is not None and hit[0] is series:  # type: ignore[index]
+        return hit[1]  # type: ignore[index]
+    value = compute(series)
+    current.memo[key] = (series, value)
+    return value
+
+
 # --- reading helpers ---------------------------------------------------------------------------
 
 
@@ -125,18 +201,31 @@ def role_name(run: Run, role: str) -> str | None:
     return name if isinstance(name, str) and name else None
 
 
+@per_run
+def epoch_columns(run: Run) -> dict[str, list[tuple[int, float]]]:
+    """(epoch, value) of every metric the epoch table holds, by name, in one pass over it (what
+    `run.epoch_values(name)` gives for each name)."""
+    columns: dict[str, list[tuple[int, float]]] = {}
+    for row in run.epochs:
+        epoch = row.epoch
+        for name, value in row.metrics.items():
+            column = columns.get(name)
+            if column is None:
+                columns[name] = column = []
+            column.append((epoch, value))
+    return columns
+
+
+@per_run
 def role_points(run: Run, role: str) -> list[tuple[int, float]]:
     """(epoch, value) of a role's metric per epoch, finite values only."""
     name = role_name(run, role)
     if name is None:
         return []
-    return [
-        (row.epoch, row.metrics[name])
-        for row in run.epochs
-        if name in row.metrics and is_finite(row.metrics[name])
-    ]
+    return [(epoch, value) for epoch, value in epoch_columns(run).get(name, ()) if is_finite(value)]
 
 
+@per_run
 def role_series(run: Run, role: str) -> Series | None:
     """The per-observation series of a role's metric, if the log has one (for the train loss,
     the running per-step value when it is printed beside a once-an-epoch summary)."""
@@ -146,17 +235,56 @@ def role_series(run: Run, role: str) -> Series | None:
     return run.series.get(name) if name is not None else None
 
 
-def finite_array(series: Series | None) -> tuple[np.ndarray, np.ndarray]:
-    """The indices and values of a series' finite observations, as numpy arrays (a copy of the
-    raw column: rules over long per-step series stay fast)."""
+def column(series: Series) -> np.ndarray:
+    """A series' values as a read-only numpy view of its column (no copy)."""
+    data = np.frombuffer(series.values, dtype=np.float64)
+    data.flags.writeable = False
+    return data
+
+
+def non_finite_index(series: Series) -> np.ndarray:
+    """The indices of a series' NaN/inf observations (most series have none: one sum tells,
+    without a mask as long as the series)."""
+    return _per_series("non_finite", series, _non_finite_index)
+
+
+def _non_finite_index(series: Series) -> np.ndarray:
+    if len(series) <= _SHORT:  # a few epochs' values: quicker in Python than in numpy calls
+        clean = all(map(math.isfinite, series.values))
+    else:
+        with np.errstate(over="ignore"):  # a finite sum proves every value finite; else look
+            clean = math.isfinite(float(np.add.reduce(np.frombuffer(series.values))))
+    if clean:
+        return _NONE
+    return np.flatnonzero(~np.isfinite(np.frombuffer(series.values, dtype=np.float64)))
+
+
+_SHORT = 256  # a series up to this long is checked value by value, a longer one by its sum
+_NONE = np.empty(0, dtype=np.intp)
+_NONE.flags.writeable = False
+
+
+def finite_array(series: Series | None) -> tuple[np.ndarray | range, np.ndarray]:
+    """The indices and values of a series' finite observations. When every value is finite
+    (the usual case) the values are a read-only view of the column and the indices a `range`:
+    a rule over a series of millions of steps copies nothing."""
     if series is None or len(series) == 0:
         return np.empty(0, dtype=np.int64), np.empty(0)
-    data = np.frombuffer(series.values, dtype=np.float64).copy()
-    ok = np.isfinite(data)
-    if ok.all():
-        return np.arange(len(data)), data
-    index = np.flatnonzero(ok)
+    return _per_series("finite", series, _finite_array)
+
+
+def _finite_array(series: Series) -> tuple[np.ndarray | range, np.ndarray]:
+    data = column(series)
+    if not non_finite_index(series).size:
+        return range(len(data)), data
+    index = np.flatnonzero(np.isfinite(data))
     return index, data[index]
+
+
+@per_run
+def metric_names(run: Run) -> list[str]:
+    """`run.metric_names()` (the epoch table's names in order, then the series'), once a check."""
+    return list(dict.fromkeys([*epoch_columns(run), *run.series]))
 
 
 def label(run: Run, role: str) -> str:
@@ -172,6 +300,7 @@ def infer_mode(name: str | None, mode: Mode = "auto") -> Literal["min", "max"]:
     return "min" if any(part in lowered for part in _LOWER_IS_BETTER) else "max"
 
 
+@per_run
 def first_role(run: Run, roles: tuple[str, ...], min_points: int = 1) -> str | None:
     """The first role in `roles` whose metric has at least `min_points` finite epoch values."""
     for role in roles:
@@ -180,6 +309,7 @@ def first_role(run: Run, roles: tuple[str, ...], min_points: int = 1) -> str | N
     return None
 
 
+@per_run
 def aligned(run: Run, role_a: str, role_b: str) -> list[tuple[int, float, float]]:
     """(epoch, a, b) for the epochs where both roles have a finite value."""
     b = dict(role_points(run, role_b))

@@ -23,7 +23,18 @@ from dataclasses import dataclass, field
 
 from ..model import Finding, Run
 from .advice import FROZEN_ADVICE, LR_ADVICE, config_clues, num_classes
-from .base import Rule, RuleSettings, as_fractions, doc, hint_number, label, r, role_points
+from .base import (
+    Rule,
+    RuleSettings,
+    as_fractions,
+    doc,
+    epoch_columns,
+    hint_number,
+    label,
+    metric_names,
+    r,
+    role_points,
+)
 from .shape import blew_up, complete_points, is_fragment, span
 from .stalled_loss import loss_role
 
@@ -136,11 +147,11 @@ def _one_class(run: Run, settings: Settings) -> tuple[str, dict[str, object]] | 
     """A sign that one class is predicted for everything: a dev recall pinned at 1.0 or 0.0,
     or a dev accuracy that does not change at all."""
     n = max(2, settings.constant_epochs)
-    for name in run.metric_names():
+    for name in metric_names(run):
         lowered = name.lower()
         if "recall" not in lowered or "loss" in lowered:
             continue
-        values = [v for _, v in run.epoch_values(name) if math.isfinite(v)][-n:]
+        values = [v for _, v in epoch_columns(run).get(name, ()) if math.isfinite(v)][-n:]
         pinned = all(v >= 0.9999 for v in values) or all(v <= 1e-4 for v in values)
         if len(values) >= n and pinned:
             return (f"{name} is {values[-1]:.4g} on each of the last {len(values)} epochs: one "

@@ -21,7 +21,20 @@ import numpy as np
 
 from ..model import Finding, Run
 from .advice import BERT_LR
-from .base import Rule, RuleSettings, doc, finite_array, fmt, is_finite, r, role_points, role_series
+from .base import (
+    Rule,
+    RuleSettings,
+    doc,
+    epoch_columns,
+    finite_array,
+    fmt,
+    is_finite,
+    metric_names,
+    non_finite_index,
+    r,
+    role_points,
+    role_series,
+)
 from .shape import span
 
 REMEDY = (
@@ -127,12 +140,9 @@ class Diverged(Rule[Settings]):
         if series is None or len(values) < settings.min_points:
             return []
         w = max(3, len(values) // 10)
-        # the moving mean of w points by a cumulative sum: linear time (a convolution with a
-        # window of a tenth of the series is quadratic: 30 s on a million steps)
-        total = np.concatenate(([0.0], np.cumsum(values, dtype=np.float64)))
-        smooth = (total[w:] - total[:-w]) / w
-        low_i = int(np.argmin(smooth))
-        start, low, end = float(smooth[0]), float(smooth[low_i]), float(smooth[-1])
+        if _bounded(values, settings.explode_factor):
+            return []
+        start, low, end = _window_means(values, w)
         if low <= 0 or end < settings.explode_factor * low or end < 2 * start:
             return []
         name = series.name
@@ -150,16 +160,15 @@ class Diverged(Rule[Settings]):
 
     def _bad_norms(self, run: Run, settings: Settings) -> list[Finding]:
         """NaN/inf gradient norms: the step's update is garbage, whatever the loss shows."""
-        for name in run.metric_names():
+        for name in metric_names(run):
             lowered = name.lower().replace(" ", "_")
             if "grad" not in lowered or "norm" not in lowered:
                 continue
             series = run.series.get(name)
             if series is None or len(series) == 0:
                 continue
-            data = np.frombuffer(series.values, dtype=np.float64)
-            bad = np.flatnonzero(~np.isfinite(data))
-            if not bad.size or (bad.size < settings.min_bad_norms and bad[-1] != len(data) - 1):
+            bad = non_finite_index(series)
+            if not bad.size or (bad.size < settings.min_bad_norms and bad[-1] != len(series) - 1):
                 continue
             point = series[int(bad[0])]
             epoch = None if point.epoch is None else math.ceil(point.epoch)
@@ -168,14 +177,14 @@ class Diverged(Rule[Settings]):
                 f"{name} became {point.value} at "
                 f"{'epoch ' + str(epoch) if epoch is not None else 'an unknown epoch'}"
                 f"{f' (step {point.step})' if point.step is not None else ''} and is non-finite "
-                f"on {bad.size} of {len(data)} logged steps"
+                f"on {bad.size} of {len(series)} logged steps"
                 + (f"; the loss is printed as 0.0 on {zeroed} of them (a NaN loss written as 0)"
                    if zeroed else "")
                 + ": training diverged, often from too high a learning rate, no warmup or fp16 "
                 "overflow."
             )
             evidence = {"metric": name, "value": str(point.value), "epoch": epoch,
-                        "step": point.step, "bad_steps": int(bad.size), "steps": len(data),
+                        "step": point.step, "bad_steps": int(bad.size), "steps": len(series),
                         "zero_losses": zeroed}
             return [self.finding("error", message, epoch=epoch, evidence=evidence, remedy=REMEDY,
                                  basis=f"printed {name}={point.value} on {bad.size} logged steps")]
@@ -188,24 +197,25 @@ def _zero_losses(run: Run, norms, bad: np.ndarray) -> int:
     if series is None:
         return 0
     steps = {norms[int(i)].step for i in bad if norms[int(i)].step is not None}
-    return sum(1 for p in series if p.step in steps and p.value == 0.0)
+    zeros = np.flatnonzero(np.frombuffer(series.values, dtype=np.float64) == 0.0).tolist()
+    return sum(1 for i in zeros if series[i].step in steps)
 
 
 def _first_non_finite(run: Run) -> tuple[str, int | None, int | None, float] | None:
     """The earliest non-finite value of a loss metric: (name, epoch, step, value)."""
     names = {n for n in (run.roles.get("train_loss"), run.roles.get("dev_loss")) if n}
-    names |= {n for n in run.metric_names() if "loss" in n.lower()}
+    names |= {n for n in metric_names(run) if "loss" in n.lower()}
     found: list[tuple[str, int | None, int | None, float]] = []
+    columns = epoch_columns(run)
     for name in sorted(names):
-        for row in run.epochs:
-            value = row.metrics.get(name)
+        for epoch, value in columns.get(name, ()):
             if isinstance(value, float) and not is_finite(value):
-                found.append((name, row.epoch, None, value))
+                found.append((name, epoch, None, value))
                 break
         series = run.series.get(name)
         if series is None or len(series) == 0:
             continue
-        bad = np.flatnonzero(~np.isfinite(np.frombuffer(series.values, dtype=np.float64)))
+        bad = non_finite_index(series)
         if bad.size:
             point = series[int(bad[0])]
             epoch = None if point.epoch is None else math.ceil(point.epoch)
@@ -213,3 +223,40 @@ def _first_non_finite(run: Run) -> tuple[str, int | None, int | None, float] | N
     if not found:
         return None
     return min(found, key=lambda f: (math.inf if f[1] is None else f[1], f[2] is None))
+
+
+# np.convolve costs len(values) * w: up to this it is cheap (and its sums are the ones findings
+# have always quoted); past it, a running sum gives the same means in linear time
+_CONVOLVE_MAX = 10_000_000
+_CHUNK = 1 << 18
+
+
+def _bounded(values: np.ndarray, factor: float) -> bool:
+    """Whether no window mean can reach `factor` times the lowest one: every mean lies between
+    the lowest and the highest value, so a positive series whose highest value is below
+    `factor` times its lowest cannot explode (the margin is far above the sums' rounding)."""
+    lowest, highest = float(values.min()), float(values.max())
+    return factor > 0 and lowest > 0 and highest * (1 + 1e-6) < factor * lowest * (1 - 1e-6)
+
+
+def _window_means(values: np.ndarray, w: int) -> tuple[float, float, float]:
+    """(first, lowest, last) of the means of every `w` consecutive values (w <= len(values)).
+
+    A per-step series of millions of points has w in the hundreds of thousands: a convolution
+    would take hours there, so the means are updated one step at a time (mean += (new - old) /
+    w), chunk by chunk, in memory that does not grow with the series."""
+    n = len(values)
+    if n * w <= _CONVOLVE_MAX:
+        smooth = np.convolve(values, np.full(w, 1 / w), mode="valid")
+        return float(smooth[0]), float(smooth.min()), float(smooth[-1])
+    mean = float(values[:w].sum()) / w
+    first = low = mean
+    for a in range(1, n - w + 1, _CHUNK):  # means of the windows starting at a .. b-1
+        b = min(n - w + 1, a + _CHUNK)
+        step = values[a + w - 1 : b + w - 1] - values[a - 1 : b - 1]
+        step /= w
+        np.cumsum(step, out=step)
+        step += mean
+        low = min(low, float(step.min()))
+        mean = float(step[-1])
+    return first, low, mean

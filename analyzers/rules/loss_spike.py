@@ -115,8 +115,26 @@ class LossSpike(Rule[Settings]):
 def _noise(values: np.ndarray) -> float:
     """Median step-to-step change relative to the median level: ~0.01 for running averages,
     ~0.5 for per-batch losses."""
-    level = float(np.median(np.abs(values)))
-    return float(np.median(np.abs(np.diff(values)))) / level if level > 0 else 0.0
+    level = _median_into(np.abs(values))
+    if not level > 0:
+        return 0.0
+    moves = values[1:] - values[:-1]
+    return _median_into(np.abs(moves, out=moves)) / level
+
+
+def _median_into(scratch: np.ndarray) -> float:
+    """`float(np.median(scratch))` (the mean of the two middle values of an even count), found by
+    partitioning `scratch` in place: no second copy of a long series."""
+    n = len(scratch)
+    half = n // 2
+    if n % 2:
+        scratch.partition(half)
+        return float(scratch[half])
+    scratch.partition((half - 1, half))
+    return (float(scratch[half - 1]) + float(scratch[half])) / 2
+
+
+_CHUNK = 1 << 16  # points judged at a time: temporaries stay small on a series of millions
 
 
 def _spikes(
@@ -126,21 +144,30 @@ def _spikes(
     peak.
 
     The median of the window is at least its minimum, so only points that clear the rolling
-    minimum of the `window` values before them (numpy, one pass) need the median: long series
-    stay cheap.
+    minimum of the `window` values before them (numpy, chunk by chunk) need the median: long
+    series stay cheap.
     """
     if len(values) <= window:
         return []
+    if factor >= 0 and values[window:].max() < factor * values[:-1].min():
+        return []  # no point reaches `factor` times the lowest value before it: no candidate
     opening = median(values[:window].tolist())
-    lows = np.lib.stride_tricks.sliding_window_view(values[:-1], window).min(axis=1)
-    later = values[window:]
-    candidates = np.flatnonzero((later >= factor * lows) & (later - lows >= min_rise * opening))
+    rise = min_rise * opening
     spikes: list[tuple[int, float, float]] = []
-    for i in (candidates + window).tolist():
-        v = float(values[i])
-        base = median(values[i - window : i].tolist())
-        if base > 0 and v >= factor * base and v - base >= min_rise * opening:
-            spikes.append((i, v, base))
+    for start in range(window, len(values), _CHUNK):
+        stop = min(len(values), start + _CHUNK)
+        before = values[start - window : stop - 1]  # the `window` values before each point
+        lows = np.lib.stride_tricks.as_strided(
+            before, (stop - start, window), (before.strides[0],) * 2, writeable=False
+        ).min(axis=1)
+        later = values[start:stop]
+        hit = later >= factor * lows
+        hit &= later - lows >= rise
+        for i in (np.flatnonzero(hit) + start).tolist():
+            v = float(values[i])
+            base = median(values[i - window : i].tolist())
+            if base > 0 and v >= factor * base and v - base >= rise:
+                spikes.append((i, v, base))
     return _merge(spikes)
 
 
@@ -148,9 +175,14 @@ def _trailing_median(values: np.ndarray, k: int) -> np.ndarray:
     """values[i] replaced by the median of values[i-k+1 .. i] (fewer at the start)."""
     if k <= 1 or len(values) < k:
         return values
+    first = values[: k - 1].tolist()
+    out = np.empty(len(values))
+    out[: k - 1] = [median(first[: i + 1]) for i in range(k - 1)]
     windows = np.lib.stride_tricks.sliding_window_view(values, k)
-    head = [np.median(values[: i + 1]) for i in range(k - 1)]
-    return np.concatenate([np.asarray(head, dtype=float), np.median(windows, axis=1)])
+    rows = _CHUNK // k + 1  # np.median copies the windows it is given: a chunk at a time
+    for a in range(0, len(windows), rows):
+        out[k - 1 + a : k - 1 + a + rows] = np.median(windows[a : a + rows], axis=1)
+    return out
 
 
 def _merge(spikes: list[tuple[int, float, float]]) -> list[tuple[int, float, float, int]]:

@@ -6,10 +6,16 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
 from ..model import Run
-from .base import infer_mode, role_name, role_points
+from .base import (
+    epoch_columns,
+    infer_mode,
+    metric_names,
+    non_finite_index,
+    per_run,
+    role_name,
+    role_points,
+)
 
 FRAGMENT_FROM = 3  # a log whose first epoch is later than this starts mid-run (a paste's tail)
 
@@ -25,28 +31,30 @@ def is_fragment(run: Run) -> bool:
     return first is not None and first > FRAGMENT_FROM
 
 
+@per_run
 def non_finite_loss(run: Run) -> bool:
     """Whether any loss the log printed became NaN or infinite."""
-    for name in run.metric_names():
+    columns = epoch_columns(run)
+    for name in metric_names(run):
         if "loss" not in name.lower():
             continue
-        for row in run.epochs:
-            value = row.metrics.get(name)
+        for _, value in columns.get(name, ()):
             if isinstance(value, float) and not math.isfinite(value):
                 return True
         series = run.series.get(name)
-        if series is not None and len(series):
-            if not np.isfinite(np.frombuffer(series.values, dtype=np.float64)).all():
-                return True
+        if series is not None and len(series) and non_finite_index(series).size:
+            return True
     return False
 
 
+@per_run
 def blew_up(run: Run) -> bool:
     """The run diverged: marked so, or a loss became NaN/inf (a stall or a chance level read
     from what is left of it would be wrong)."""
     return run.status == "diverged" or non_finite_loss(run)
 
 
+@per_run
 def complete_points(run: Run, role: str) -> list[tuple[int, float]]:
     """`role_points` without the epoch a crash cut short: its values are a partial epoch's (or
     the previous epoch's, still shown by a progress bar), no evidence of a stall."""
@@ -56,6 +64,7 @@ def complete_points(run: Run, role: str) -> list[tuple[int, float]]:
     return points
 
 
+@per_run
 def dev_improving(run: Run, last: int, min_delta: float = 0.01) -> bool:
     """Whether the dev score (else dev accuracy, else dev loss) set a new best by more than
     `min_delta` (a loss: that fraction of it) within the last `last` epochs: a run still
@@ -75,6 +84,7 @@ def dev_improving(run: Run, last: int, min_delta: float = 0.01) -> bool:
     return False
 
 
+@per_run
 def span(run: Run, *roles: str) -> str:
     """'printed loss, val_accuracy for epochs 1-30': the printed metrics a verdict reads."""
     names = [n for n in dict.fromkeys(role_name(run, role) for role in roles) if n]
