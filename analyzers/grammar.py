@@ -252,7 +252,7 @@ def fast() -> Fast:
             r"\b(?P<key>freeze_encoder|freeze_bert|frozen|trainable)\s*[=:]\s*(?P<value>True|False|true|false)\b"),
         epoch_prefix=re.compile(  # `epoch 3:`, `Step 100 |`, also after a logging prefix
             r"(?:^|(?<=[\s|:\]\-]))(?P<what>[Ee]poch|EPOCH|[Ss]tep|STEP|[Ii]ter(?:ation)?)"
-            r"\s*[:=#]?\s*(?P<n>\d+)\b(?!\s*/)"),
+            r"\s*[:=#]?\s*(?P<n>\d+)\b(?!\s*/|\.\d|[eE][+-]?\d)"),  # not `Epoch: 0.0048`
     )
 
 
@@ -320,8 +320,13 @@ def grammar() -> Grammar:
     wrapped = pp.Regex(
         rf"(?:np\.|numpy\.)?(?:float(?:16|32|64)|tensor|array)\(\s*(?P<inner>{NUM})[^()]*\)"
     ).set_parse_action(lambda t: t[0][t[0].index("(") + 1:].split(",")[0].strip(" )"))
+    # a vector, `array([0.0077, 0.6359, 0.4455])` (per-class F1 from compute_metrics): no
+    # one number to plot, so the entry is skipped and the dict's scalars still read
+    vector = pp.Regex(
+        r"(?:np\.|numpy\.)?(?:array|tensor)\(\s*\[[^\[\]()]{0,4000}\][^()]{0,200}\)").suppress()
     value = (
         wrapped
+        | vector
         | number
         | pp.QuotedString("'")
         | pp.QuotedString('"')

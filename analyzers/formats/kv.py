@@ -62,6 +62,8 @@ def key_values_in(text: str, ws_ok: bool) -> KeyValues | None:
         found = KV_LINES(text)
     if ws_ok and not found and g.has_kv_word(lower or text.lower()):
         found = WS_LINES(text)
+    if found and found[-1][1].endswith(".") and text.rstrip().endswith(found[-1][1]):
+        found = found[:-1]  # `loss: 100.` ending the line: a number cut (a paste, a wrap)
     if not found:
         return None
     kv = key_values(found)

@@ -35,7 +35,8 @@ if TYPE_CHECKING:
     from .kv import KeyValues
 
 # a value's number as `float()` reads it (no `%`, no `nan.0`: such lines take the full read)
-_VALUE = r"([-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?|[-+]?(?:nan|NaN|NAN|inf|Inf|INF|Infinity))"
+# and never `100.`, which the full read takes for a number cut at the end of its line
+_VALUE = r"([-+]?(?:\d+(?:\.\d+)?|\.\d+)(?:[eE][-+]?\d+)?|[-+]?(?:nan|NaN|NAN|inf|Inf|INF|Infinity))"
 MAX_PLAN_LINE = 1000  # longer lines are not planned (the full read cuts at 4096 characters)
 
 
