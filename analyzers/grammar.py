@@ -251,7 +251,7 @@ def fast() -> Fast:
         frozen=re.compile(  # `freeze_encoder=True`, `bert_model.trainable = False`
             r"\b(?P<key>freeze_encoder|freeze_bert|frozen|trainable)\s*[=:]\s*(?P<value>True|False|true|false)\b"),
         epoch_prefix=re.compile(  # `epoch 3:`, `Step 100 |`, also after a logging prefix
-            r"(?:^|(?<=[\s|:\]\-]))(?P<what>[Ee]poch|EPOCH|[Ss]tep|STEP|[Ii]ter(?:ation)?)"
+            r"(?:^|(?<=[\s|:\]\-]))(?P<what>[Ee]poch|EPOCH|[Ee]p|EP|[Ss]tep|STEP|[Ii]ter(?:ation)?)"
             r"\s*[:=#]?\s*(?P<n>\d+)\b(?!\s*/|\.\d|[eE][+-]?\d)"),  # not `Epoch: 0.0048`
     )
 
@@ -342,7 +342,8 @@ def grammar() -> Grammar:
     sep = pp.Regex(r"\s*[:=]\s*")
     kv_value = pp.Regex(rf"(?:{NUM})%?{KV_END}")
     # `max len`, `Num Epochs`, `Train Loss : 0.51`, `Validation Accuracy: 0.81`
-    kv_name = pp.Regex(rf"{NAME}(?: (?:[a-z]{{2,}}|[A-Z][a-z]+|F1)(?![\w.\-/@])){{0,3}}")
+    # (words aligned with runs of blanks, `val   acc: 0.35` under `train acc: 0.34`, too)
+    kv_name = pp.Regex(rf"{NAME}(?: +(?:[a-z]{{2,}}|[A-Z][a-z]+|F1)(?![\w.\-/@])){{0,3}}")
     kv_pair = pp.Group(kv_name("name") + pp.Suppress(sep) + kv_value("value"))
     skip = pp.Suppress(pp.Regex(r"[^\w\s]+|[\w.\-/@]+|\s+"))
     kv_line = pp.ZeroOrMore(kv_pair | skip)

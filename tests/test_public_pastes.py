@@ -33,8 +33,6 @@ KNOWN_MISSES: dict[tuple[str, str], str] = {
     ("print_bert_large_stuck.txt", "parse"):
         "a `***names,comma,separated***` header over a tab-separated row is not read",
     ("print_bert_large_stuck.txt", "findings"): "nothing is read (above)",
-    ("print_distsig_tail.txt", "parse"): "`ep 18,` is not read as an epoch",
-    ("print_distsig_timestamped.txt", "parse"): "`ep  0,` is not read as an epoch",
     ("hf_card_table_chance.txt", "findings"):
         "chance_level reads the train loss; this table prints only the validation loss",
     ("loguru_bert_sentiment_overfit.txt", "findings"):

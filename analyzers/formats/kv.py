@@ -69,7 +69,7 @@ def key_values_in(text: str, ws_ok: bool) -> KeyValues | None:
     kv = key_values(found)
     m = epoch_position(text)  # `epoch 3: loss=...`, `Step 100: loss = 0.5`
     if m and kv is not None:
-        if m["what"].lower() == "epoch":
+        if m["what"].lower() in ("epoch", "ep"):
             kv.epoch = kv.epoch if kv.epoch is not None else int(m["n"])
         elif kv.step is None:
             kv.step = int(m["n"])
@@ -81,6 +81,8 @@ def key_values(found: list[tuple[str, str]]) -> KeyValues | None:
     kv = KeyValues(pairs=[])
     for raw_name, raw_value in found:
         key = g.LOG_LEVEL_WORD.sub("", raw_name.strip())  # `INFO Train Loss` -> `Train Loss`
+        if "  " in key:
+            key = " ".join(key.split())  # `val   acc` aligned under `train acc`: `val acc`
         lower = key.lower()
         try:
             value = g.to_float(raw_value.rstrip("s") if raw_value.endswith("s") else raw_value)

@@ -28,7 +28,7 @@ def epoch_position(text: str) -> re.Match[str] | None:
     """`epoch N` / `step N` naming where a line's values belong: at the start of the line or
     after a logging prefix, but not after a value (`Best F1: 0.73 at epoch 3` is a summary)."""
     if not ("poch" in text or "tep" in text or "ter" in text or "POCH" in text or "TEP" in text
-            or "TER" in text):
+            or "TER" in text or "ep " in text or "Ep " in text or "EP " in text):
         return None  # none of the words `epoch_prefix` looks for
     f = g.fast()
     m = f.epoch_prefix.search(text)
