@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from analyzers import parse_path
+from analyzers import parse_bytes, parse_path
 from analyzers.model import Run
 
 PUBLIC = Path(__file__).resolve().parent.parent / "sample_logs" / "public"
@@ -29,7 +29,6 @@ BERTMON = shutil.which("bertmon", path=os.path.dirname(sys.executable)) or "bert
 KNOWN_MISSES: dict[tuple[str, str], str] = {
     ("fastai07_ulmfit_glued.txt", "parse"):
         "fastai 0.7's table header glued to the tqdm bar (`?it/sepoch  trn_loss ...`) is not read",
-    ("lightning_diet_crash.txt", "parse"): "Lightning's `v_num` is read as a metric",
     ("print_bert_large_stuck.txt", "parse"):
         "a `***names,comma,separated***` header over a tab-separated row is not read",
     ("print_bert_large_stuck.txt", "findings"): "nothing is read (above)",
@@ -132,3 +131,23 @@ def test_a_paste_with_no_whole_epoch_is_never_called_healthy(name: str) -> None:
     text = out.stdout.decode()
     assert "No problems found" not in text
     assert "could not be diagnosed" in text
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_tqdm_batches_read_the_paste_as_frame_by_frame(name: str) -> None:
+    """The tqdm reader's batch path (a compiled pattern per bar shape, Lightning's `v_num`
+    skipped inside it) equals the frame-by-frame read on every paste."""
+    from analyzers.formats.tqdm import TqdmBar
+
+    def picture(analysis) -> str:
+        return repr([(r.formats, r.status, [(row.epoch, row.metrics) for row in r.epochs],
+                      {k: [tuple(p) for p in s] for k, s in r.series.items()}, vars(r.coverage))
+                     for r in analysis.runs])
+
+    data = (PUBLIC / name).read_bytes()
+    batched = picture(parse_bytes(data))
+    TqdmBar.batch = False
+    try:
+        assert picture(parse_bytes(data)) == batched
+    finally:
+        TqdmBar.batch = True
