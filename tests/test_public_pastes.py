@@ -27,8 +27,6 @@ BERTMON = shutil.which("bertmon", path=os.path.dirname(sys.executable)) or "bert
 
 # (file, check) -> why bertmon still misses it
 KNOWN_MISSES: dict[tuple[str, str], str] = {
-    ("fastai07_ulmfit_glued.txt", "parse"):
-        "fastai 0.7's table header glued to the tqdm bar (`?it/sepoch  trn_loss ...`) is not read",
     ("hf_card_table_chance.txt", "findings"):
         "chance_level reads the train loss; this table prints only the validation loss",
     ("loguru_bert_sentiment_overfit.txt", "findings"):

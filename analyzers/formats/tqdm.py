@@ -78,14 +78,24 @@ def read_bar(record: str) -> TqdmUpdate | None:
         last = postfix.rsplit(",", 1)[-1]
         if "=" in last and found[-1][0] == last.split("=", 1)[0].strip():
             found.pop()
+    after = m["after"] or ""
+    if m.groupdict().get("cut") is not None and not postfix:
+        # no `]` and text run on after the rate: a line printed without a line break after a
+        # frame (fastai 0.7's `... ?it/sepoch  trn_loss  val_loss`): that text is its own line
+        glued = _GLUED_AFTER_RATE.match(m["rate"])
+        if glued:
+            after = glued["after"]
     return TqdmUpdate(
         desc=desc,
         n=n,
         total=total,
         elapsed=g.clock_to_seconds(m["elapsed"]),
         postfix=found,
-        after=m["after"] or "",
+        after=after,
     )
+
+
+_GLUED_AFTER_RATE = re.compile(r"^\s*(?:\?|[\d.]+)\s*(?:it/s|s/it)(?P<after>[A-Za-z].*)$")
 
 
 _FINITE = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
