@@ -41,6 +41,9 @@ def _miss(name: str, check: str) -> None:
 
 
 def _same(printed: str, value: float) -> bool:
+    """A value as printed; a percentage (`93.07%`) is read as the fraction it stands for."""
+    if printed.endswith("%"):
+        return math.isclose(float(printed[:-1]) / 100, value, rel_tol=1e-12)
     want = float(printed)
     return (math.isnan(want) and math.isnan(value)) or want == value
 

@@ -18,6 +18,7 @@ from .. import grammar as g
 from . import repeat
 from .base import Context, Reader, RunState
 from .values import Pairs, epoch_position
+from .values import held_out as is_held_out
 
 
 @dataclass(slots=True)
@@ -237,7 +238,7 @@ class KeyValueLines(Reader):
         ctx.add_format(run, "kv")
         # `Test accuracy: 0.80` after training: a held-out score, no epoch's value; kept as a
         # series, out of the epoch table
-        held_out = kv.epoch is None and all(n.lower().startswith("test") for n, _ in kv.pairs)
+        held_out = kv.epoch is None and is_held_out([n for n, _ in kv.pairs])
         row = None if held_out else ctx.row(state)
         for name, value in kv.pairs:
             ctx.observe(state, name, state.epoch, kv.step, value, row)

@@ -28,6 +28,7 @@ from .. import grammar as g
 from ..model import Series
 from ..roles import DEV_PREFIX
 from .values import LOSS
+from .values import held_out as is_held_out
 from .window import matched_run
 
 if TYPE_CHECKING:
@@ -123,7 +124,7 @@ def plan_for(record: str, kv: KeyValues, hint_names: tuple[str, ...],
         seconds=None if seconds is None else groups[seconds],
         hints=tuple((name, groups[k]) for name, k in hints),
         epoch=kv.epoch,
-        held_out=kv.epoch is None and all(n.lower().startswith("test") for n, _ in kv.pairs),
+        held_out=kv.epoch is None and is_held_out([n for n, _ in kv.pairs]),
     )
 
 

@@ -8,6 +8,13 @@ from .. import grammar as g
 
 Pairs = list[tuple[str, float]]
 LOSS = re.compile(r"loss", re.I)
+# a held-out score's name: `test_acc`, `Test Acc`, `nn Test Loss` (a `\\n` printed literally)
+_TEST = re.compile(r"(?:^|[\s_/.-])test(?:$|[\s_/.-])", re.I)
+
+
+def held_out(names: list[str]) -> bool:
+    """Every name a test set's: values printed after training, kept out of the epoch table."""
+    return bool(names) and all(_TEST.search(n) or n.lower().startswith("test") for n in names)
 
 
 def pairs(found: list[tuple[str, str]]) -> Pairs:
