@@ -29,8 +29,6 @@ BERTMON = shutil.which("bertmon", path=os.path.dirname(sys.executable)) or "bert
 KNOWN_MISSES: dict[tuple[str, str], str] = {
     ("hf_card_table_chance.txt", "findings"):
         "chance_level reads the train loss; this table prints only the validation loss",
-    ("loguru_bert_sentiment_overfit.txt", "findings"):
-        "train_dev_gap needs 3 epoch rows and the gap on the last 2; the paste elides 2-28",
 }
 
 
