@@ -251,7 +251,8 @@ def fast() -> Fast:
         frozen=re.compile(  # `freeze_encoder=True`, `bert_model.trainable = False`
             r"\b(?P<key>freeze_encoder|freeze_bert|frozen|trainable)\s*[=:]\s*(?P<value>True|False|true|false)\b"),
         epoch_prefix=re.compile(  # `epoch 3:`, `Step 100 |`, also after a logging prefix
-            r"(?:^|(?<=[\s|:\]\-]))(?P<what>[Ee]poch|EPOCH|[Ee]p|EP|[Ss]tep|STEP|[Ii]ter(?:ation)?)"
+            r"(?:^|(?<=[\s|:\]\-]))"
+            r"(?P<what>[Ee]poch|EPOCH|[Ee]p|EP|[Ss]tep|STEP|[Ii]ter(?:ation)?)"  # `ep 3,` too
             r"\s*[:=#]?\s*(?P<n>\d+)\b(?!\s*/|\.\d|[eE][+-]?\d)"),  # not `Epoch: 0.0048`
     )
 

@@ -292,8 +292,8 @@ class ResultsTable(Reader):
         elif step is not None and self.label and self.label[1]:
             total, epochs = self.label
             epoch = step * epochs / total  # the Trainer's fractional epoch at that step
-        elif self._open_epoch(table, metrics, ctx) is not None:
-            epoch = float(self._open_epoch(table, metrics, ctx))  # type: ignore[arg-type]
+        elif (opened := self._open_epoch(table, metrics, ctx)) is not None:
+            epoch = float(opened)
         else:
             epoch = float(table.rows)  # no epoch column: each row is one evaluation, in order
         planned = self.label[1] if self.label and table.epoch_col is None else None
