@@ -256,8 +256,9 @@ def fast() -> Fast:
         frozen=re.compile(  # `freeze_encoder=True`, `bert_model.trainable = False`
             r"\b(?P<key>freeze_encoder|freeze_bert|frozen|trainable)\s*[=:]\s*(?P<value>True|False|true|false)\b"),
         epoch_prefix=re.compile(  # `epoch 3:`, `Step 100 |`, also after a logging prefix
-            r"(?:^|(?<=[\s|:\]\-]))(?P<what>[Ee]poch|EPOCH|[Ss]tep|STEP|[Ii]ter(?:ation)?)"
-            r"\s*[:=#]?\s*(?P<n>\d+)\b(?!\s*/)"),
+            r"(?:^|(?<=[\s|:\]\-]))"
+            r"(?P<what>[Ee]poch|EPOCH|[Ee]p|EP|[Ss]tep|STEP|[Ii]ter(?:ation)?)"  # `ep 3,` too
+            r"\s*[:=#]?\s*(?P<n>\d+)\b(?!\s*/|\.\d|[eE][+-]?\d)"),  # not `Epoch: 0.0048`
     )
 
 
@@ -343,8 +344,13 @@ def grammar() -> Grammar:
     wrapped = pp.Regex(
         rf"(?:np\.|numpy\.)?(?:float(?:16|32|64)|tensor|array)\(\s*(?P<inner>{NUM})[^()]*\)"
     ).set_parse_action(lambda t: t[0][t[0].index("(") + 1:].split(",")[0].strip(" )"))
+    # a vector, `array([0.0077, 0.6359, 0.4455])` (per-class F1 from compute_metrics): no
+    # one number to plot, so the entry is skipped and the dict's scalars still read
+    vector = pp.Regex(
+        r"(?:np\.|numpy\.)?(?:array|tensor)\(\s*\[[^\[\]()]{0,4000}\][^()]{0,200}\)").suppress()
     value = (
         wrapped
+        | vector
         | number
         | pp.QuotedString("'")
         | pp.QuotedString('"')
@@ -360,7 +366,8 @@ def grammar() -> Grammar:
     sep = pp.Regex(r"\s*[:=]\s*")
     kv_value = pp.Regex(rf"(?:{NUM})%?{KV_END}")
     # `max len`, `Num Epochs`, `Train Loss : 0.51`, `Validation Accuracy: 0.81`
-    kv_name = pp.Regex(rf"{NAME}(?: (?:[a-z]{{2,}}|[A-Z][a-z]+|F1)(?![\w.\-/@])){{0,3}}")
+    # (words aligned with runs of blanks, `val   acc: 0.35` under `train acc: 0.34`, too)
+    kv_name = pp.Regex(rf"{NAME}(?: +(?:[a-z]{{2,}}|[A-Z][a-z]+|F1)(?![\w.\-/@])){{0,3}}")
     kv_pair = pp.Group(kv_name("name") + pp.Suppress(sep) + kv_value("value"))
     skip = pp.Suppress(pp.Regex(r"[^\w\s]+|[\w.\-/@]+|\s+"))
     kv_line = pp.ZeroOrMore(kv_pair | skip)

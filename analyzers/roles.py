@@ -40,7 +40,8 @@ def _is_loss(name: str) -> bool:
 _DEV_SUFFIX = ("_val", "_valid", "_validation", "_dev", "_eval", " val", " dev")
 
 
-_TRAIN_PREFIX = re.compile(r"^(?:train|training|trn)[_/ .-]", re.I)
+# a name that says it is the training set's anywhere: `Average training loss`, `train_loss`
+_TRAIN_WORD = re.compile(r"(?:^|[_/ .-])(?:train|training|trn)(?:[_/ .-]|$)", re.I)
 
 
 def _is_score_or_acc(name: str) -> bool:
@@ -94,8 +95,12 @@ def infer_roles(run: Run) -> dict[str, str | None]:
     # train columns that say so (`Training Loss`, fastai's `train_loss`) beside unprefixed
     # accuracy or score columns (`Accuracy`, `F1`) and no dev one: those are the evaluation's
     # (the Trainer's compute_metrics, fastai's metrics run on the validation set)
-    if any(_TRAIN_PREFIX.match(n) for n in train) and not any(_is_score_or_acc(n) for n in dev):
-        moved = [n for n in train if not _TRAIN_PREFIX.match(n) and _is_score_or_acc(n)]
+    # The same where no train loss is printed at all but a dev loss is (a model card's `Epoch |
+    # Validation Loss | Accuracy`): the accuracy sits beside the evaluation's loss.
+    evaluation_only = (any(_is_loss(n) for n in dev) and not any(_is_loss(n) for n in train))
+    if ((evaluation_only or any(_TRAIN_WORD.search(n) for n in train))
+            and not any(_is_score_or_acc(n) for n in dev)):
+        moved = [n for n in train if not _TRAIN_WORD.search(n) and _is_score_or_acc(n)]
         dev += moved
         train = [n for n in train if n not in moved]
     roles = dict.fromkeys(ROLE_NAMES)

@@ -119,7 +119,7 @@ class LogParser:
                 reader.finish(self)
             self._closed = True
             if self._on_run_end is not None:
-                self._finish_run()
+                self._finish_run(log_end=True)
         runs = self.runs
         total = Coverage(records=self.records)
         handed = self._handed
@@ -140,7 +140,7 @@ class LogParser:
             closed = self._closed or state is not self.state
             if closed or state.ended:
                 self.close_headerless(state)
-            _settle(state.run, state, closed)
+            _settle(state.run, state, closed, log_end=self._closed and state is self.state)
         return self._runs
 
     def tail_lines(self, n: int) -> list[str]:
@@ -200,14 +200,14 @@ class LogParser:
         return self._by_type[kind]  # type: ignore[return-value]
 
     # --- runs and epochs -----------------------------------------------------------------
-    def _finish_run(self) -> None:
+    def _finish_run(self, log_end: bool = False) -> None:
         """The current run is over: settle it once and drop its parsing state (nothing
         reaches back into a finished run); hand it over when asked to."""
         state = self.state
         if state is None:
             return
         self.state = None
-        _settle(state.run, state, True)
+        _settle(state.run, state, True, log_end=log_end)
         self._states.remove(state)
         if self._on_run_end is not None:
             self._runs = [run for run in self._runs if run is not state.run]
@@ -349,7 +349,7 @@ def _unmatched(coverage: Coverage, record: str) -> None:
 
 
 # --- settling: status -------------------------------------------------------------------------
-def _settle(run: Run, state: _RunState, closed: bool) -> None:
+def _settle(run: Run, state: _RunState, closed: bool, log_end: bool = False) -> None:
     if closed and state.bar_open and not state.crashed and state.epoch in state.rows:
         # the log ends (or the run does) before the epoch's bar reached its end: no epoch
         # (a crashed run keeps the epoch it died in: where it crashed is worth saying)
@@ -374,7 +374,10 @@ def _settle(run: Run, state: _RunState, closed: bool) -> None:
             and "keras" in run.formats
             and not state.epoch_done
         )
-        run.status = "running" if incomplete else "finished"
+        # the log ends inside an epoch's bar (a paste cut mid-epoch, a log still being
+        # written): that run has not finished, whatever its format
+        cut = log_end and state.bar_open and not state.ended and not state.epoch_done
+        run.status = "running" if incomplete or cut else "finished"
 
 
 def parse_bytes(data: bytes, source: str = "-") -> Analysis:

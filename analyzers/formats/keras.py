@@ -16,11 +16,13 @@ from ..model import Series
 from ..roles import DEV_PREFIX
 from .base import Context, Reader, RunState
 from .kv import KeyValueLines, key_values_in
-from .values import LOSS, pairs
+from .values import LOSS
 from .window import matched_run
 
 _ETA_CHARS = "0123456789.:mus"
 _NUMBER_CHARS = "0123456789.eE+-"
+# a name and `: ` right after a frame's last digit: a callback printed without a line break
+_GLUED_PRINT = re.compile(r"(?<=\d)(?=[A-Za-z_][\w.]*: )")
 _NAMES_SEEN: dict[str, bool] = {}  # metric name -> whether it is a NAME (a few dozen at most)
 
 
@@ -44,16 +46,24 @@ def keras_metrics(record: str, start: int) -> list[tuple[str, float]]:
             ok = g.fast().name.fullmatch(name) is not None
             if len(_NAMES_SEEN) < 4096:
                 _NAMES_SEEN[name] = ok
-        if not ok or not value or value.strip(_NUMBER_CHARS):
-            break
+        if not ok or not value or value.strip(_NUMBER_CHARS) or value[-1] == ".":
+            break  # `val_acc: 0.` is a paste cut inside its number: Keras prints the decimals
         try:
             metrics.append((name, float(value)))
         except ValueError:
             break
     else:
         return metrics
+    return keras_pairs(g.fast().keras_metric.findall(record, start))
+
+
+def keras_pairs(found: list[tuple[str, str]]) -> list[tuple[str, float]]:
+    """(name, number text) -> (name, float), without a number cut after its dot (`0.`): Keras
+    prints every value with its decimals, so that is a paste cut mid-number, not 0."""
     metrics = []
-    for name, value in g.fast().keras_metric.findall(record, start):
+    for name, value in found:
+        if value[-1:] == ".":
+            continue
         try:
             metrics.append((name, float(value)))  # float() reads nan, inf, -inf itself
         except ValueError:
@@ -154,6 +164,11 @@ class KerasBar(Reader):
         if glued > 0:  # `... - val_acc: 0.5752Epoch 23/100`, `...0.57Epoch 00023: val_acc ...`
             self.frame(read_frame(record[:glued], m), ctx)
             ctx.dispatch(record[glued:])
+            return 1
+        glued_at = _GLUED_PRINT.search(record, m.end())  # a callback's print glued to a frame:
+        if glued_at is not None:  # `- accuracy: 0.4854val_acc: 0.92563, best_val_acc: ...`
+            self.frame(read_frame(record[:glued_at.start()], m), ctx)
+            ctx.dispatch(record[glued_at.start():])
             return 1
         self.frame(read_frame(record, m), ctx)
         return 1
@@ -362,7 +377,7 @@ class KerasLines(Reader):
             return True
         m = f.keras_old_v2.match(record) if " - " in record else None
         if m:
-            metrics = pairs(f.keras_metric.findall(record))
+            metrics = keras_pairs(f.keras_metric.findall(record))
             ctx.reader(KerasBar).frame(_Frame(1, 1, metrics, float(m["seconds"]), True), ctx)
             return True
         return False

@@ -18,6 +18,7 @@ from .. import grammar as g
 from . import repeat
 from .base import Context, Reader, RunState
 from .values import Pairs, epoch_position
+from .values import held_out as is_held_out
 
 
 @dataclass(slots=True)
@@ -62,12 +63,14 @@ def key_values_in(text: str, ws_ok: bool) -> KeyValues | None:
         found = KV_LINES(text)
     if ws_ok and not found and g.has_kv_word(lower or text.lower()):
         found = WS_LINES(text)
+    if found and found[-1][1].endswith(".") and text.rstrip().endswith(found[-1][1]):
+        found = found[:-1]  # `loss: 100.` ending the line: a number cut (a paste, a wrap)
     if not found:
         return None
     kv = key_values(found)
     m = epoch_position(text)  # `epoch 3: loss=...`, `Step 100: loss = 0.5`
     if m and kv is not None:
-        if m["what"].lower() == "epoch":
+        if m["what"].lower() in ("epoch", "ep"):
             kv.epoch = kv.epoch if kv.epoch is not None else int(m["n"])
         elif kv.step is None:
             kv.step = int(m["n"])
@@ -79,6 +82,8 @@ def key_values(found: list[tuple[str, str]]) -> KeyValues | None:
     kv = KeyValues(pairs=[])
     for raw_name, raw_value in found:
         key = g.LOG_LEVEL_WORD.sub("", raw_name.strip())  # `INFO Train Loss` -> `Train Loss`
+        if "  " in key:
+            key = " ".join(key.split())  # `val   acc` aligned under `train acc`: `val acc`
         lower = key.lower()
         try:
             value = g.to_float(raw_value.rstrip("s") if raw_value.endswith("s") else raw_value)
@@ -235,7 +240,7 @@ class KeyValueLines(Reader):
         ctx.add_format(run, "kv")
         # `Test accuracy: 0.80` after training: a held-out score, no epoch's value; kept as a
         # series, out of the epoch table
-        held_out = kv.epoch is None and all(n.lower().startswith("test") for n, _ in kv.pairs)
+        held_out = kv.epoch is None and is_held_out([n for n, _ in kv.pairs])
         row = None if held_out else ctx.row(state)
         for name, value in kv.pairs:
             ctx.observe(state, name, state.epoch, kv.step, value, row)

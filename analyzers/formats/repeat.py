@@ -28,6 +28,7 @@ from .. import grammar as g
 from ..model import Series
 from ..roles import DEV_PREFIX
 from .values import LOSS
+from .values import held_out as is_held_out
 from .window import matched_run
 
 if TYPE_CHECKING:
@@ -35,7 +36,8 @@ if TYPE_CHECKING:
     from .kv import KeyValues
 
 # a value's number as `float()` reads it (no `%`, no `nan.0`: such lines take the full read)
-_VALUE = r"([-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?|[-+]?(?:nan|NaN|NAN|inf|Inf|INF|Infinity))"
+# and never `100.`, which the full read takes for a number cut at the end of its line
+_VALUE = r"([-+]?(?:\d+(?:\.\d+)?|\.\d+)(?:[eE][-+]?\d+)?|[-+]?(?:nan|NaN|NAN|inf|Inf|INF|Infinity))"
 MAX_PLAN_LINE = 1000  # longer lines are not planned (the full read cuts at 4096 characters)
 
 
@@ -124,7 +126,7 @@ def plan_for(record: str, kv: KeyValues, hint_names: tuple[str, ...],
         seconds=None if seconds is None else groups[seconds],
         hints=tuple((name, groups[k]) for name, k in hints),
         epoch=kv.epoch,
-        held_out=kv.epoch is None and all(n.lower().startswith("test") for n, _ in kv.pairs),
+        held_out=kv.epoch is None and is_held_out([n for n, _ in kv.pairs]),
     )
 
 

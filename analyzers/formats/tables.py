@@ -60,6 +60,7 @@ _FASTPROGRESS = re.compile(
     r"^\s*(?:Epoch\s+\d+/(\d+)\s*:\s*)?(?:\|[█\- ]*\|\s*[\d.]+%\s*\[[^\]]*\]\s*)?$")
 _BLOCKS = re.compile(r"^[\s█▉▊▋▌▍▎▏]*$")
 _SPACES2 = re.compile(r"\s{2,}|\t")
+_IDENT = re.compile(r"^[A-Za-z_][\w/.-]*$")
 
 
 def _cell_number(text: str) -> float | None:
@@ -96,7 +97,10 @@ def _row_cells(line: str, sep: str) -> list[str]:
     joining `No log` (data cells hold no other spaces)."""
     if sep in ("spaces", "words"):
         return re.sub(r"\bNo [Ll]og\b", "No\x00log", line).split()
-    return _split(line, sep)
+    cells = _split(line, sep)
+    if len(cells) == 1 and sep == "csv":
+        return line.split()  # names printed with commas, values with tabs or blanks
+    return cells
 
 
 def _group(words: list[str], n: int) -> list[str] | None:
@@ -149,6 +153,8 @@ class _Table:
 def _header(record: str) -> _Table | None:
     """The table a header line opens, or None when the line is no header."""
     line = record.strip()
+    if line[:1] in "*=#" or line[-1:] in "*=#":  # `*****train_loss,valid_acc*****`: a banner
+        line = line.strip("*=# ")
     if len(line) > 400 or len(line) < 5 or _NUMBERISH.search(line) or not _METRIC_WORD.search(line):
         return None
     if line.count("|") >= 2:
@@ -171,8 +177,11 @@ def _header(record: str) -> _Table | None:
         if not (lows[0] in _EPOCH | {"step"} or "epoch" in lows or "step" in lows):
             return None
         return _Table("words", None, cells)
-    if not any(c in _EPOCH or c in _STEP for c in lows) and sep not in ("md", "tab"):
+    if (not any(c in _EPOCH or c in _STEP for c in lows) and sep not in ("md", "tab")
+            and not (sum(bool(_METRIC_WORD.search(c)) for c in cells) >= 2
+                     and all(_IDENT.match(c) for c in cells))):
         return None  # a comma or space list of words is a table only with its position column
+        # (or when it lists identifiers, metrics among them: `train_loss,train_acc,valid_ac`)
     return _Table(sep, cells)
 
 
@@ -256,6 +265,19 @@ class ResultsTable(Reader):
             row.seconds = seconds
         return True
 
+    @staticmethod
+    def _open_epoch(table: _Table, metrics: list[tuple[str, float]], ctx: Context) -> int | None:
+        """The epoch a line above opened (`Epoch: 01 | Epoch Time: 0m 57s`) when a table with
+        no epoch column gives its first row under its header: a header and row printed each
+        epoch. None when that epoch already holds these values."""
+        state = ctx.state
+        if table.rows != 1 or state is None or state.epoch is None:
+            return None
+        row = state.rows.get(state.epoch)
+        if row is not None and any(name in row.metrics for name, _ in metrics):
+            return None
+        return state.epoch
+
     def _place(self, table: _Table, values: list[float | None],
                metrics: list[tuple[str, float]], ctx: Context) -> EpochRow | None:
         step_value = values[table.step_col] if table.step_col is not None else None
@@ -270,6 +292,8 @@ class ResultsTable(Reader):
         elif step is not None and self.label and self.label[1]:
             total, epochs = self.label
             epoch = step * epochs / total  # the Trainer's fractional epoch at that step
+        elif (opened := self._open_epoch(table, metrics, ctx)) is not None:
+            epoch = float(opened)
         else:
             epoch = float(table.rows)  # no epoch column: each row is one evaluation, in order
         planned = self.label[1] if self.label and table.epoch_col is None else None

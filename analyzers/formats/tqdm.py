@@ -66,6 +66,8 @@ def read_bar(record: str) -> TqdmUpdate | None:
         return None
     postfix = m["postfix"]
     found = pairs(f.postfix_pair.findall(postfix)) if postfix else []
+    if "v_num=" in postfix:  # Lightning's bar shows its logger's version: no metric
+        found = [pair for pair in found if pair[0] != "v_num"]
     desc = (m["desc"] or "").strip()
     if desc and f.kv_separator.search(desc):  # set_description(f"Epoch {e} Loss: {loss:.4f}")
         kv = key_values_in(desc, ws_ok=True)
@@ -76,14 +78,24 @@ def read_bar(record: str) -> TqdmUpdate | None:
         last = postfix.rsplit(",", 1)[-1]
         if "=" in last and found[-1][0] == last.split("=", 1)[0].strip():
             found.pop()
+    after = m["after"] or ""
+    if m.groupdict().get("cut") is not None and not postfix:
+        # no `]` and text run on after the rate: a line printed without a line break after a
+        # frame (fastai 0.7's `... ?it/sepoch  trn_loss  val_loss`): that text is its own line
+        glued = _GLUED_AFTER_RATE.match(m["rate"])
+        if glued:
+            after = glued["after"]
     return TqdmUpdate(
         desc=desc,
         n=n,
         total=total,
         elapsed=g.clock_to_seconds(m["elapsed"]),
         postfix=found,
-        after=m["after"] or "",
+        after=after,
     )
+
+
+_GLUED_AFTER_RATE = re.compile(r"^\s*(?:\?|[\d.]+)\s*(?:it/s|s/it)(?P<after>[A-Za-z].*)$")
 
 
 _FINITE = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
@@ -91,18 +103,21 @@ _SHAPES: dict[tuple, Callable[[str], re.Match[str] | None]] = {}
 _DIGITS = re.compile(r"(\d+)")
 
 
-def _shape(desc: str, total: str, names: tuple[str, ...]) -> Callable[[str], re.Match[str] | None]:
+def _shape(desc: str, total: str, names: tuple[str, ...],
+           v_num: bool = False) -> Callable[[str], re.Match[str] | None]:
     """`match` of one bar's frames (`grammar.TQDM_BAR` with its description, total and postfix
     names fixed): the step and each value in one call. The description's numbers are left
     open (one pattern serves every epoch's `Epoch k/N`); group 1 is the description, which
-    the caller compares with the bar's."""
+    the caller compares with the bar's. `v_num`: Lightning's `v_num=3` stands among the
+    names (skipped, as `parse` skips it)."""
     shape = _DIGITS.sub("0", desc)
-    key = (shape, total, names)
+    key = (shape, total, names, v_num)
     found = _SHAPES.get(key)
     if found is None:
         pattern = "".join(r"\d+" if part.isdigit() else re.escape(part)
                           for part in _DIGITS.split(desc) if part)
-        post = "".join(rf",\s*{re.escape(name)}=({_FINITE})" for name in names)
+        skip = r"(?:,\s*v_num=[^,\]]*)?" if v_num else ""
+        post = "".join(rf"{skip},\s*{re.escape(name)}=({_FINITE})" for name in names) + skip
         found = re.compile(
             rf"({pattern}): ?\s*\d{{1,3}}%\|[^|]*\|\s*(\d+)/{re.escape(total)}\s*"
             rf"\[(?:{g.CLOCK}|\?)<(?:{g.CLOCK}|\?),\s*[^,\]]*{post}\]\s*\Z").match
@@ -252,7 +267,7 @@ class TqdmBar(Reader):
             return 0
         names = tuple(name for name, _ in u.postfix)
         desc = lead["desc"]
-        match = _shape(desc, lead["total"], names)
+        match = _shape(desc, lead["total"], names, "v_num=" in records[j - 1])
         total, epoch = u.total, state.epoch
         base = (epoch - state.base_epoch) * total if state.base_epoch is not None else 0
         frames = matched_run(match, records, j)

@@ -102,7 +102,9 @@ class TrainDevGap(Rule[Settings]):
         if infer_mode(run.roles.get(dev_role)) == "min":
             return []  # a dev score that falls as it improves is no accuracy to compare with
         rows = as_fractions(aligned(run, "train_acc", dev_role))
-        if len(rows) < max(settings.min_epochs, settings.patience, 1):
+        spanned = rows[-1][0] - rows[0][0] + 1 if rows else 0  # epochs, with any a paste elided
+        least = max(settings.min_epochs, settings.patience, 1)
+        if len(rows) < 2 or max(len(rows), spanned) < least:
             return []
         # how far training has gone, by the epoch numbers: a paste of epochs 154-200 is past
         # 30% of its 200 though it shows 47 epochs (numbered from 0 or 1)
@@ -110,7 +112,10 @@ class TrainDevGap(Rule[Settings]):
         if done < math.ceil(settings.judge_after * planned_or_seen(run, len(rows))):
             return []
         gaps = [(epoch, train - dev) for epoch, train, dev in rows]
-        if any(g < settings.min_gap for _, g in gaps[-settings.patience :]):
+        latest = gaps[-settings.patience :]
+        if gaps[-1][0] - gaps[-2][0] > settings.patience and gaps[-1][1] >= settings.warn_gap:
+            latest = gaps[-1:]  # the epochs before it elided (`.....`): a wide gap stands alone
+        if any(g < settings.min_gap for _, g in latest):
             return []
         if median([g for _, g in gaps[-max(1, settings.smooth) :]]) < settings.min_gap:
             return []  # dev dipped on an epoch or two: noise, not a gap
