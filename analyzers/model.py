@@ -190,6 +190,16 @@ class Series:
         return np.repeat(np.frombuffer(self._ep_val, dtype=np.float64),
                          np.diff(starts, append=n))
 
+    def column_lists(self) -> tuple[list[float], list[int], list[float]]:
+        """(epochs, steps, values) of every observation as lists (NaN, -1 where unknown): a
+        short series' columns without numpy's fixed costs."""
+        at = self._ep_at.tolist()
+        at.append(len(self._values))
+        epochs: list[float] = []
+        for r, value in enumerate(self._ep_val.tolist()):
+            epochs += [value] * (at[r + 1] - at[r])
+        return epochs, self._steps.tolist(), self._values.tolist()
+
     def columns_between(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(epochs, steps, values) of observations `start` to `stop` (a slice; a long series is
         written a slice at a time without expanding all of it)."""

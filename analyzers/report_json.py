@@ -74,16 +74,46 @@ def _write_column(out: TextIO, col: np.ndarray, convert) -> None:
     out.write("]")
 
 
+# the same text from lists, for a short series (numpy's fixed costs would dominate)
+def _values_list(col: list[float]) -> str:
+    if all(map(math.isfinite, col)):
+        return str(col)[1:-1]
+    return json.dumps([num(v) for v in col])[1:-1]
+
+
+def _epochs_list(col: list[float]) -> str:
+    if all(e == e and math.isfinite(e) and e.is_integer() for e in col):
+        return str([int(e) for e in col])[1:-1]
+    return json.dumps([None if e != e else (int(e) if e.is_integer() else num(e))
+                       for e in col])[1:-1]
+
+
+def _steps_list(col: list[int]) -> str:
+    if -1 in col:
+        return json.dumps([None if s == -1 else s for s in col])[1:-1]
+    return str(col)[1:-1]
+
+
+SHORT = 1024  # a series this short is written from lists
+
+
 def _write_columns(out: TextIO, series: Series) -> None:
     """The three columns of every observation, a slice of the series at a time (a series of
     ten million points is never expanded whole)."""
     n = len(series)
+    if n <= SHORT:
+        epochs, steps, values = series.column_lists()
+        out.write(f'{{"epoch": [{_epochs_list(epochs)}], "step": [{_steps_list(steps)}], '
+                  f'"value": [{_values_list(values)}]}}')
+        return
+    whole = series.columns_between(0, n) if n <= SLICE else None  # one slice: read once
     for key, k, convert in (("epoch", 0, _epochs), ("step", 1, _steps), ("value", 2, _values)):
         out.write(f'{", " if k else "{"}"{key}": [')
         for start in range(0, n, SLICE):
             if start:
                 out.write(", ")
-            out.write(convert(series.columns_between(start, start + SLICE)[k]))
+            columns = whole or series.columns_between(start, start + SLICE)
+            out.write(convert(columns[k]))
         out.write("]")
     out.write("}")
 

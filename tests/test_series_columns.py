@@ -61,6 +61,7 @@ def test_series_behaves_like_lists(ops):
         assert [x if not math.isnan(x) else None for x in e.tolist()] == [r[0] for r in rows]
         assert [None if x == -1 else x for x in s.tolist()] == [r[1] for r in rows]
         assert all(_same(x, r[2]) for x, r in zip(v.tolist(), rows)) and len(v) == len(rows)
+    _write_both_ways(series)
     runs = len(series._ep_at)
     changes = sum(1 for i in range(len(model)) if i == 0 or not _same(
         model[i][0] if model[i][0] is not None else math.nan,
@@ -92,3 +93,37 @@ def test_a_long_series_writes_its_columns_a_slice_at_a_time():
     assert doc["epoch"] == [None if math.isnan(e) else int(e) for e in series.epochs.tolist()]
     assert doc["step"] == [None if s == -1 else s for s in series.steps.tolist()]
     assert doc["value"] == list(series.values)
+
+
+def _write_both_ways(series) -> str:
+    """A series' JSON columns from lists (short) and from numpy slices: the same text."""
+    import io
+
+    from bertmon.analyzers import report_json
+
+    texts = []
+    for short in (report_json.SHORT, -1):
+        buf, keep = io.StringIO(), report_json.SHORT
+        report_json.SHORT = short
+        try:
+            report_json.write_series(buf, series, "all")
+        finally:
+            report_json.SHORT = keep
+        texts.append(buf.getvalue())
+    assert texts[0] == texts[1]
+    return texts[0]
+
+
+def test_sample_logs_series_write_alike_from_lists_and_from_arrays():
+    from pathlib import Path
+
+    from bertmon.analyzers import parse_path
+
+    logs = Path(__file__).resolve().parent.parent / "sample_logs"
+    count = 0
+    for path in sorted(logs.rglob("*.log")):
+        for run in parse_path(path).runs:
+            for series in run.series.values():
+                _write_both_ways(series)
+                count += 1
+    assert count > 100
