@@ -12,17 +12,10 @@ from hypothesis import strategies as st
 
 from bertmon.analyzers import LogParser, parse_bytes
 from bertmon.analyzers.formats.kv import KeyValueLines
+from test_parse_support import bench_shape, chunked, picture
 
 LOGS = Path(__file__).resolve().parent.parent / "sample_logs"
 SAMPLES = sorted(p for p in LOGS.rglob("*") if p.is_file() and p.suffix in (".log", ".txt", ".md"))
-
-
-def picture(analysis) -> str:
-    return repr([(r.formats, r.status, r.epochs_planned, r.roles, r.error, r.step,
-                  r.steps_per_epoch, vars(r.coverage),
-                  [(row.epoch, row.metrics, row.seconds) for row in r.epochs],
-                  {k: [tuple(p) for p in s] for k, s in r.series.items()}, r.hints)
-                 for r in analysis.runs]) + repr(vars(analysis.coverage))
 
 
 def in_full(data: bytes) -> str:
@@ -31,16 +24,6 @@ def in_full(data: bytes) -> str:
         return picture(parse_bytes(data))
     finally:
         KeyValueLines.plans = True
-
-
-def chunked(data: bytes, sizes) -> str:
-    p = LogParser()
-    pos, k = 0, 0
-    while pos < len(data):
-        size = sizes[k % len(sizes)]
-        p.feed(data[pos : pos + size])
-        pos, k = pos + size, k + 1
-    return picture(p.close())
 
 
 def test_a_loop_of_step_lines_is_read_by_plan():
@@ -66,24 +49,9 @@ def test_plans_equal_full_reads_on_sample_logs(path):
     assert chunked(data, [rng.choice([1, 7, 64, 333, 4096]) for _ in range(50)]) == in_full(data)
 
 
-def _bench_shape(name: str) -> bytes:
-    import io
-    import sys
-
-    sys.path.insert(0, str(LOGS.parent / "bench"))
-    import parse_speed
-
-    buf = io.StringIO()
-    if name == "lines":  # 20,000 of its short lines, not the benchmark's 10 million
-        parse_speed.gen_lines(buf, 0, random.Random(1), lines=20_000)
-    else:
-        parse_speed.SHAPES[name](buf, 150_000, random.Random(1))
-    return buf.getvalue().encode("utf-8", "surrogateescape")
-
-
 @pytest.mark.parametrize("shape", ["lines", "tqdm", "trainer", "keras2"])
 def test_plans_equal_full_reads_on_bench_shapes(shape):
-    data = _bench_shape(shape)
+    data = bench_shape(shape)
     assert picture(parse_bytes(data)) == in_full(data)
 
 

@@ -7,19 +7,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bertmon.analyzers import LogParser, parse_bytes
+from bertmon.analyzers import parse_bytes
 from bertmon.analyzers.formats.tqdm import TqdmBar
+from test_parse_support import bench_shape, chunked, picture
 
 LOGS = Path(__file__).resolve().parent.parent / "sample_logs"
 TQDM_LOGS = sorted(p for p in LOGS.glob("*.log") if b"%|" in p.read_bytes())
-
-
-def picture(analysis) -> str:
-    return repr([(r.formats, r.status, r.epochs_planned, r.roles, r.error, r.step,
-                  r.steps_per_epoch, vars(r.coverage),
-                  [(row.epoch, row.metrics, row.seconds) for row in r.epochs],
-                  {k: [tuple(p) for p in s] for k, s in r.series.items()}, r.hints)
-                 for r in analysis.runs])
 
 
 def general(data: bytes) -> str:
@@ -30,16 +23,6 @@ def general(data: bytes) -> str:
         TqdmBar.batch = True
 
 
-def chunked(data: bytes, sizes) -> str:
-    p = LogParser()
-    pos, k = 0, 0
-    while pos < len(data):
-        size = sizes[k % len(sizes)]
-        p.feed(data[pos : pos + size])
-        pos, k = pos + size, k + 1
-    return picture(p.close())
-
-
 @pytest.mark.parametrize("path", TQDM_LOGS, ids=lambda p: p.name)
 def test_batch_equals_frame_by_frame_on_real_captures(path):
     data = path.read_bytes()
@@ -48,21 +31,9 @@ def test_batch_equals_frame_by_frame_on_real_captures(path):
     assert chunked(data, [rng.choice([1, 5, 64, 333, 4096]) for _ in range(50)]) == general(data)
 
 
-def _bench_shape(name: str) -> bytes:
-    import io
-    import sys
-
-    sys.path.insert(0, str(LOGS.parent / "bench"))
-    import parse_speed
-
-    buf = io.StringIO()
-    parse_speed.SHAPES[name](buf, 150_000, random.Random(1))
-    return buf.getvalue().encode("utf-8", "surrogateescape")
-
-
 @pytest.mark.parametrize("shape", ["tqdm", "lightning", "trainer", "seed000"])
 def test_batch_equals_frame_by_frame_on_bench_shapes(shape):
-    data = _bench_shape(shape)
+    data = bench_shape(shape)
     assert picture(parse_bytes(data)) == general(data)
 
 
