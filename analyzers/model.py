@@ -190,6 +190,14 @@ class Series:
         return np.repeat(np.frombuffer(self._ep_val, dtype=np.float64),
                          np.diff(starts, append=n))
 
+    def epoch_runs(self) -> list[tuple[float, int]]:
+        """(epoch, how many observations in a row have it) from the first observation to the
+        last (NaN: unknown)."""
+        at = self._ep_at.tolist()
+        at.append(len(self._values))
+        return [(value, at[r + 1] - at[r]) for r, value in enumerate(self._ep_val.tolist())
+                if at[r + 1] > at[r]]
+
     def column_lists(self) -> tuple[list[float], list[int], list[float]]:
         """(epochs, steps, values) of every observation as lists (NaN, -1 where unknown): a
         short series' columns without numpy's fixed costs."""

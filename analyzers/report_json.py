@@ -107,8 +107,16 @@ def _write_columns(out: TextIO, series: Series) -> None:
                   f'"value": [{_values_list(values)}]}}')
         return
     whole = series.columns_between(0, n) if n <= SLICE else None  # one slice: read once
+    runs = series.epoch_runs()
     for key, k, convert in (("epoch", 0, _epochs), ("step", 1, _steps), ("value", 2, _values)):
         out.write(f'{", " if k else "{"}"{key}": [')
+        if not k and all(e == e and math.isfinite(e) and e.is_integer() for e, _ in runs):
+            # whole epochs, each repeated over its steps: written a run at a time
+            for i, (e, count) in enumerate(runs):
+                text = str(int(e))
+                out.write(f"{', ' if i else ''}{(text + ', ') * (count - 1)}{text}")
+            out.write("]")
+            continue
         for start in range(0, n, SLICE):
             if start:
                 out.write(", ")

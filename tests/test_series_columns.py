@@ -93,6 +93,12 @@ def test_a_long_series_writes_its_columns_a_slice_at_a_time():
     assert doc["epoch"] == [None if math.isnan(e) else int(e) for e in series.epochs.tolist()]
     assert doc["step"] == [None if s == -1 else s for s in series.steps.tolist()]
     assert doc["value"] == list(series.values)
+    whole = Series("acc")  # whole epochs only: written a run of equal epochs at a time
+    for i in range(n):
+        whole.append_known(float(1 + i // 30_000), i, 0.5)
+    buf = io.StringIO()
+    write_series(buf, whole, "all")
+    assert json.loads(buf.getvalue())["epoch"] == [1 + i // 30_000 for i in range(n)]
 
 
 def _write_both_ways(series) -> str:
