@@ -74,9 +74,9 @@ def plan_for(record: str, kv: KeyValues, hint_names: tuple[str, ...],
             numbers.append(g.to_float(text))
         except ValueError:
             return None
-    roles: list[str | int | None] = [None] * len(tokens)
+    roles: list[str | None] = [None] * len(tokens)  # value, step, literal or None (unread)
 
-    def claim(value: float, role: str | int) -> int:
+    def claim(value: float, role: str) -> int:
         found = [k for k, v in enumerate(numbers)
                  if roles[k] is None and (v == value or (math.isnan(v) and math.isnan(value)))]
         if len(found) != 1:
