@@ -177,8 +177,11 @@ class Series:
         """Every observation's step, -1 where unknown (int64; a copy)."""
         if not self._values:
             return np.zeros(0, dtype=np.int64)
+        return self._steps_view().astype(np.int64)
+
+    def _steps_view(self) -> np.ndarray:
         return np.frombuffer(self._steps, dtype=np.int32 if self._steps.typecode == "i"
-                             else np.int64).astype(np.int64)
+                             else np.int64)
 
     @property
     def epochs(self) -> np.ndarray:
@@ -201,11 +204,9 @@ class Series:
     def column_lists(self) -> tuple[list[float], list[int], list[float]]:
         """(epochs, steps, values) of every observation as lists (NaN, -1 where unknown): a
         short series' columns without numpy's fixed costs."""
-        at = self._ep_at.tolist()
-        at.append(len(self._values))
         epochs: list[float] = []
-        for r, value in enumerate(self._ep_val.tolist()):
-            epochs += [value] * (at[r + 1] - at[r])
+        for value, count in self.epoch_runs():
+            epochs += [value] * count
         return epochs, self._steps.tolist(), self._values.tolist()
 
     def columns_between(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -220,8 +221,7 @@ class Series:
         starts = np.clip(at[first:end], start, stop)
         epochs = np.repeat(np.frombuffer(self._ep_val, dtype=np.float64)[first:end],
                            np.diff(starts, append=stop))
-        steps = np.frombuffer(self._steps, dtype=np.int32 if self._steps.typecode == "i"
-                              else np.int64)[start:stop].astype(np.int64)
+        steps = self._steps_view()[start:stop].astype(np.int64)
         return epochs, steps, np.frombuffer(self._values, dtype=np.float64)[start:stop]
 
     @property

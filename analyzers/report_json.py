@@ -44,37 +44,9 @@ def jsonable(value: object) -> object:
 
 
 # --- columns -------------------------------------------------------------------------------
-# A list of finite floats or ints prints as JSON: `str(list)` is the fastest way to write one
-def _values(col: np.ndarray) -> str:
-    if np.isfinite(col).all():
-        return str(col.tolist())[1:-1]
-    return json.dumps([num(v) for v in col.tolist()])[1:-1]
-
-
-def _epochs(col: np.ndarray) -> str:
-    known = ~np.isnan(col)
-    if known.all() and (col == np.floor(col)).all() and np.isfinite(col).all():
-        return str(col.astype(np.int64).tolist())[1:-1]
-    return json.dumps([None if e != e else (int(e) if e.is_integer() else num(e))
-                       for e in col.tolist()])[1:-1]
-
-
-def _steps(col: np.ndarray) -> str:
-    if (col == -1).any():
-        return json.dumps([None if s == -1 else s for s in col.tolist()])[1:-1]
-    return str(col.tolist())[1:-1]
-
-
-def _write_column(out: TextIO, col: np.ndarray, convert) -> None:
-    out.write("[")
-    for start in range(0, len(col), SLICE):
-        if start:
-            out.write(", ")
-        out.write(convert(col[start : start + SLICE]))
-    out.write("]")
-
-
-# the same text from lists, for a short series (numpy's fixed costs would dominate)
+# A list of finite floats or ints prints as JSON: `str(list)` is the fastest way to write one.
+# The `_list` converters write a column given as a list; the others test a numpy slice at C
+# level and hand anything unusual (NaN, unknown, fractional) to them.
 def _values_list(col: list[float]) -> str:
     if all(map(math.isfinite, col)):
         return str(col)[1:-1]
@@ -92,6 +64,33 @@ def _steps_list(col: list[int]) -> str:
     if -1 in col:
         return json.dumps([None if s == -1 else s for s in col])[1:-1]
     return str(col)[1:-1]
+
+
+def _values(col: np.ndarray) -> str:
+    if np.isfinite(col).all():
+        return str(col.tolist())[1:-1]
+    return _values_list(col.tolist())
+
+
+def _epochs(col: np.ndarray) -> str:
+    if np.isfinite(col).all() and (col == np.floor(col)).all():
+        return str(col.astype(np.int64).tolist())[1:-1]
+    return _epochs_list(col.tolist())
+
+
+def _steps(col: np.ndarray) -> str:
+    if (col == -1).any():
+        return _steps_list(col.tolist())
+    return str(col.tolist())[1:-1]
+
+
+def _write_column(out: TextIO, col: np.ndarray, convert) -> None:
+    out.write("[")
+    for start in range(0, len(col), SLICE):
+        if start:
+            out.write(", ")
+        out.write(convert(col[start : start + SLICE]))
+    out.write("]")
 
 
 SHORT = 1024  # a series this short is written from lists

@@ -25,7 +25,7 @@ from ..roles import DEV_PREFIX
 from .base import Context, Reader, RunState
 from .kv import key_values_in
 from .values import LOSS, Pairs, pairs
-from .window import matched_run
+from .window import matched_run, until, until_repeat
 
 _EPOCH_IN_DESC = re.compile(r"(?:[Ee]poch|\b[Ee]p)\D{0,3}(\d+)(?:\s*(?:/|of)\s*(\d+))?")
 _EVAL_DESC = re.compile(r"eval|valid|\bval\b|\bdev\b|test|predict|infer|inference", re.I)
@@ -149,29 +149,13 @@ def _bare_frames(records: list[str], j: int, own: TqdmState, state: RunState, u:
     ns = list(map(int, map(_FIRST, matched_run(match, records, j))))
     # the run ends before the bar's end or a redraw of the frame before: `update` decides
     if ns and max(ns) >= total:  # type: ignore[operator]
-        ns = _before(ns, lambda n: n >= total)  # type: ignore[operator]
-    ns = _before_repeat(ns, u.n)
+        ns = until(ns, lambda n: n >= total)  # type: ignore[operator]
+    ns = until_repeat(ns, u.n)
     if not ns:
         return 0
     own.last = ("", ns[-1], total, ())
     state.run.step = ns[-1]
     return len(ns)
-
-
-def _before(items: list, stop: Callable[[object], bool]) -> list:
-    """`items` up to the first for which `stop` is true (callers test the whole list at C
-    level first and search only a list that has one)."""
-    for k, item in enumerate(items):
-        if stop(item):
-            return items[:k]
-    return items
-
-
-def _before_repeat(items: list, before: object) -> list:
-    """`items` up to the first equal to the one before it (`before`: the one before the first):
-    a bar redrawing its last frame."""
-    same = list(map(operator.eq, items, [before, *items[:-1]]))
-    return items[:same.index(True)] if True in same else items
 
 
 class TqdmState:
@@ -280,16 +264,16 @@ class TqdmBar(Reader):
         columns = list(zip(*frames))
         descs = columns[0]
         if descs.count(desc) != len(descs):
-            cut = _before(list(descs), lambda d: d != desc)
+            cut = until(list(descs), lambda d: d != desc)
             columns = [column[:len(cut)] for column in columns]
         ns = list(map(int, columns[1]))
         if ns and max(ns) >= total:  # type: ignore[operator]
-            ns = _before(ns, lambda n: n >= total)  # type: ignore[operator]
+            ns = until(ns, lambda n: n >= total)  # type: ignore[operator]
         values = [list(map(float, column[:len(ns)])) for column in columns[2:]]
         rows = list(zip(*values))
         if not all(map(math.isfinite, map(sum, rows))):
-            rows = _before(rows, lambda v: not math.isfinite(sum(v)))
-        keys = _before_repeat(list(zip(ns, rows)), (u.n, tuple(v for _, v in u.postfix)))
+            rows = until(rows, lambda v: not math.isfinite(sum(v)))
+        keys = until_repeat(list(zip(ns, rows)), (u.n, tuple(v for _, v in u.postfix)))
         if not keys:
             return 0
         last_n, last_values = keys[-1]
