@@ -163,7 +163,8 @@ def keras_frame_shape(names: tuple[str, ...]) -> re.Pattern[str]:
     metrics = "".join(rf" - {re.escape(name)}: ({FINITE})" for name in names)
     step = KERAS_STEP.replace(r"(?P<target>\d+|Unknown)", r"(\d+)").replace(
         r"(?P<current>\d+)", r"(\d+)")
-    return re.compile(rf"{step}([^-\n]*){KERAS_ETA}{metrics}\Z")
+    # Keras 2 pads a frame shorter than the one before with spaces
+    return re.compile(rf"{step}([^-\n]*){KERAS_ETA}{metrics} *\Z")
 
 
 # The first bare duration after the bar: elapsed seconds at the epoch's end, ETA before.

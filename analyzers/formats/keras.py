@@ -204,7 +204,7 @@ class KerasBar(Reader):
 
         # the frames up to another bar's (`f[2] != target`, text glued after a frame fails
         # the `\Z`) or this bar's end; every test runs over the whole run at C level
-        frames = matched_run(shape, records, i)
+        frames = matched_run(shape, records, i, target - int(m["current"]) + 1)
         if not frames:
             return 0
         targets = list(map(_TARGET, frames))

@@ -25,7 +25,7 @@ from ..roles import DEV_PREFIX
 from .base import Context, Reader, RunState
 from .kv import key_values_in
 from .values import LOSS, Pairs, pairs
-from .window import matched_run, until, until_repeat
+from .window import MAX_WINDOW, matched_run, until, until_repeat
 
 _EPOCH_IN_DESC = re.compile(r"(?:[Ee]poch|\b[Ee]p)\D{0,3}(\d+)(?:\s*(?:/|of)\s*(\d+))?")
 _EVAL_DESC = re.compile(r"eval|valid|\bval\b|\bdev\b|test|predict|infer|inference", re.I)
@@ -140,13 +140,18 @@ def _bare_match(total_text: str) -> Callable[[str], re.Match[str] | None]:
     return match
 
 
+def _remaining(u: TqdmUpdate) -> int:
+    """How many frames may follow `u` before its bar's end (a bound on a run's length)."""
+    return max(u.total - u.n, 0) + 1 if u.total is not None else MAX_WINDOW
+
+
 def _bare_frames(records: list[str], j: int, own: TqdmState, state: RunState, u: TqdmUpdate,
                  total_text: str) -> int:
     """Frames of an unnamed bar with no postfix after one `update` read as training: each
     only moves the run's step (`update` would do nothing else with them)."""
     match = _bare_match(total_text)
     total = u.total
-    ns = list(map(int, map(_FIRST, matched_run(match, records, j))))
+    ns = list(map(int, map(_FIRST, matched_run(match, records, j, _remaining(u)))))
     # the run ends before the bar's end or a redraw of the frame before: `update` decides
     if ns and max(ns) >= total:  # type: ignore[operator]
         ns = until(ns, lambda n: n >= total)  # type: ignore[operator]
@@ -254,7 +259,7 @@ class TqdmBar(Reader):
         match = _shape(desc, lead["total"], names, "v_num=" in records[j - 1])
         total, epoch = u.total, state.epoch
         base = (epoch - state.base_epoch) * total if state.base_epoch is not None else 0
-        frames = matched_run(match, records, j)
+        frames = matched_run(match, records, j, _remaining(u))
         if not frames:
             return 0
         # the run ends at another epoch's bar (`update` opens it), the bar's end (`update`

@@ -3,8 +3,12 @@
 Bar frames and a loop's step lines come in runs of thousands of records of one shape. Matching
 them one Python call at a time costs more than the match itself; here `map` applies the
 pattern to a window of records, `list.index(None)` finds where the run ends, and `map` again
-takes each match's groups. Windows start small (a run of ten frames between two Trainer dicts
-wastes little) and grow to `MAX_WINDOW`. `until` and `until_repeat` cut such a run where a
+takes each match's groups. Every record of a window is matched, also those past the run's end
+(the next epoch's frames often match as well), so the first window is as long as the last run
+that pattern matched or the caller's bound, whichever is less, (runs repeat: an epoch's frames, ten Trainer frames between two dicts, a
+thousand step lines between two summaries) plus the record that ends it; a window that matches
+in full makes the next one four times longer, up to `MAX_WINDOW`. The lengths are a hint only:
+any window gives the same result. `until` and `until_repeat` cut such a run where a
 reader's test over the whole of it (one C-level call) says something in it stops the batch.
 """
 
@@ -16,14 +20,18 @@ from collections.abc import Callable
 
 _GROUPS = re.Match.groups
 MAX_WINDOW = 4096
+FIRST_WINDOW = 16
+_LAST_RUN: dict[Callable, int] = {}  # match -> the length of the last run it matched
 
 
 def matched_run(match: Callable[[str], re.Match[str] | None], records: list[str], j: int,
-                first: int = 16) -> list[tuple]:
+                most: int = MAX_WINDOW) -> list[tuple]:
     """The groups of `records[j]`, `records[j + 1]`, ... up to the first record `match`
-    does not match."""
+    does not match. `most`: how many records the run likely holds at most (a bar's remaining
+    steps), for the first window only."""
     found: list[tuple] = []
-    n, window = len(records), first
+    n = len(records)
+    window = min(_LAST_RUN.get(match, FIRST_WINDOW - 1), most, MAX_WINDOW - 1) + 1
     while j < n:
         matches = list(map(match, records[j:j + window]))
         try:
@@ -35,6 +43,10 @@ def matched_run(match: Callable[[str], re.Match[str] | None], records: list[str]
             break
         j += k
         window = min(window * 4, MAX_WINDOW)
+    if found:
+        if len(_LAST_RUN) >= 1024:
+            _LAST_RUN.clear()
+        _LAST_RUN[match] = len(found)
     return found
 
 
