@@ -78,8 +78,8 @@ class TrainerDicts(Reader):
         values = trainer_dict(record)
         if values is None:
             return False
-        m = epoch_position(record)
-        if "epoch" not in values and m and m["what"].lower() in ("epoch", "ep"):
+        m = epoch_position(record) if "epoch" not in values else None
+        if m and m["what"].lower() in ("epoch", "ep"):
             # `epoch 3: {'accuracy': 0.84, 'f1': 0.88}` (accelerate / no-Trainer scripts)
             kv = key_values([(k, repr(v)) for k, v in values.items()])
             if kv is not None:
