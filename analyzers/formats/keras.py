@@ -17,7 +17,7 @@ from ..roles import DEV_PREFIX
 from .base import Context, Reader, RunState
 from .kv import KeyValueLines, key_values_in
 from .values import LOSS
-from .window import matched_run, until
+from .window import matched_run, until_other, until_reaching
 
 _ETA_CHARS = "0123456789.:mus"
 _NUMBER_CHARS = "0123456789.eE+-"
@@ -209,10 +209,10 @@ class KerasBar(Reader):
             return 0
         targets = list(map(_TARGET, frames))
         if targets.count(target_text) != len(targets):
-            frames = frames[:len(until(targets, lambda t: t != target_text))]
+            frames = frames[:len(until_other(targets, target_text))]
         currents = list(map(int, map(_CURRENT, frames)))
         if currents and max(currents) >= target:
-            currents = until(currents, lambda c: c >= target)
+            currents = until_reaching(currents, target)
             frames = frames[:len(currents)]
         if not frames:
             return 0

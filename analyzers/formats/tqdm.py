@@ -25,7 +25,7 @@ from ..roles import DEV_PREFIX
 from .base import Context, Reader, RunState
 from .kv import key_values_in
 from .values import LOSS, Pairs, pairs
-from .window import MAX_WINDOW, matched_run, until, until_repeat
+from .window import MAX_WINDOW, matched_run, until, until_other, until_reaching, until_repeat
 
 _EPOCH_IN_DESC = re.compile(r"(?:[Ee]poch|\b[Ee]p)\D{0,3}(\d+)(?:\s*(?:/|of)\s*(\d+))?")
 _EVAL_DESC = re.compile(r"eval|valid|\bval\b|\bdev\b|test|predict|infer|inference", re.I)
@@ -154,7 +154,7 @@ def _bare_frames(records: list[str], j: int, own: TqdmState, state: RunState, u:
     ns = list(map(int, map(_FIRST, matched_run(match, records, j, _remaining(u)))))
     # the run ends before the bar's end or a redraw of the frame before: `update` decides
     if ns and max(ns) >= total:  # type: ignore[operator]
-        ns = until(ns, lambda n: n >= total)  # type: ignore[operator]
+        ns = until_reaching(ns, total)  # type: ignore[operator]
     ns = until_repeat(ns, u.n)
     if not ns:
         return 0
@@ -269,11 +269,11 @@ class TqdmBar(Reader):
         columns = list(zip(*frames))
         descs = columns[0]
         if descs.count(desc) != len(descs):
-            cut = until(list(descs), lambda d: d != desc)
+            cut = until_other(descs, desc)
             columns = [column[:len(cut)] for column in columns]
         ns = list(map(int, columns[1]))
         if ns and max(ns) >= total:  # type: ignore[operator]
-            ns = until(ns, lambda n: n >= total)  # type: ignore[operator]
+            ns = until_reaching(ns, total)  # type: ignore[operator]
         values = [list(map(float, column[:len(ns)])) for column in columns[2:]]
         rows = list(zip(*values))
         if not all(map(math.isfinite, map(sum, rows))):

@@ -4,19 +4,22 @@ Bar frames and a loop's step lines come in runs of thousands of records of one s
 them one Python call at a time costs more than the match itself; here `map` applies the
 pattern to a window of records, `list.index(None)` finds where the run ends, and `map` again
 takes each match's groups. Every record of a window is matched, also those past the run's end
-(the next epoch's frames often match as well), so the first window is as long as the last run
-that pattern matched or the caller's bound, whichever is less, (runs repeat: an epoch's frames, ten Trainer frames between two dicts, a
-thousand step lines between two summaries) plus the record that ends it; a window that matches
-in full makes the next one four times longer, up to `MAX_WINDOW`. The lengths are a hint only:
-any window gives the same result. `until` and `until_repeat` cut such a run where a
-reader's test over the whole of it (one C-level call) says something in it stops the batch.
+(the next epoch's frames often match as well), so the first window holds the record that ends
+the run plus as many as the last run that pattern matched or the caller's bound (a bar's
+remaining steps), whichever is less: runs repeat (an epoch's frames, ten Trainer frames between
+two dicts, a thousand step lines between two summaries). A window that matches in full makes
+the next one four times longer, up to `MAX_WINDOW`. The lengths are a hint only: any window
+gives the same result. `until` (and its C-level forms `until_other`, `until_reaching`) and
+`until_repeat` cut such a run where a reader's test over the whole of it (one C-level call)
+says something in it stops the batch.
 """
 
 from __future__ import annotations
 
 import operator
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from itertools import repeat
 
 _GROUPS = re.Match.groups
 MAX_WINDOW = 4096
@@ -57,6 +60,18 @@ def until(items: list, stop: Callable[[object], bool]) -> list:
         if stop(item):
             return items[:k]
     return items
+
+
+def until_other(items: Sequence, value: object) -> list:
+    """`items` up to the first that is not `value` (another bar's frame), at C level."""
+    same = list(map(operator.eq, items, repeat(value)))
+    return list(items[:same.index(False)] if False in same else items)
+
+
+def until_reaching(items: list, bound: float) -> list:
+    """`items` up to the first at or past `bound` (a bar's end), at C level."""
+    below = list(map(operator.lt, items, repeat(bound)))
+    return items[:below.index(False)] if False in below else items
 
 
 def until_repeat(items: list, before: object) -> list:
