@@ -197,6 +197,9 @@ class KerasBar(Reader):
         if target_text == "Unknown":
             return 0
         target = int(target_text)
+        remaining = target - int(m["current"])
+        if remaining <= 0:
+            return 0  # the bar's end: the general path reads it (the batch would stop there)
         names = tuple(name for name, _ in keras_metrics(records[i], m.end()))
         shape = self._shapes.get(names)
         if shape is None:
@@ -204,7 +207,7 @@ class KerasBar(Reader):
 
         # the frames up to another bar's (`f[2] != target`, text glued after a frame fails
         # the `\Z`) or this bar's end; every test runs over the whole run at C level
-        frames = matched_run(shape, records, i, target - int(m["current"]) + 1)
+        frames = matched_run(shape, records, i, remaining + 1)
         if not frames:
             return 0
         targets = list(map(_TARGET, frames))

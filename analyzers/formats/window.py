@@ -1,14 +1,15 @@
 """The records from a position on that one compiled pattern matches in full, found at C level.
 
 Bar frames and a loop's step lines come in runs of thousands of records of one shape. Matching
-them one Python call at a time costs more than the match itself; here `map` applies the
-pattern to a window of records, `list.index(None)` finds where the run ends, and `map` again
-takes each match's groups. Every record of a window is matched, also those past the run's end
-(the next epoch's frames often match as well), so the first window holds the record that ends
-the run plus as many as the last run that pattern matched or the caller's bound (a bar's
-remaining steps), whichever is less: runs repeat (an epoch's frames, ten Trainer frames between
-two dicts, a thousand step lines between two summaries). A window that matches in full makes
-the next one four times longer, up to `MAX_WINDOW`. The lengths are a hint only: any window
+them one Python call at a time costs more than the match itself; here `map` applies the pattern
+to a window of records, `list.index(None)` finds where the run ends, and `map` again takes each
+match's groups. Every record of a window is matched, also those past the run's end (the next
+epoch's frames often match as well), so the first window holds the record that ends the run
+plus as many as the last run that pattern matched or the caller's bound (a bar's remaining
+steps), whichever is less: runs repeat (an epoch's frames, ten Trainer frames between two
+dicts, a thousand step lines between two summaries). When the first window matches in full, a
+short one follows (a run one redrawn frame longer than the hint ends there), then each is four
+times longer than the one before, up to `MAX_WINDOW`. The lengths are a hint only: any window
 gives the same result. `until` (and its C-level forms `until_other`, `until_reaching`) and
 `until_repeat` cut such a run where a reader's test over the whole of it (one C-level call)
 says something in it stops the batch.
@@ -33,7 +34,7 @@ def matched_run(match: Callable[[str], re.Match[str] | None], records: list[str]
     does not match. `most`: how many records the run likely holds at most (a bar's remaining
     steps), for the first window only."""
     found: list[tuple] = []
-    n = len(records)
+    n, start = len(records), j
     window = min(_LAST_RUN.get(match, FIRST_WINDOW - 1), most, MAX_WINDOW - 1) + 1
     while j < n:
         matches = list(map(match, records[j:j + window]))
@@ -44,8 +45,9 @@ def matched_run(match: Callable[[str], re.Match[str] | None], records: list[str]
         found += map(_GROUPS, matches[:k])
         if k < len(matches):
             break
+        # a run a little longer than the hint (a redrawn last frame) ends in a short window
+        window = FIRST_WINDOW if j == start else min(window * 4, MAX_WINDOW)
         j += k
-        window = min(window * 4, MAX_WINDOW)
     if found:
         if len(_LAST_RUN) >= 1024:
             _LAST_RUN.clear()
