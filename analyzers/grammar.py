@@ -16,8 +16,10 @@ import re
 from dataclasses import dataclass
 from collections.abc import Callable
 from functools import cache, lru_cache
+from typing import TYPE_CHECKING
 
-import pyparsing as pp
+if TYPE_CHECKING:  # imported by `grammar()`: a log of bars and frames never needs it
+    import pyparsing as pp
 
 # --- keywords -----------------------------------------------------------------------------
 POSITION_NAMES = {"epoch", "step", "iter", "iteration", "global_step", "batch"}
@@ -102,9 +104,6 @@ CLOCK = r"(?:\d+d, )?\d+(?::\d\d)+"  # tqdm 00:05, 1:02:03
 NUM_END = r"(?=$|[\s,;)|\]}])"
 # not `]` or `:`: `file.cc:404]`, `x.py:121:` are not metrics; a sentence's `.` may end a value
 KV_END = r"(?=$|[\s,;)|}]|s\b|\.(?:\s|$))"
-
-number = pp.Regex(NUM).set_name("number")
-name = pp.Regex(NAME).set_name("name")
 
 
 def to_float(text: str) -> float:
@@ -337,7 +336,11 @@ class Grammar:
 
 @cache
 def grammar() -> Grammar:
-    """Build every pyparsing expression once."""
+    """Build every pyparsing expression once (and import pyparsing: ~0.1 s of start-up that a
+    log read by the compiled patterns alone does without)."""
+    import pyparsing as pp
+
+    number = pp.Regex(NUM).set_name("number")
     # Trainer: {'loss': 0.69, 'grad_norm': 1.2, 'learning_rate': 5e-05, 'epoch': 0.16}
     # transformers 5 prints numbers as strings: {'loss': '0.6928', 'epoch': '0.1587'}
     key = pp.QuotedString("'") | pp.QuotedString('"')
@@ -381,3 +384,13 @@ def grammar() -> Grammar:
     ws_pair = pp.Group(ws_name("name") + pp.Suppress(pp.White(" \t") | sep) + kv_value("value"))
     ws_pairs = pp.ZeroOrMore(ws_pair | skip)
     return Grammar(trainer_dict, kv_line, ws_pairs)
+
+
+def __getattr__(attr: str) -> type[Exception]:
+    """`ParseException`: what a `grammar()` expression raises on a line it does not read
+    (resolved on first use; an `except` clause names it only once something was raised)."""
+    if attr == "ParseException":
+        import pyparsing as pp
+
+        return pp.ParseException
+    raise AttributeError(f"module {__name__!r} has no attribute {attr!r}")

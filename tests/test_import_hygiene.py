@@ -2,6 +2,9 @@
 
 import subprocess
 import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
 
 HEAVY = ("textual", "rich", "torch", "tensorflow", "keras", "transformers")
 
@@ -26,6 +29,20 @@ def test_cli_analyze_imports_no_ui_or_framework(tmp_path):
         f"from bertmon.cli import main; main(['analyze', '--format', 'json', {str(log)!r}])"
     )
     assert not loaded & set(HEAVY), loaded & set(HEAVY)
+
+
+def test_a_log_of_bars_is_read_without_pyparsing(tmp_path):
+    """pyparsing (~0.1 s of start-up) is imported only for the lines it reads (dicts, free
+    key/value text), and an `except` that names its exception still works."""
+    bars = tmp_path / "bars.log"
+    bars.write_bytes((ROOT / "sample_logs" / "keras3_verbose1_pty.log").read_bytes())
+    loaded = loaded_after(f"from bertmon.cli import main; main(['analyze', {str(bars)!r}])")
+    assert "pyparsing" not in loaded
+    loaded = loaded_after(
+        "from bertmon.analyzers.formats.trainer import trainer_dict; "
+        "assert trainer_dict(\"{'loss': , 'x'}\") is None; "
+        "assert trainer_dict(\"{'loss': '0.5'}\") == {'loss': 0.5}")
+    assert "pyparsing" in loaded
 
 
 def test_no_bare_top_level_packages_installed():

@@ -12,8 +12,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-import pyparsing as pp
-
 from .. import grammar as g
 from . import repeat
 from .base import Context, Reader, RunState
@@ -40,7 +38,7 @@ def kv_pairs(text: str) -> list[tuple[str, str]]:
 def ws_pairs(text: str) -> list[tuple[str, str]]:
     try:
         return [(t["name"], t["value"]) for t in g.grammar().ws_pairs.parse_string(text)]
-    except pp.ParseException:
+    except g.ParseException:
         return []
 
 

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import re
 
-import pyparsing as pp
-
 from .. import grammar as g
 from .base import Context, Reader
 from .kv import KeyValueLines, key_values
@@ -47,7 +45,7 @@ def trainer_dict(text: str) -> dict[str, float] | None:
             continue
         try:
             entries = DICTS(candidate)
-        except pp.ParseException:
+        except g.ParseException:
             start = text.find("{", start + 1)
             continue
         values: dict[str, float] = {}
