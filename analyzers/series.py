@@ -74,6 +74,8 @@ class LogParser:
         self.observed = 0  # values observed
         self._splitter = RecordSplitter()
         self._lines: deque[str] = deque(maxlen=keep_lines)
+        self._depth = 0  # fragments being read inside one another (`dispatch`)
+        self._pending: deque[str] = deque()
         self._runs: list[Run] = []
         self._states: list[_RunState] = []
         self.state: _RunState | None = None  # the run being built
@@ -168,6 +170,10 @@ class LogParser:
             record = records[i]
             if record[0] == ">":  # a paste quoted in an issue or a mail: `> Epoch 1/3`
                 records[i] = record = _unquote(record)
+            if "poch" in record and (pieces := _epochs_in_one(record)):
+                records[i:i + 1] = pieces  # a paste that lost its line breaks
+                record, n = pieces[0], len(records)
+                self.records += len(pieces) - 1
             observed = self.observed
             taken = 0
             for wants, read, batched, silent in table:
@@ -187,7 +193,25 @@ class LogParser:
             i += taken
 
     def dispatch(self, text: str) -> bool:
-        """Read a fragment of a record (text glued to a bar frame) through every reader."""
+        """Read a fragment of a record (text glued to a bar frame) through every reader.
+
+        A fragment holds fragments in turn (a thousand tqdm frames glued into one line by a
+        paste that lost its line breaks): past `MAX_DEPTH` nested fragments each waits in a
+        queue and is read after the one holding it, in order, instead of by recursion."""
+        if self._depth >= MAX_DEPTH:
+            self._pending.append(text)
+            return True
+        self._depth += 1
+        try:
+            taken = self._read_fragment(text)
+            if self._depth == 1:
+                while self._pending:
+                    self._read_fragment(self._pending.popleft())
+        finally:
+            self._depth -= 1
+        return taken
+
+    def _read_fragment(self, text: str) -> bool:
         for wants, _read, _batched, silent in self._table:
             reader_read = _read.__self__.read  # a fragment is one record: `read`, not a batch
             if (wants is None or wants(text)) and reader_read(text, self):
@@ -331,11 +355,30 @@ class LogParser:
                 run.epochs_planned = None
 
 
+MAX_DEPTH = 32  # nested fragments read by recursion; deeper ones wait in a queue (`dispatch`)
 _QUOTE = re.compile(r"^(?:>[ \t]?)+")
 
 
 def _unquote(record: str) -> str:
     return _QUOTE.sub("", record, count=1)
+
+
+def _epochs_in_one(record: str) -> list[str] | None:
+    """A record holding the headers of several epochs in order (`Epoch 1/2 3600/3600 [====] -
+    177s - loss: 0.65 ... Epoch 2/2 3600/3600 [====] ...`, or tqdm frames `Epoch 1/3: 50%|...`
+    each naming its epoch: a paste whose line breaks were lost) cut before each epoch's first
+    header, as its lines were; None for any other record (one epoch, or headers out of order:
+    `Epoch 2/10 (best: Epoch 1/10)`)."""
+    headers = list(g.fast().epoch_header.finditer(record))
+    if len(headers) < 2:
+        return None
+    epochs = [int(m["epoch"]) for m in headers]
+    if epochs[0] == epochs[-1] or len({m["total"] for m in headers}) != 1 or any(
+            b < a for a, b in zip(epochs, epochs[1:])):
+        return None
+    cuts = [m.start() for k, m in enumerate(headers) if not k or epochs[k] != epochs[k - 1]]
+    pieces = [record[a:b] for a, b in zip([0, *cuts], [*cuts, len(record)])]
+    return [piece for piece in pieces if piece.strip()]
 
 
 # --- coverage ---------------------------------------------------------------------------------

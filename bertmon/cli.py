@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from typing import NoReturn
 
@@ -66,7 +67,13 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:  # `bertmon analyze big.log | head`: stop quietly
-        import os
-
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except Exception as exc:  # a bug met by some input: one line (what was written stays)
+        if os.environ.get("BERTMON_DEBUG"):
+            raise
+        sys.stdout.flush()
+        print(f"bertmon {args.command}: internal error: {type(exc).__name__}: {exc} "
+              "(BERTMON_DEBUG=1 shows the traceback; please report it with the input)",
+              file=sys.stderr)
+        return 3

@@ -92,3 +92,23 @@ def test_bad_arguments_exit_2_with_one_line(files: Path, argv: list[str], word: 
     assert res.stdout == "", res.stdout[-500:]
     assert not (files / "runs" / "bad").exists()  # bad input leaves no run directory behind
     assert not (files / "b").exists()
+
+
+def test_an_internal_error_is_one_line_and_exit_3(tmp_path: Path) -> None:
+    """A bug some input meets (here: the stack cut short under 300 glued tqdm frames) ends in
+    one line naming it and exit 3, not a traceback; BERTMON_DEBUG=1 shows the traceback."""
+    frame = "Epoch 1/1:  50%|#####     | {n}/5000 [00:01<00:01, 99.00it/s, loss={v:.4f}]"
+    log = tmp_path / "glued.log"
+    log.write_text(" ".join(frame.format(n=n, v=1 / n) for n in range(1, 300)) + "\n")
+    code = ("import sys; from bertmon.cli import main; sys.setrecursionlimit(80); "
+            f"sys.exit(main(['analyze', {str(log)!r}]))")
+    for debug in ("", "1"):
+        res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                             env={**ENV, "BERTMON_DEBUG": debug}, timeout=120, check=False)
+        lines = res.stderr.strip().splitlines()
+        if debug:
+            assert res.returncode == 1 and "Traceback" in res.stderr
+            continue
+        assert res.returncode == 3, res.stderr[-2000:]
+        assert len(lines) == 1 and "Traceback" not in res.stderr
+        assert lines[0].startswith("bertmon analyze: internal error: RecursionError")

@@ -32,6 +32,12 @@ MAX_DICT_TRIES = 3
 def trainer_dict(text: str) -> dict[str, float] | None:
     """The first of at most MAX_DICT_TRIES `{'...` openings that parses as a flat dict of
     metrics: bounded work on any line (a printed batch of token ids is one long line)."""
+    found = _first_dict(text)
+    return found[0] if found else None
+
+
+def _first_dict(text: str) -> tuple[dict[str, float], int] | None:
+    """`trainer_dict`, and where the dict ends in `text`."""
     start = text.find("{")
     for _ in range(MAX_DICT_TRIES):
         if start < 0:
@@ -54,7 +60,7 @@ def trainer_dict(text: str) -> dict[str, float] | None:
                 values[name] = g.to_float(value)
             except ValueError:
                 continue
-        return values or None
+        return (values, end + 1) if values else None
     return None
 
 
@@ -73,9 +79,15 @@ class TrainerDicts(Reader):
         return "{'" in record or '{"' in record
 
     def read(self, record: str, ctx: Context) -> bool:
-        values = trainer_dict(record)
-        if values is None:
+        found = _first_dict(record)
+        if found is None:
             return False
+        values, end = found
+        rest = record[end:]
+        if "{" in rest and rest.strip():  # dicts a paste glued together (line breaks lost)
+            self.read(record[:end], ctx)
+            ctx.dispatch(rest)
+            return True
         m = epoch_position(record) if "epoch" not in values else None
         if m and m["what"].lower() in ("epoch", "ep"):
             # `epoch 3: {'accuracy': 0.84, 'f1': 0.88}` (accelerate / no-Trainer scripts)
