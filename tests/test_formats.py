@@ -423,3 +423,13 @@ def test_lightning_graceful_shutdown_is_a_stop():
     run = one_run(data[:cut] + stop)
     assert run.status == "stopped" and run.error == "KeyboardInterrupt"
     assert [row.epoch for row in run.epochs] == [0, 1]
+
+
+def test_a_bar_whose_count_is_no_number_is_no_bar():
+    """`[\\d.]+` in the bar's pattern also takes `2.1.0` (found by fuzzing real logs)."""
+    from analyzers.formats.tqdm import read_bar
+
+    for record in ("Epoch 1:  50%|#####     | 5/2.1.0 [00:01<00:01, 1.00it/s]",
+                   " 50%|#####     | 1.2.3/10 [00:01<00:01, 1.00it/s]"):
+        assert read_bar(record) is None
+        assert parse_bytes(record.encode() + b"\n").runs == []

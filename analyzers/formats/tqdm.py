@@ -53,14 +53,14 @@ def read_bar(record: str) -> TqdmUpdate | None:
     f = g.fast()
     m = f.tqdm_bar.match(record)
     total: int | None
-    if m:
-        total = g.si_to_int(m["total"])
-    else:
-        m = f.tqdm_no_total.match(record)
-        if not m:
-            return None
-        total = None
-    try:
+    try:  # `[\d.]+` also takes `2.1.0` (a version glued to a bar): no bar
+        if m:
+            total = g.si_to_int(m["total"])
+        else:
+            m = f.tqdm_no_total.match(record)
+            if not m:
+                return None
+            total = None
         n = g.si_to_int(m["n"])
     except ValueError:
         return None
