@@ -1,6 +1,6 @@
 """Real logs damaged the ways pastes are (cut anywhere, line breaks lost, pieces of other logs
 spliced in, stray bytes) go through the whole pipeline — parser, rules, text and JSON
-reports — without raising. Fuzzing this way found `5/2.1.0` read as a bar's count and a
+reports — without raising, and read the same in any chunking. Fuzzing this way found `5/2.1.0` read as a bar's count and a
 flattened tqdm log exhausting the stack."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from analyzers import analyze, parse_bytes
+from analyzers import LogParser, analyze, parse_bytes
 from analyzers.report import writer
 
 LOGS = Path(__file__).resolve().parent.parent / "sample_logs"
@@ -60,3 +60,21 @@ def test_a_damaged_real_log_goes_through_without_raising(data):
         report.end(analysis.coverage)
         if fmt == "json":
             assert json.loads(out.getvalue())["runs"] is not None
+
+
+def _picture(analysis) -> str:
+    return repr([(r.formats, r.status, r.epochs_planned, r.roles, r.error,
+                  [(row.epoch, row.metrics, row.seconds) for row in r.epochs],
+                  {k: [tuple(p) for p in s] for k, s in r.series.items()}) for r in analysis.runs])
+
+
+@settings(max_examples=100, deadline=None)
+@given(damaged(), st.lists(st.integers(1, 5000), min_size=1, max_size=20))
+def test_a_damaged_real_log_reads_the_same_in_any_chunking(data, sizes):
+    parser = LogParser()
+    pos, k = 0, 0
+    while pos < len(data):
+        size = sizes[k % len(sizes)]
+        parser.feed(data[pos:pos + size])
+        pos, k = pos + size, k + 1
+    assert _picture(parser.close()) == _picture(parse_bytes(data))
