@@ -189,6 +189,22 @@ TQDM_NO_TOTAL = (
 )
 POSTFIX_PAIR = rf"({NAME})=({NUM}%?){NUM_END}"
 
+# --- logging prefixes ----------------------------------------------------------------------
+# What a logger, a job scheduler or a log service puts before each line it passes on, dropped
+# before the readers see the line: `[2023-05-01 12:00:00] `, `2023-05-01 12:00:00,123 - root -
+# INFO - `, loguru's `2019-11-22 15:36:56.690 | INFO     | pkg.mod:fn:86 - `, a CloudWatch
+# `2023-05-01T12:00:00.000Z `, `INFO:root:`. Not TensorFlow's and glog's own C++ lines
+# (`2026-11-20 10:12:33.123456: W tensorflow/...`, `I0501 12:00:00.1 140 x.cc:88]`): noise.
+TIMESTAMP = r"\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(?:[.,]\d{1,9})?(?:Z|[+-]\d\d:?\d\d)?"
+LEVEL = r"(?:DEBUG|INFO|NOTICE|SUCCESS|WARNING|WARN|ERROR|CRITICAL)"
+LOG_PREFIX = (
+    rf"(?:\[{TIMESTAMP}\]\s*(?:\[?{LEVEL}\]?\s*[-:|]?\s*)?"
+    rf"|{TIMESTAMP}(?:\s*[-|]\s*[\w.]+)?\s*[-|]\s*{LEVEL}\s*[-|:]\s*"
+    rf"(?:[\w.<>]+:[\w.<>]+:\d+\s+-\s+)?"
+    rf"|{TIMESTAMP}\s+(?:{LEVEL}\s+)?"
+    rf"|{LEVEL}:[\w.]*:)"
+)
+
 # --- line expressions: errors -------------------------------------------------------------
 FATAL = (
     r"CUDA out of memory|OutOfMemoryError|out of memory|ResourceExhaustedError|OOM when allocating|"
@@ -221,6 +237,7 @@ class Fast:
     ended: re.Pattern[str]
     log_notice: re.Pattern[str]
     epoch_prefix: re.Pattern[str]
+    log_prefix: re.Pattern[str]
 
 
 @cache
@@ -259,6 +276,7 @@ def fast() -> Fast:
             r"(?:^|(?<=[\s|:\]\-]))"
             r"(?P<what>[Ee]poch|EPOCH|[Ee]p|EP|[Ss]tep|STEP|[Ii]ter(?:ation)?)"  # `ep 3,` too
             r"\s*[:=#]?\s*(?P<n>\d+)\b(?!\s*/|\.\d|[eE][+-]?\d)"),  # not `Epoch: 0.0048`
+        log_prefix=re.compile(LOG_PREFIX),
     )
 
 

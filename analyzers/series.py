@@ -165,11 +165,14 @@ class LogParser:
         self.records += len(records)
         self._lines.extend(records)
         table = self._table
+        log_prefix = g.fast().log_prefix.match
         i, n = 0, len(records)
         while i < n:
             record = records[i]
             if record[0] == ">":  # a paste quoted in an issue or a mail: `> Epoch 1/3`
                 records[i] = record = _unquote(record)
+            if record[:1] in _PREFIX_START and (m := log_prefix(record)) and m.end() < len(record):
+                records[i] = record = record[m.end():]  # `[2023-05-01 12:00:00] 12/12 [===...`
             if "poch" in record and (pieces := _epochs_in_one(record)):
                 records[i:i + 1] = pieces  # a paste that lost its line breaks
                 record, n = pieces[0], len(records)
@@ -355,6 +358,7 @@ class LogParser:
                 run.epochs_planned = None
 
 
+_PREFIX_START = frozenset("[0123456789DINSWEC")  # how a logging prefix begins (grammar.LOG_PREFIX)
 MAX_DEPTH = 32  # nested fragments read by recursion; deeper ones wait in a queue (`dispatch`)
 _QUOTE = re.compile(r"^(?:>[ \t]?)+")
 

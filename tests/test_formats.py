@@ -433,3 +433,30 @@ def test_a_bar_whose_count_is_no_number_is_no_bar():
                    " 50%|#####     | 1.2.3/10 [00:01<00:01, 1.00it/s]"):
         assert read_bar(record) is None
         assert parse_bytes(record.encode() + b"\n").runs == []
+
+
+PREFIXES = [b"[2023-05-01 12:00:00] ", b"2023-05-01 12:00:00,123 - root - INFO - ",
+            b"2023-05-01T12:00:00.000Z ", b"INFO:__main__:",
+            b"2019-11-22 15:36:56.690 | INFO     | train:fit:86 - "]
+
+
+@pytest.mark.parametrize("prefix", PREFIXES, ids=lambda p: p.decode()[:12])
+@pytest.mark.parametrize("name", ["keras3_single_epoch_v2_file", "keras3_verbose2_file",
+                                  "tsv_loop_file", "fastai2_one_cycle_file", "hf_trainer_file",
+                                  "tqdm_loop_pty", "seed001_frozen_cola"])
+def test_a_log_passed_through_a_logger_reads_as_the_log(prefix, name):
+    """A logger, job scheduler or log service put its prefix before every line."""
+    data = (LOGS / f"{name}.log").read_bytes()
+    lines = data.replace(b"\r\n", b"\n").split(b"\n")
+    prefixed = b"\n".join(prefix + line if line.strip() else line for line in lines)
+    want = [(e.epoch, e.metrics) for r in parse_bytes(data).runs for e in r.epochs]
+    assert want
+    assert [(e.epoch, e.metrics) for r in parse_bytes(prefixed).runs for e in r.epochs] == want
+
+
+def test_tensorflows_own_log_lines_stay_noise():
+    data = (b"2026-11-20 10:12:33.123456: W tensorflow/core/framework/op_kernel.cc:1830] "
+            b"loss = 0.5, step = 3\n"
+            b"I0000 00:00:1796287424.520247   11113 port.cc:153] oneDNN: set "
+            b"TF_ENABLE_ONEDNN_OPTS=0\n")
+    assert all(not r.series for r in parse_bytes(data).runs)
