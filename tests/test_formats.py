@@ -460,3 +460,16 @@ def test_tensorflows_own_log_lines_stay_noise():
             b"I0000 00:00:1796287424.520247   11113 port.cc:153] oneDNN: set "
             b"TF_ENABLE_ONEDNN_OPTS=0\n")
     assert all(not r.series for r in parse_bytes(data).runs)
+
+
+@pytest.mark.parametrize("path", [LOGS / "keras2_callbacks_v2_file.log",
+                                  LOGS / "seed001_frozen_cola.log",
+                                  LOGS / "public" / "hf_card_table_sst2.txt",
+                                  LOGS / "public" / "print_mccormick_epochs.txt"],
+                         ids=lambda p: p.name)
+def test_a_log_copied_with_no_break_spaces_reads_as_the_log(path):
+    data = path.read_bytes()
+    want = [(e.epoch, e.metrics) for r in parse_bytes(data).runs for e in r.epochs]
+    copied = data.replace(b" ", "\u00a0".encode())
+    assert want
+    assert [(e.epoch, e.metrics) for r in parse_bytes(copied).runs for e in r.epochs] == want

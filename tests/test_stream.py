@@ -210,3 +210,13 @@ def test_sample_log_behind_a_prefix_parses_alike_in_every_chunking(path, prefix)
             p.feed(data[pos : pos + size])
             pos += size
         assert snapshot(p.close()) == expected, sizes
+
+
+def test_a_no_break_space_is_a_space_in_any_chunking():
+    """A log copied from a web page or a mail has U+00A0 where the terminal showed spaces."""
+    data = "Epoch 1/2\n12/12 - 1s - loss:\u00a00.5 - accuracy:\u00a00.7\n".encode()
+    want = ["Epoch 1/2", "12/12 - 1s - loss: 0.5 - accuracy: 0.7"]
+    for size in (1, 2, 3, 7, len(data)):
+        splitter = RecordSplitter()
+        got = [r for i in range(0, len(data), size) for r in splitter.feed(data[i:i + size])]
+        assert got + splitter.close() == want
