@@ -338,6 +338,13 @@ CASES = [
         lambda: make_run(val_loss=[0.50, 0.40, 0.45, 0.50, 0.55, 0.60]),
         {"early_peak": "warning"},
     ),
+    Case(  # a dev metric that never moved is stuck, not past a peak (a public paste's)
+        "flat_dev_is_no_peak",
+        lambda: make_run(acc=[0.7, 0.8, 0.7, 0.8, 0.8, 0.8, 0.8, 0.8, 0.8, 0.8],
+                         val_acc=[0.5] * 10),
+        {},
+        {"early_peak"},
+    ),
     # dev_above_train
     Case(
         "dev_above_train_sustained",
@@ -593,6 +600,13 @@ def test_cases_cover_every_rule_both_ways() -> None:
 
 
 # --- the seeds ---------------------------------------------------------------------------------
+
+
+def test_early_peak_back_at_its_best_says_nothing_overfit() -> None:
+    findings = check_run(make_run(val_acc=[0.70, 0.80, 0.75, 0.74, 0.78, 0.80]))
+    peak = next(f for f in findings if f.rule == "early_peak")
+    assert peak.severity == "info" and peak.evidence["drop"] == 0
+    assert "added nothing" in peak.message and "not the best" not in peak.message
 
 
 def test_seed000_names_the_best_dev_score() -> None:

@@ -54,6 +54,9 @@ class EarlyPeak(Rule[Settings]):
         name = run.roles.get(role)
         mode = infer_mode(name, settings.mode)
         points = role_points(run, role)
+        values = [v for _, v in points]
+        if max(values) - min(values) <= settings.min_delta:
+            return []  # a dev metric that never moved is stuck, not past a peak
         sign = 1.0 if mode == "max" else -1.0
         best_i = 0
         for i, (_, v) in enumerate(points):
@@ -71,7 +74,8 @@ class EarlyPeak(Rule[Settings]):
         message = (
             f"{label(run, role)} peaked at {best:.4f} at epoch {best_epoch} and has not "
             f"improved in the {since} epochs since (now {last:.4f} at epoch {last_epoch}): "
-            "the later epochs only overfit, and the last checkpoint is not the best."
+            + ("the later epochs only overfit, and the last checkpoint is not the best."
+               if drop > settings.min_delta else "the later epochs added nothing.")
         )
         remedy = (
             f"Stop early and keep the best weights: EarlyStopping(monitor='{name}', "
