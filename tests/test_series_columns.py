@@ -133,3 +133,20 @@ def test_sample_logs_series_write_alike_from_lists_and_from_arrays():
                 _write_both_ways(series)
                 count += 1
     assert count > 100
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.sampled_from([0.0, -0.0, 0.6931, 1e-05, 2.5e-5, 123456.789, 1e300, -3.25]),
+                min_size=1100, max_size=1500),
+       st.lists(st.floats(allow_nan=False, allow_infinity=False), max_size=1500))
+def test_values_are_written_as_repr_writes_them(repeated, distinct):
+    """The remembered texts (`_Reprs`, keyed by bits: 0.0 and -0.0 apart) and the fallback for
+    mostly distinct values both write what `repr` writes."""
+    import numpy as np
+
+    from bertmon.analyzers.report_json import _values
+
+    for values in (repeated, distinct, repeated + distinct, distinct + repeated):
+        col = np.array(values, dtype=np.float64)
+        assert _values(col) == ", ".join(map(repr, values))
+        assert _values(col[::2]) == ", ".join(map(repr, values[::2]))  # a strided view
