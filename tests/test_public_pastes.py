@@ -37,8 +37,6 @@ KNOWN_MISSES: dict[tuple[str, str], str] = {
         "`Epoch 0/139` followed by `Batch i/N:` lines makes an epoch-0 row of the unfinished epoch",
     ("fairseq_json_epoch_stats.txt", "parse"):
         "a dict line cut before its closing brace is dropped whole, so epoch 23 is lost",
-    ("keras_card_table_elided.txt", "parse"):
-        "a `...` row that elides table rows ends the table",
     ("print_esim_train_valid.txt", "parse"):
         "train and dev values carry the same names (`loss`, `accuracy`), told apart only by the "
         "`* Training epoch N:` / `* Validation for epoch N:` section lines",
@@ -48,10 +46,6 @@ KNOWN_MISSES: dict[tuple[str, str], str] = {
         "`Accuracies on val: class : 96.75` names its value `class`, after a colon-ended prefix",
     ("print_tf_transformer_batches.txt", "parse"):
         "a cut epoch's batch line (`Epoch 8 Batch 0 Loss ...`) makes an epoch-8 row",
-    ("spacy2_textcat_stuck.txt", "parse"):
-        "a numeric table with no epoch column (`LOSS P R F`, one row an iteration) is not read",
-    ("spacy2_textcat_stuck.txt", "findings"):
-        "a numeric table with no epoch column (`LOSS P R F`, one row an iteration) is not read",
     ("tf_logging_doubled_steps.txt", "parse"):
         "`Cross entropy = 0.012275` is not read and the doubled log lines count each step twice",
     ("tqdm_finetune_oom_notebook.txt", "parse"):
