@@ -423,3 +423,32 @@ def test_lightning_graceful_shutdown_is_a_stop():
     run = one_run(data[:cut] + stop)
     assert run.status == "stopped" and run.error == "KeyboardInterrupt"
     assert [row.epoch for row in run.epochs] == [0, 1]
+
+
+# --- step lines that name their epoch (`Epoch 8 Batch 0 Loss ...`) -------------------------
+TF_TUTORIAL = LOGS / "public" / "print_tf_transformer_batches.txt"  # URL in sample_logs/README.md
+
+
+def test_an_epoch_with_batch_lines_but_no_summary_yet_is_under_way():
+    """The TF transformer tutorial prints `Epoch k Batch n Loss ...` and then `Epoch k Loss ...`
+    at each epoch's end; a paste that ends after epoch 8's first batch line has 7 epochs."""
+    data = TF_TUTORIAL.read_bytes()
+    run = one_run(data)
+    assert [r.epoch for r in run.epochs] == list(range(1, 8))
+    assert run.epochs[-1].metrics == {"Loss": 1.2905, "Accuracy": 0.246}  # the summary's
+    assert 1.2689 in run.series["Loss"].values  # epoch 8's batch value stays in the series
+    assert run.status == "running"
+    whole = data[: data.index(b"\nEpoch 8 Batch 0")] + b"\n"  # cut where epoch 7 ended
+    run = one_run(whole)
+    assert [r.epoch for r in run.epochs] == list(range(1, 8)) and run.status == "finished"
+
+
+def test_batch_lines_alone_still_give_each_epoch_its_last_values():
+    """Without the summaries (`Epoch k Loss ...` lines cut out) nothing says an epoch is over
+    but the next one: each epoch keeps its last batch line's values, the last one included."""
+    lines = TF_TUTORIAL.read_bytes().splitlines(True)
+    kept = b"".join(line for line in lines if b" Batch " in line)
+    run = one_run(kept)
+    assert [r.epoch for r in run.epochs] == list(range(1, 9))
+    assert run.epochs[0].metrics == {"Loss": 3.6211, "Accuracy": 0.0405}
+    assert run.epochs[-1].metrics == {"Loss": 1.2689, "Accuracy": 0.2669}

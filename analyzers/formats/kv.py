@@ -245,7 +245,15 @@ class KeyValueLines(Reader):
         for name, value in kv.pairs:
             ctx.observe(state, name, state.epoch, kv.step, value, row)
         if row is not None and kv.epoch is not None:
-            state.bar_open = False  # a summary naming its epoch: that epoch's work is done
+            if kv.step is not None and state.own.get("kv_summaries"):
+                # `Epoch 8 Batch 0 Loss ...` where earlier epochs closed with a summary naming
+                # no step (`Epoch 7 Loss ...`): epoch 8 is under way until its own summary, and
+                # a log that ends first ends inside it
+                state.bar_open = True
+            else:
+                state.bar_open = False  # a summary naming its epoch: that epoch's work is done
+                if kv.step is None:
+                    state.own["kv_summaries"] = True
         if kv.seconds is not None and row is not None:
             row.seconds = kv.seconds
         if trailing:  # what follows belongs to the next summary's epoch
