@@ -452,3 +452,12 @@ def test_batch_lines_alone_still_give_each_epoch_its_last_values():
     assert [r.epoch for r in run.epochs] == list(range(1, 9))
     assert run.epochs[0].metrics == {"Loss": 3.6211, "Accuracy": 0.0405}
     assert run.epochs[-1].metrics == {"Loss": 1.2689, "Accuracy": 0.2669}
+
+
+def test_an_epoch_that_printed_nothing_before_a_crash_is_no_row():
+    """`finetune` in a notebook (sample_logs/public/tqdm_finetune_oom_notebook.txt): `Epoch 1/5`
+    bars with no metric, then an out-of-memory traceback: crashed, 5 planned, no epoch row."""
+    run = one_run((LOGS / "public" / "tqdm_finetune_oom_notebook.txt").read_bytes())
+    assert run.status == "crashed" and run.epochs_planned == 5
+    assert run.epochs == []
+    assert run.error.startswith("ResourceExhaustedError")
