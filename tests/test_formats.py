@@ -461,3 +461,23 @@ def test_an_epoch_that_printed_nothing_before_a_crash_is_no_row():
     assert run.status == "crashed" and run.epochs_planned == 5
     assert run.epochs == []
     assert run.error.startswith("ResourceExhaustedError")
+
+
+# --- a dict cut before its closing brace ------------------------------------------------------
+def test_a_cut_dict_that_names_its_epoch_gives_its_whole_entries():
+    """fairseq prints `{"epoch": 23, "train_loss": "766.352", ...}` with the epoch first; the paste
+    in sample_logs/public/fairseq_json_epoch_stats.txt is cut inside epoch 23's dict."""
+    run = one_run((LOGS / "public" / "fairseq_json_epoch_stats.txt").read_bytes())
+    assert [r.epoch for r in run.epochs] == [21, 22, 23]
+    assert run.epochs[-1].metrics == {"train_loss": 766.352, "train_ntokens": 9392.23}
+    assert run.series["train_nsentences"].values[-1] == 87.1935  # epoch 22's; 23's is cut
+
+
+def test_a_cut_trainer_dict_gives_nothing():
+    """The Trainer prints `'epoch'` last: a dict cut before it has no place for its values."""
+    lines = (LOGS / "hf_trainer_file.log").read_bytes().split(b"\n")
+    line = next(x for x in lines if x.startswith(b"{'loss'"))
+    cut = line[: line.index(b", 'epoch'")]  # `{'loss': '0.6924', ..., 'learning_rate': '0.0004375'`
+    assert parse_bytes(cut + b"\n").runs == []
+    (run,) = parse_bytes(line + b"\n").runs
+    assert list(run.series["loss"].values) == [0.6924]

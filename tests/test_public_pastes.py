@@ -35,8 +35,6 @@ KNOWN_MISSES: dict[tuple[str, str], str] = {
         "`Epoch 0/139` followed by `Batch i/N:` lines makes an epoch-0 row of the unfinished epoch",
     ("allennlp_batches_cut.txt", "no_epoch"):
         "`Epoch 0/139` followed by `Batch i/N:` lines makes an epoch-0 row of the unfinished epoch",
-    ("fairseq_json_epoch_stats.txt", "parse"):
-        "a dict line cut before its closing brace is dropped whole, so epoch 23 is lost",
     ("print_esim_train_valid.txt", "parse"):
         "train and dev values carry the same names (`loss`, `accuracy`), told apart only by the "
         "`* Training epoch N:` / `* Validation for epoch N:` section lines",

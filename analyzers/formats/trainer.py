@@ -40,7 +40,7 @@ def trainer_dict(text: str) -> dict[str, float] | None:
             return None
         end = text.find("}", start)
         if end < 0:
-            return None
+            return _cut_dict(text[start:])
         candidate = text[start : end + 1]
         if len(candidate) > MAX_DICT:
             start = text.find("{", end)
@@ -58,6 +58,27 @@ def trainer_dict(text: str) -> dict[str, float] | None:
                 continue
         return values or None
     return None
+
+
+def _cut_dict(text: str) -> dict[str, float] | None:
+    """A dict cut before its closing brace (a paste, a wrap): its whole entries, when they say
+    their epoch (fairseq's `{"epoch": 23, "train_loss": "766.352", "train_nsentences": "87.193`).
+    The entry the cut went through is dropped; without an epoch nothing places the values (the
+    Trainer prints `'epoch'` last, so a cut Trainer dict gives nothing)."""
+    cut = text.rfind(", ", 0, MAX_DICT)
+    if cut < 0:
+        return None
+    try:
+        entries = DICTS(text[:cut] + "}")
+    except pp.ParseException:
+        return None
+    values: dict[str, float] = {}
+    for name, value in entries:
+        try:
+            values[name] = g.to_float(value)
+        except ValueError:
+            continue
+    return values if "epoch" in values and len(values) > 1 else None
 
 
 class TrainerState:
