@@ -32,9 +32,11 @@ def _pick(names: list[str], exact: tuple[str, ...], test, per_epoch: dict[str, i
 
 
 def _is_loss(name: str) -> bool:
-    """`loss`, `val_loss`, and a negative log-likelihood printed as such: `nll_train`."""
+    """`loss`, `val_loss`, a negative log-likelihood printed as such (`nll_train`) and a cross
+    entropy named so (TF's `Cross entropy = 0.0123`, `xent`)."""
     lower = name.lower()
-    return "loss" in lower or lower.startswith("nll") or "_nll" in lower
+    return ("loss" in lower or lower.startswith("nll") or "_nll" in lower
+            or "entropy" in lower and "cross" in lower or "xent" in lower)
 
 
 _DEV_SUFFIX = ("_val", "_valid", "_validation", "_dev", "_eval", " val", " dev")

@@ -72,6 +72,7 @@ class LogParser:
         self.records = 0
         self.handled = 0  # records some reader took (readers compare it: consecutive records)
         self.observed = 0  # values observed
+        self.last_record = ""  # the record before the batch being read (its first's neighbour)
         self._splitter = RecordSplitter()
         self._lines: deque[str] = deque(maxlen=keep_lines)
         self._runs: list[Run] = []
@@ -185,6 +186,8 @@ class LogParser:
                 coverage.with_metrics += taken
             coverage.records += taken
             i += taken
+        if records:
+            self.last_record = records[-1]
 
     def dispatch(self, text: str) -> bool:
         """Read a fragment of a record (text glued to a bar frame) through every reader."""

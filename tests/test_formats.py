@@ -481,3 +481,20 @@ def test_a_cut_trainer_dict_gives_nothing():
     assert parse_bytes(cut + b"\n").runs == []
     (run,) = parse_bytes(line + b"\n").runs
     assert list(run.series["loss"].values) == [0.6924]
+
+
+# --- absl printing a Python log line a second time -------------------------------------------
+def test_a_line_absl_prints_again_is_read_once():
+    """TF 1's retrain.py with both handlers on (sample_logs/public/tf_logging_doubled_steps.txt):
+    `INFO:tensorflow:...: Step 280: Cross entropy = 0.011189`, then the same message behind
+    `I0423 05:08:17.335031 47836397217664 tf_logging.py:115] `: each step once."""
+    data = (LOGS / "public" / "tf_logging_doubled_steps.txt").read_bytes()
+    run = one_run(data)
+    assert list(run.series["Cross entropy"].values) == [0.012275, 0.011189, 0.009747]
+    assert [p.step for p in run.series["Validation accuracy"]] == [270, 280]
+    assert run.roles["train_loss"] == "Cross entropy"
+    # the absl copies alone (no `INFO:tensorflow:` twin) are read, each step once
+    absl = b"".join(x for x in data.splitlines(True) if x.startswith(b"I0423"))
+    run = one_run(absl)
+    assert list(run.series["Cross entropy"].values) == [0.012275, 0.011189, 0.009747]
+    assert list(run.series["Train accuracy"].values) == [1.0, 1.0]

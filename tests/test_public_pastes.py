@@ -42,8 +42,6 @@ KNOWN_MISSES: dict[tuple[str, str], str] = {
         "the paste's last line is cut after `Loss=  0.6617` and the cut value is kept",
     ("print_rsc_epoch_of_val_test.txt", "parse"):
         "`Accuracies on val: class : 96.75` names its value `class`, after a colon-ended prefix",
-    ("tf_logging_doubled_steps.txt", "parse"):
-        "`Cross entropy = 0.012275` is not read and the doubled log lines count each step twice",
 }
 
 

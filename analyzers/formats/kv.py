@@ -10,6 +10,7 @@ pyparsing (`grammar().kv_line`, `ws_pairs`) only after substring tests, and thro
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 
 import pyparsing as pp
@@ -106,18 +107,38 @@ def key_values(found: list[tuple[str, str]]) -> KeyValues | None:
     return kv
 
 
+# absl's glog-style prefix on a Python module's line: `I0423 05:08:17.334861 4783639721 x.py:115] `
+_ABSL_PY = re.compile(r"[IWEF]\d{4} \d\d:\d\d:\d\d\.\d+\s+\d+\s+[\w./-]+\.py:\d+\] (?P<msg>.+)")
+
+
 class Noise(Reader):
     """C++ logging (TensorFlow, XLA, glog): `2026-11-20 10:12:33.123: W tensorflow/x.cc:12]`.
-    Never metrics, never fatal at W/I/D: taken here so that no later reader sees them."""
+    Never metrics, never fatal at W/I/D: taken here so that no later reader sees them.
+
+    Also the second copy of a Python log line when both the `logging` handler and absl's print
+    it (TF 1 scripts: `INFO:tensorflow:... Step 280: Train accuracy = 100.0%` and then
+    `I0423 05:08:17.334861 47836397217664 tf_logging.py:115] ... Step 280: ...`): one step's
+    values are read once. An absl line with no such twin is read as any other line."""
 
     name = "noise"
     silent = True
+    batched = True
 
     def wants(self, record: str) -> bool:
         return "]" in record
 
     def read(self, record: str, ctx: Context) -> bool:
         return g.fast().cpp_log.match(record) is not None
+
+    def read_many(self, records: list[str], i: int, ctx: Context) -> int:
+        record = records[i]
+        if g.fast().cpp_log.match(record) is not None:
+            return 1
+        if ".py:" in record and (m := _ABSL_PY.match(record)):
+            msg = m["msg"].rstrip()
+            before = records[i - 1] if i else ctx.last_record
+            return 1 if len(msg) >= 8 and before.rstrip().endswith(msg) else 0
+        return 0
 
 
 class KeyValueLines(Reader):
