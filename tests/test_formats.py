@@ -498,3 +498,23 @@ def test_a_line_absl_prints_again_is_read_once():
     run = one_run(absl)
     assert list(run.series["Cross entropy"].values) == [0.012275, 0.011189, 0.009747]
     assert list(run.series["Train accuracy"].values) == [1.0, 1.0]
+
+
+# --- `Batch i/N` lines under an epoch header (AllenNLP 0.x) -----------------------------------
+ALLENNLP = LOGS / "public" / "allennlp_batches_cut.txt"  # URL in sample_logs/README.md
+
+
+def test_batch_lines_short_of_their_total_leave_the_epoch_under_way():
+    """`Epoch 0/139`, then `Batch 567/17168: accuracy: 0.42, loss: 1.32 ||` every 10 s: a paste
+    that ends at batch 2271 of 17168 holds no whole epoch; the values are the epoch's series."""
+    run = one_run(ALLENNLP.read_bytes())
+    assert run.epochs == [] and run.status == "running"
+    assert [p.step for p in run.series["loss"]] == [1, 567, 1128, 1701]
+    assert list(run.series["loss"].values) == [6.66, 1.32, 1.17, 1.09]
+
+
+def test_pairs_before_a_name_awaiting_its_value_are_read():
+    """The paste's last line is cut after `loss:`: its `accuracy: 0.51` is read all the same."""
+    run = one_run(ALLENNLP.read_bytes())
+    assert [(p.step, p.value) for p in run.series["accuracy"]][-1] == (2271, 0.51)
+    assert 2271 not in [p.step for p in run.series["loss"]]  # its loss is cut

@@ -31,10 +31,6 @@ KNOWN_MISSES: dict[tuple[str, str], str] = {
         "chance_level takes its class count from the train loss, which this table does not "
         "print, and its last accuracy (0.5914) rises past the 0.5 chance rate; early_peak and "
         "unstable_dev fire instead",
-    ("allennlp_batches_cut.txt", "parse"):
-        "`Epoch 0/139` followed by `Batch i/N:` lines makes an epoch-0 row of the unfinished epoch",
-    ("allennlp_batches_cut.txt", "no_epoch"):
-        "`Epoch 0/139` followed by `Batch i/N:` lines makes an epoch-0 row of the unfinished epoch",
     ("print_esim_train_valid.txt", "parse"):
         "train and dev values carry the same names (`loss`, `accuracy`), told apart only by the "
         "`* Training epoch N:` / `* Validation for epoch N:` section lines",

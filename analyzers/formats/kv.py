@@ -30,6 +30,7 @@ class KeyValues:
     epoch: int | None = None
     epoch_total: int | None = None
     step: int | None = None
+    step_total: int | None = None  # `Batch 567/17168:`: the steps the epoch has
     seconds: float | None = None
     hints: dict[str, float] = field(default_factory=dict)
 
@@ -47,6 +48,11 @@ def ws_pairs(text: str) -> list[tuple[str, str]]:
 
 KV_LINES = g.ShapeCache(kv_pairs)
 WS_LINES = g.ShapeCache(ws_pairs)
+
+# `Batch 567/17168: accuracy: 0.42` (AllenNLP 0.x), `Step 30/200 |`: a step out of the epoch's
+# total, at the line's start or after a logging prefix
+_STEP_OF = re.compile(r"(?:^|(?<=[\s|\]-]))(?:[Bb]atch|[Ss]tep|[Ii]ter(?:ation)?)\s*[:#]?\s*"
+                      r"(?P<n>\d+)\s*/\s*(?P<total>\d+)\b")
 
 MAX_KV_LINE = 4096  # metrics are printed on short lines; a longer one is read only so far
 
@@ -75,6 +81,10 @@ def key_values_in(text: str, ws_ok: bool) -> KeyValues | None:
             kv.epoch = kv.epoch if kv.epoch is not None else int(m["n"])
         elif kv.step is None:
             kv.step = int(m["n"])
+    if kv is not None and kv.step is None and "/" in text and (s := _STEP_OF.search(text)):
+        before = text[: s.start()]
+        if not f.kv_candidate.search(before) and int(s["n"]) <= int(s["total"]):
+            kv.step, kv.step_total = int(s["n"]), int(s["total"])
     return kv
 
 
@@ -194,9 +204,15 @@ class KeyValueLines(Reader):
                 if pending:
                     self._pending = pending.group(1).strip()
                     self._pending_at = ctx.handled + 1
+                    # `Batch 2271/17168: accuracy: 0.51, loss:` (a value on the next line, or
+                    # a paste cut there): the pairs before the name are read as they stand
+                    head = record[: pending.start(1)]
+                    if f.kv_separator.search(head) and (
+                            before := key_values_in(head, ws_ok=False)) is not None:
+                        self.apply(before, ctx)
                     return True
             kv = key_values_in(record, ws_ok=epoch_position(record) is not None)
-            plannable = kv is not None
+            plannable = kv is not None and kv.step_total is None  # each step says where it is
             if "[" in record and (m := f.labels.search(record)):  # `labels=['neg', 'pos']`
                 items = [i for i in m["items"].split(",") if i.strip()]
                 if len(items) >= 2:
@@ -275,6 +291,14 @@ class KeyValueLines(Reader):
                 state.bar_open = False  # a summary naming its epoch: that epoch's work is done
                 if kv.step is None:
                     state.own["kv_summaries"] = True
+        if kv.step_total is not None and row is not None and kv.epoch is None:
+            # `Batch 2271/17168: ...` under `Epoch 0/139`: the epoch is under way while one more
+            # line at the same interval would still fall inside it; a log that ends there ends
+            # inside the epoch (an interval that overshoots the total: the epoch's last line)
+            seen = state.own.get("kv_step")
+            gap = kv.step - seen[1] if seen and seen[0] == state.epoch and kv.step > seen[1] else 0
+            state.bar_open = kv.step + gap < kv.step_total if gap else kv.step < kv.step_total
+            state.own["kv_step"] = (state.epoch, kv.step)
         if kv.seconds is not None and row is not None:
             row.seconds = kv.seconds
         if trailing:  # what follows belongs to the next summary's epoch
