@@ -73,6 +73,7 @@ class LogParser:
         self.handled = 0  # records some reader took (readers compare it: consecutive records)
         self.observed = 0  # values observed
         self.last_record = ""  # the record before the batch being read (its first's neighbour)
+        self.cut_end = False  # the batch being read is the log's unterminated last line
         self._splitter = RecordSplitter()
         self._lines: deque[str] = deque(maxlen=keep_lines)
         self._runs: list[Run] = []
@@ -115,7 +116,9 @@ class LogParser:
                     self._on_run_end(run)
             return Analysis(self.source, [], coverage=analysis.coverage)
         if not self._closed:
+            self.cut_end = True  # what is left has no line end: a paste may stop inside it
             self._records(self._splitter.close())
+            self.cut_end = False
             for reader in self._readers:
                 reader.finish(self)
             self._closed = True

@@ -518,3 +518,43 @@ def test_pairs_before_a_name_awaiting_its_value_are_read():
     run = one_run(ALLENNLP.read_bytes())
     assert [(p.step, p.value) for p in run.series["accuracy"]][-1] == (2271, 0.51)
     assert 2271 not in [p.step for p in run.series["loss"]]  # its loss is cut
+
+
+# --- print loops as pasted: mixed separators, a cut last line, a line printed twice ----------
+PAIRNORM = LOGS / "public" / "print_pairnorm_epoch_gap.txt"  # URLs in sample_logs/README.md
+
+
+def test_names_with_and_without_a_colon_on_one_line():
+    """`Epoch 1268: train loss 0.158 train acc: 0.979, val loss: 1.063 val acc 0.718.`"""
+    run = one_run(PAIRNORM.read_bytes())
+    assert run.epochs[0].epoch == 1268
+    assert run.epochs[0].metrics == {"train loss": 0.158, "train acc": 0.979, "val loss": 1.063,
+                                     "val acc": 0.718}
+
+
+def test_a_last_line_cut_short_of_the_names_before_it_drops_its_last_value():
+    """The paste ends `Epoch 1285: train loss 0.0` with no line end, where every line before
+    printed four values: `0.0` may be cut (`0.083`), and epoch 1285 is no row. With its line end
+    the same text is a line as printed, read as it stands."""
+    data = PAIRNORM.read_bytes()
+    assert not data.endswith(b"\n")
+    run = one_run(data)
+    assert run.epochs[-1].epoch == 1284 and 0.0 not in run.series["train loss"].values
+    run = one_run(data + b"\n")
+    assert run.epochs[-1].epoch == 1285 and run.epochs[-1].metrics == {"train loss": 0.0}
+    # a last line as long as the ones before it is whole (print_automap_epoch_valloss.txt)
+    automap = (LOGS / "public" / "print_automap_epoch_valloss.txt").read_bytes()
+    assert not automap.endswith(b"\n") and one_run(automap).epochs[-1].epoch == 99
+
+
+def test_a_step_line_printed_twice_is_read_once():
+    """TF-Slim through two handlers (sample_logs/public/tf_slim_steps_doubled.txt): each
+    `INFO:tensorflow:global step N: loss = ...` twice in a row; any chunking reads each once."""
+    data = (LOGS / "public" / "tf_slim_steps_doubled.txt").read_bytes()
+    want = [79.3501, 72.8609, 67.3308, 64.2655, 62.5264, 60.8808, 59.8181, 57.9715]
+    assert list(one_run(data).series["loss"].values) == want
+    parser = LogParser()
+    for k in range(0, len(data), 97):  # a copy may open the next chunk
+        parser.feed(data[k : k + 97])
+    (run,) = parser.close().runs
+    assert list(run.series["loss"].values) == want

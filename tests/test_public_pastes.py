@@ -34,8 +34,6 @@ KNOWN_MISSES: dict[tuple[str, str], str] = {
     ("print_esim_train_valid.txt", "parse"):
         "train and dev values carry the same names (`loss`, `accuracy`), told apart only by the "
         "`* Training epoch N:` / `* Validation for epoch N:` section lines",
-    ("print_glue_cola_mcc_zero.txt", "parse"):
-        "the paste's last line is cut after `Loss=  0.6617` and the cut value is kept",
     ("print_rsc_epoch_of_val_test.txt", "parse"):
         "`Accuracies on val: class : 96.75` names its value `class`, after a colon-ended prefix",
 }

@@ -54,6 +54,8 @@ WS_LINES = g.ShapeCache(ws_pairs)
 _STEP_OF = re.compile(r"(?:^|(?<=[\s|\]-]))(?:[Bb]atch|[Ss]tep|[Ii]ter(?:ation)?)\s*[:#]?\s*"
                       r"(?P<n>\d+)\s*/\s*(?P<total>\d+)\b")
 
+_END_NUMBER = re.compile(r"[-+]?\d+(?:\.\d*)?\s*$")  # a line that ends in a number
+
 MAX_KV_LINE = 4096  # metrics are printed on short lines; a longer one is read only so far
 
 
@@ -70,6 +72,11 @@ def key_values_in(text: str, ws_ok: bool) -> KeyValues | None:
         found = KV_LINES(text)
     if ws_ok and not found and g.has_kv_word(lower or text.lower()):
         found = WS_LINES(text)
+    elif ws_ok and found and (more := WS_LINES(text)) and len(more) > len(found) and set(
+            found) <= set(more):
+        # `Epoch 1268: train loss 0.158 train acc: 0.979, val loss: 1.063 val acc 0.718.`:
+        # some names take a colon and some do not; the blank-separated reading holds them all
+        found = more
     if found and found[-1][1].endswith(".") and text.rstrip().endswith(found[-1][1]):
         found = found[:-1]  # `loss: 100.` ending the line: a number cut (a paste, a wrap)
     if not found:
@@ -162,12 +169,22 @@ class KeyValueLines(Reader):
         self._plannable: tuple[KeyValues, tuple[str, ...], tuple[float, ...]] | None = None
         # (shape, epoch) -> its plan, or how many times its numbers' roles were ambiguous
         self._plans: dict[tuple[str, int | None], repeat.LinePlan | int] = {}
+        self._names: tuple[str, ...] = ()  # the names of the last line read with values
+        self._at_cut = False  # the record is the log's last, with no line end
 
     def read_many(self, records: list[str], i: int, ctx: Context) -> int:
         """`read` on `records[i]`; then, when its shape has a plan, the records after it that
         match the plan (`repeat.take`)."""
         self._plannable = None
-        if not self.read(records[i], ctx):
+        record = records[i]
+        if record == (records[i - 1] if i else ctx.last_record) and epoch_position(record):
+            # `INFO:tensorflow:global step 1: loss = 79.3501` twice (two handlers on one
+            # logger): the same step printed again, read once
+            return 1
+        self._at_cut = ctx.cut_end and i == len(records) - 1
+        taken = self.read(record, ctx)
+        self._at_cut = False
+        if not taken:
             return 0
         if self._plannable is None or i + 1 == len(records) or not self.plans:
             return 1
@@ -175,7 +192,8 @@ class KeyValueLines(Reader):
         state = ctx.state
         if state is None or state.trailing or (kv.epoch is not None and kv.epoch != state.epoch):
             return 1
-        record = records[i]
+        if records[i + 1] == record:
+            return 1  # a line printed twice: no plan (the copy is dropped above)
         key = (g.NUM_TOKEN.sub("\0", record), kv.epoch)
         plan = self._plans.get(key)
         if not isinstance(plan, repeat.LinePlan):
@@ -240,6 +258,19 @@ class KeyValueLines(Reader):
             # `best epoch 2 with val_f1 0.73`: a look back at a value the table already holds;
             # understood, and nothing new to record
             return "best" in record.lower() and g.metric_like(record.lower())
+        if kv.pairs:
+            names = tuple(name for name, _ in kv.pairs)
+            if (self._at_cut and len(names) < len(self._names)
+                    and self._names[: len(names)] == names
+                    and (end := _END_NUMBER.search(record)) is not None
+                    and float(end.group()) == kv.pairs[-1][1]):
+                # the log's last line stops short of the names the line before printed and
+                # ends in its last value (`Epoch 1285: train loss 0.0` after `... val loss:
+                # 1.043 val acc 0.726.`): the paste was cut there, maybe inside that number
+                kv.pairs = kv.pairs[:-1]
+                if not kv.pairs:
+                    return True
+            self._names = names
         if plannable and kv.pairs:
             self._plannable = (kv, tuple(kv.hints), tuple(kv.hints.values()))
         self.apply(kv, ctx)
