@@ -558,3 +558,27 @@ def test_a_step_line_printed_twice_is_read_once():
         parser.feed(data[k : k + 97])
     (run,) = parser.close().runs
     assert list(run.series["loss"].values) == want
+
+
+# --- a section line opens the epoch; a line that opens with the dev split names its values -----
+ESIM = LOGS / "public" / "print_esim_train_valid.txt"  # URL in sample_logs/README.md
+
+
+def test_section_lines_open_epochs_and_a_valid_line_names_the_dev_values():
+    """ESIM's script: `* Training epoch 2:`, a bar, `-> Training time: 855.3887s, loss = 0.4858,
+    accuracy: 81.1468%`, `* Validation for epoch 2:`, `-> Valid. time: 3.0217s, loss: 0.3845,
+    accuracy: 85.4095%`: the same names, told apart by the line's opening word."""
+    run = one_run(ESIM.read_bytes())
+    assert [r.epoch for r in run.epochs] == [2, 3, 4, 5]
+    assert run.epochs[0].metrics == {"loss": 0.4858, "accuracy": 0.811468, "val_loss": 0.3845,
+                                     "val_accuracy": pytest.approx(0.854095)}
+    assert run.epochs[-1].metrics == {"loss": 0.3917, "accuracy": 0.853156}  # its valid is cut
+    assert (run.roles["dev_loss"], run.roles["dev_acc"]) == ("val_loss", "val_accuracy")
+
+
+def test_a_sentence_naming_an_epoch_opens_none():
+    """`Saving checkpoint for epoch 5 at ./checkpoints/train/ckpt-1` (the TF tutorial) and
+    `Time taken for 1 epoch: 630.24 secs` name no epoch of their own."""
+    run = one_run(TF_TUTORIAL.read_bytes())
+    assert [r.epoch for r in run.epochs] == list(range(1, 8))
+    assert run.epochs[4].metrics == {"Loss": 1.6701, "Accuracy": 0.2036}

@@ -31,9 +31,6 @@ KNOWN_MISSES: dict[tuple[str, str], str] = {
         "chance_level takes its class count from the train loss, which this table does not "
         "print, and its last accuracy (0.5914) rises past the 0.5 chance rate; early_peak and "
         "unstable_dev fire instead",
-    ("print_esim_train_valid.txt", "parse"):
-        "train and dev values carry the same names (`loss`, `accuracy`), told apart only by the "
-        "`* Training epoch N:` / `* Validation for epoch N:` section lines",
     ("print_rsc_epoch_of_val_test.txt", "parse"):
         "`Accuracies on val: class : 96.75` names its value `class`, after a colon-ended prefix",
 }

@@ -54,6 +54,12 @@ WS_LINES = g.ShapeCache(ws_pairs)
 _STEP_OF = re.compile(r"(?:^|(?<=[\s|\]-]))(?:[Bb]atch|[Ss]tep|[Ii]ter(?:ation)?)\s*[:#]?\s*"
                       r"(?P<n>\d+)\s*/\s*(?P<total>\d+)\b")
 
+# a line that opens by naming the dev split (`-> Valid. time: 3.02s, loss: 0.38, accuracy: 85%`,
+# `Eval: loss=0.3`): its bare names are that split's
+_SPLIT_LEAD = re.compile(r"^\W*(?P<split>val(?:id(?:ation)?)?|dev|eval(?:uation)?)\b\.?(?!\w)", re.I)
+_HAS_SPLIT = re.compile(
+    r"(?:^|[\W_])(?:val|valid|validation|dev|eval|evaluation|test|train|training|trn|tr)(?:$|[\W_])",
+    re.I)
 _END_NUMBER = re.compile(r"[-+]?\d+(?:\.\d*)?\s*$")  # a line that ends in a number
 
 MAX_KV_LINE = 4096  # metrics are printed on short lines; a longer one is read only so far
@@ -88,6 +94,9 @@ def key_values_in(text: str, ws_ok: bool) -> KeyValues | None:
             kv.epoch = kv.epoch if kv.epoch is not None else int(m["n"])
         elif kv.step is None:
             kv.step = int(m["n"])
+    if kv is not None and kv.pairs and (lead := _SPLIT_LEAD.match(text)):
+        prefix = lead["split"][:3].lower() + "_"
+        kv.pairs = [(n if _HAS_SPLIT.search(n) else prefix + n, v) for n, v in kv.pairs]
     if kv is not None and kv.step is None and "/" in text and (s := _STEP_OF.search(text)):
         before = text[: s.start()]
         if not f.kv_candidate.search(before) and int(s["n"]) <= int(s["total"]):
@@ -254,6 +263,10 @@ class KeyValueLines(Reader):
                 return False
             name, self._pending = self._pending, None
             kv = key_values([(name, repr(g.to_float(record)))])
+        if kv is None and len(record) < 80 and record.rstrip().endswith(":") and (
+                m := epoch_position(record)) and m["what"].lower() in ("epoch", "ep"):
+            # `* Training epoch 2:`, `* Validation for epoch 2:`: a section opening an epoch
+            kv = KeyValues(pairs=[], epoch=int(m["n"]))
         if kv is None:
             # `best epoch 2 with val_f1 0.73`: a look back at a value the table already holds;
             # understood, and nothing new to record
