@@ -210,6 +210,9 @@ class KeyValueLines(Reader):
                 return 1  # this shape's numbers were ambiguous three times: read in full
             if g.NUM_TOKEN.sub("\0", records[i + 1]) != key[0]:
                 return 1  # a plan pays off for a run of lines: an epoch's one summary has none
+            if kv.epoch is not None and (m := epoch_position(records[i + 1])) and (
+                    m["what"].lower() in ("epoch", "ep") and int(m["n"]) != kv.epoch):
+                return 1  # one line an epoch (`Epoch 7: loss=...`): the plan would read none
             made = repeat.plan_for(record, kv, hint_names, hint_values)
             if len(self._plans) >= 512:
                 self._plans.clear()
