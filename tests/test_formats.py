@@ -582,3 +582,14 @@ def test_a_sentence_naming_an_epoch_opens_none():
     run = one_run(TF_TUTORIAL.read_bytes())
     assert [r.epoch for r in run.epochs] == list(range(1, 8))
     assert run.epochs[4].metrics == {"Loss": 1.6701, "Accuracy": 0.2036}
+
+
+def test_a_metric_named_before_a_colon_and_its_head_after_it():
+    """JiGen / RSC print `Accuracies on val: class : 96.75` and `Accuracies on test: ...`
+    (sample_logs/public/print_rsc_epoch_of_val_test.txt): the val one is the dev accuracy, the
+    test one a held-out score outside the epoch table."""
+    run = one_run((LOGS / "public" / "print_rsc_epoch_of_val_test.txt").read_bytes())
+    assert [r.epoch for r in run.epochs] == [28, 29, 30] and run.epochs_planned == 30
+    assert run.epochs[0].metrics == {"acc class": 100.0, "Accuracies on val class": 96.75}
+    assert list(run.series["Accuracies on test class"].values) == [80.35, 81.27, 80.33]
+    assert (run.roles["train_acc"], run.roles["dev_acc"]) == ("acc class", "Accuracies on val class")

@@ -31,10 +31,6 @@ KNOWN_MISSES: dict[tuple[str, str], str] = {
         "chance_level takes its class count from the train loss, which this table does not "
         "print, and its last accuracy (0.5914) rises past the 0.5 chance rate; early_peak and "
         "unstable_dev fire instead",
-    ("print_rsc_epoch_of_val_test.txt", "parse"):
-        "`Accuracies on val: class : 96.75` (a split named before a colon, then the head's name "
-        "`class` and its value) is not read, nor the train loss `class : 0.014`: no dev accuracy, "
-        "and each epoch's row holds the batch line's `acc class` only",
 }
 
 

@@ -60,6 +60,8 @@ _SPLIT_LEAD = re.compile(r"^\W*(?P<split>val(?:id(?:ation)?)?|dev|eval(?:uation)
 _HAS_SPLIT = re.compile(
     r"(?:^|[\W_])(?:val|valid|validation|dev|eval|evaluation|test|train|training|trn|tr)(?:$|[\W_])",
     re.I)
+# a heading of words and a colon before a line's pairs: `Accuracies on val: class : 96.75`
+_HEADING = re.compile(r"^\s*(?P<head>[A-Za-z][A-Za-z ]{2,40}):\s+[A-Za-z_][\w ]{0,30}?\s*:\s*[-+.\d]")
 _END_NUMBER = re.compile(r"[-+]?\d+(?:\.\d*)?\s*$")  # a line that ends in a number
 
 MAX_KV_LINE = 4096  # metrics are printed on short lines; a longer one is read only so far
@@ -76,6 +78,11 @@ def key_values_in(text: str, ws_ok: bool) -> KeyValues | None:
         if not g.has_kv_word(lower):
             return None
         found = KV_LINES(text)
+    if found and (head := _HEADING.match(text)) and g.METRIC_WORDS.search(head["head"]):
+        # `Accuracies on val: class : 96.75` (JiGen / RSC): the metric is named before the
+        # colon, the value by its head's name after it
+        found = [(n if g.METRIC_WORDS.search(n) else f"{head['head'].strip()} {n}", v)
+                 for n, v in found]
     if ws_ok and not found and g.has_kv_word(lower or text.lower()):
         found = WS_LINES(text)
     elif ws_ok and found and (more := WS_LINES(text)) and len(more) > len(found) and set(
