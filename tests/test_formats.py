@@ -592,4 +592,19 @@ def test_a_metric_named_before_a_colon_and_its_head_after_it():
     assert [r.epoch for r in run.epochs] == [28, 29, 30] and run.epochs_planned == 30
     assert run.epochs[0].metrics == {"acc class": 100.0, "Accuracies on val class": 96.75}
     assert list(run.series["Accuracies on test class"].values) == [80.35, 81.27, 80.33]
-    assert (run.roles["train_acc"], run.roles["dev_acc"]) == ("acc class", "Accuracies on val class")
+    assert run.roles["train_acc"] == "acc class"
+    assert run.roles["dev_acc"] == "Accuracies on val class"
+
+
+
+def test_the_split_a_line_opens_with_prefixes_its_bare_names_only():
+    """`val_`, `dev_`, `eval_` for bare names; names that already say their split keep them."""
+    from bertmon.analyzers.formats.kv import key_values_in
+
+    line = ESIM.read_bytes().decode().split("\n")[4]  # `-> Valid. time: 3.0217s, loss: ...`
+    assert key_values_in(line, ws_ok=False).pairs == [("val_loss", 0.3845),
+                                                      ("val_accuracy", pytest.approx(0.854095))]
+    for lead, prefix in (("Eval:", "eval_"), ("Evaluation -", "eval_"), ("Dev:", "dev_")):
+        kv = key_values_in(f"{lead} loss: 0.5, train_acc: 0.7", ws_ok=False)
+        assert kv.pairs == [(prefix + "loss", 0.5), ("train_acc", 0.7)], lead
+    assert key_values_in("Validation Loss: 0.42", ws_ok=False).pairs == [("Validation Loss", 0.42)]

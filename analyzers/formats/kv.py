@@ -56,12 +56,14 @@ _STEP_OF = re.compile(r"(?:^|(?<=[\s|\]-]))(?:[Bb]atch|[Ss]tep|[Ii]ter(?:ation)?
 
 # a line that opens by naming the dev split (`-> Valid. time: 3.02s, loss: 0.38, accuracy: 85%`,
 # `Eval: loss=0.3`): its bare names are that split's
-_SPLIT_LEAD = re.compile(r"^\W*(?P<split>val(?:id(?:ation)?)?|dev|eval(?:uation)?)\b\.?(?!\w)", re.I)
+_SPLIT_LEAD = re.compile(
+    r"^\W*(?P<split>val(?:id(?:ation)?)?|dev|eval(?:uation)?)\b\.?(?!\w)", re.I)
 _HAS_SPLIT = re.compile(
-    r"(?:^|[\W_])(?:val|valid|validation|dev|eval|evaluation|test|train|training|trn|tr)(?:$|[\W_])",
-    re.I)
+    r"(?:^|[\W_])(?:val|valid|validation|dev|eval|evaluation|test|train|training|trn|tr)"
+    r"(?:$|[\W_])", re.I)
 # a heading of words and a colon before a line's pairs: `Accuracies on val: class : 96.75`
-_HEADING = re.compile(r"^\s*(?P<head>[A-Za-z][A-Za-z ]{2,40}):\s+[A-Za-z_][\w ]{0,30}?\s*:\s*[-+.\d]")
+_HEADING = re.compile(
+    r"^\s*(?P<head>[A-Za-z][A-Za-z ]{2,40}):\s+[A-Za-z_][\w ]{0,30}?\s*:\s*[-+.\d]")
 _END_NUMBER = re.compile(r"[-+]?\d+(?:\.\d*)?\s*$")  # a line that ends in a number
 
 MAX_KV_LINE = 4096  # metrics are printed on short lines; a longer one is read only so far
@@ -102,7 +104,8 @@ def key_values_in(text: str, ws_ok: bool) -> KeyValues | None:
         elif kv.step is None:
             kv.step = int(m["n"])
     if kv is not None and kv.pairs and (lead := _SPLIT_LEAD.match(text)):
-        prefix = lead["split"][:3].lower() + "_"
+        split = lead["split"].lower()
+        prefix = "eval_" if split.startswith("eval") else split[:3] + "_"  # val_, dev_, eval_
         kv.pairs = [(n if _HAS_SPLIT.search(n) else prefix + n, v) for n, v in kv.pairs]
     if kv is not None and kv.step is None and "/" in text and (s := _STEP_OF.search(text)):
         before = text[: s.start()]
