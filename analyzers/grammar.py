@@ -43,7 +43,7 @@ HINT_NAMES = {
 METRIC_WORDS = re.compile(
     r"loss|acc|f1|score|auc|mcc|matthews|precision|recall|perplexity|ppl|bleu|rouge|"
     r"exact|\bem\b|pearson|spearman|corr|error|mae|mse|rmse|metric|top\d|wer|cer|kappa|"
-    r"grad_norm|correct|nll|\bkl(?:d|_|\b)|_kl\b|elbo",
+    r"grad_norm|correct|nll|\bkl(?:d|_|\b)|_kl\b|elbo|entropy",
     re.I,
 )
 
@@ -53,7 +53,8 @@ METRIC_WORDS = re.compile(
 _KV_WORDS = (
     "loss", "acc", "f1", "score", "auc", "mcc", "matthews", "precision", "recall", "perplexity",
     "ppl", "bleu", "rouge", "exact", "pearson", "spearman", "corr", "error", "mae", "mse", "rmse",
-    "metric", "wer", "cer", "kappa", "grad_norm", "correct", "nll", "kl", "elbo", *HINT_NAMES,
+    "metric", "wer", "cer", "kappa", "grad_norm", "correct", "nll", "kl", "elbo", "entropy",
+    *HINT_NAMES,
     "epoch", "step",
     "iter", "time", "elapsed")
 _KV_WORDS = tuple(w for w in dict.fromkeys(_KV_WORDS)  # a word holding another adds nothing

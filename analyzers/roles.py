@@ -32,12 +32,16 @@ def _pick(names: list[str], exact: tuple[str, ...], test, per_epoch: dict[str, i
 
 
 def _is_loss(name: str) -> bool:
-    """`loss`, `val_loss`, and a negative log-likelihood printed as such: `nll_train`."""
+    """`loss`, `val_loss`, a negative log-likelihood printed as such (`nll_train`) and a cross
+    entropy named so (TF's `Cross entropy = 0.0123`, `xent`)."""
     lower = name.lower()
-    return "loss" in lower or lower.startswith("nll") or "_nll" in lower
+    return ("loss" in lower or lower.startswith("nll") or "_nll" in lower
+            or "entropy" in lower and "cross" in lower or "xent" in lower)
 
 
 _DEV_SUFFIX = ("_val", "_valid", "_validation", "_dev", "_eval", " val", " dev")
+# the split as a word inside a name of words: `Accuracies on val class`
+_DEV_WORD = re.compile(r" (?:val|valid|validation|dev) ", re.I)
 
 
 # a name that says it is the training set's anywhere: `Average training loss`, `train_loss`
@@ -52,7 +56,7 @@ def _is_dev(name: str) -> bool:
     """`val_loss`, `dev_f1`, `Validation Accuracy`, and suffixed forms: `acc_val`, `loss_dev`."""
     lower = name.lower()
     return (bool(DEV_PREFIX.match(name)) or lower.startswith(("val", "dev", "eval"))
-            or lower.endswith(_DEV_SUFFIX))
+            or lower.endswith(_DEV_SUFFIX) or (" " in name and bool(_DEV_WORD.search(name))))
 
 
 def step_name(run: Run, role: str) -> str | None:
@@ -106,7 +110,8 @@ def infer_roles(run: Run) -> dict[str, str | None]:
     roles = dict.fromkeys(ROLE_NAMES)
     roles["train_loss"] = _pick(train, _TRAIN_LOSS, _is_loss, per_epoch, rows)
     roles["train_acc"] = _pick(train, _TRAIN_ACC, lambda n: n.lower().endswith(("acc", "accuracy"))
-                               or n.lower().startswith(("acc_", "accuracy_")), per_epoch, rows)
+                               or n.lower().startswith(("acc_", "accuracy_", "acc ", "accuracy ")),
+                               per_epoch, rows)
     roles["dev_loss"] = _pick(dev, (), _is_loss, per_epoch, rows)
     roles["dev_acc"] = _pick(
         dev, (), lambda n: "acc" in n.lower() and "loss" not in n.lower(), per_epoch, rows)

@@ -72,6 +72,8 @@ class LogParser:
         self.records = 0
         self.handled = 0  # records some reader took (readers compare it: consecutive records)
         self.observed = 0  # values observed
+        self.last_record = ""  # the record before the batch being read (its first's neighbour)
+        self.cut_end = False  # the batch being read is the log's unterminated last line
         self._splitter = RecordSplitter()
         self._lines: deque[str] = deque(maxlen=keep_lines)
         self._depth = 0  # fragments being read inside one another (`dispatch`)
@@ -116,7 +118,9 @@ class LogParser:
                     self._on_run_end(run)
             return Analysis(self.source, [], coverage=analysis.coverage)
         if not self._closed:
+            self.cut_end = True  # what is left has no line end: a paste may stop inside it
             self._records(self._splitter.close())
+            self.cut_end = False
             for reader in self._readers:
                 reader.finish(self)
             self._closed = True
@@ -194,6 +198,8 @@ class LogParser:
                 coverage.with_metrics += taken
             coverage.records += taken
             i += taken
+        if records:
+            self.last_record = records[-1]
 
     def dispatch(self, text: str) -> bool:
         """Read a fragment of a record (text glued to a bar frame) through every reader.
@@ -403,6 +409,12 @@ def _settle(run: Run, state: _RunState, closed: bool, log_end: bool = False) -> 
         row = state.rows.pop(state.epoch)  # type: ignore[arg-type]
         if row in run.epochs:
             run.epochs.remove(row)
+    if closed and any(not row.metrics and row.seconds is None for row in run.epochs):
+        # an epoch opened and nothing printed in it (a crash at its bar's first frames): no row
+        for row in [row for row in run.epochs if not row.metrics and row.seconds is None]:
+            run.epochs.remove(row)
+            if state.rows.get(row.epoch) is row:
+                del state.rows[row.epoch]
     run.roles = infer_roles(run)
     if state.crashed:
         run.status = "crashed"

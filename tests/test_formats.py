@@ -473,3 +473,188 @@ def test_a_log_copied_with_no_break_spaces_reads_as_the_log(path):
     copied = data.replace(b" ", "\u00a0".encode())
     assert want
     assert [(e.epoch, e.metrics) for r in parse_bytes(copied).runs for e in r.epochs] == want
+
+
+# --- step lines that name their epoch (`Epoch 8 Batch 0 Loss ...`) -------------------------
+TF_TUTORIAL = LOGS / "public" / "print_tf_transformer_batches.txt"  # URL in sample_logs/README.md
+
+
+def test_an_epoch_with_batch_lines_but_no_summary_yet_is_under_way():
+    """The TF transformer tutorial prints `Epoch k Batch n Loss ...` and then `Epoch k Loss ...`
+    at each epoch's end; a paste that ends after epoch 8's first batch line has 7 epochs."""
+    data = TF_TUTORIAL.read_bytes()
+    run = one_run(data)
+    assert [r.epoch for r in run.epochs] == list(range(1, 8))
+    assert run.epochs[-1].metrics == {"Loss": 1.2905, "Accuracy": 0.246}  # the summary's
+    assert 1.2689 in run.series["Loss"].values  # epoch 8's batch value stays in the series
+    assert run.status == "running"
+    whole = data[: data.index(b"\nEpoch 8 Batch 0")] + b"\n"  # cut where epoch 7 ended
+    run = one_run(whole)
+    assert [r.epoch for r in run.epochs] == list(range(1, 8)) and run.status == "finished"
+
+
+def test_batch_lines_alone_still_give_each_epoch_its_last_values():
+    """Without the summaries (`Epoch k Loss ...` lines cut out) nothing says an epoch is over
+    but the next one: each epoch keeps its last batch line's values, the last one included."""
+    lines = TF_TUTORIAL.read_bytes().splitlines(True)
+    kept = b"".join(line for line in lines if b" Batch " in line)
+    run = one_run(kept)
+    assert [r.epoch for r in run.epochs] == list(range(1, 9))
+    assert run.epochs[0].metrics == {"Loss": 3.6211, "Accuracy": 0.0405}
+    assert run.epochs[-1].metrics == {"Loss": 1.2689, "Accuracy": 0.2669}
+
+
+def test_an_epoch_that_printed_nothing_before_a_crash_is_no_row():
+    """`finetune` in a notebook (sample_logs/public/tqdm_finetune_oom_notebook.txt): `Epoch 1/5`
+    bars with no metric, then an out-of-memory traceback: crashed, 5 planned, no epoch row."""
+    run = one_run((LOGS / "public" / "tqdm_finetune_oom_notebook.txt").read_bytes())
+    assert run.status == "crashed" and run.epochs_planned == 5
+    assert run.epochs == []
+    assert run.error.startswith("ResourceExhaustedError")
+
+
+# --- a dict cut before its closing brace ------------------------------------------------------
+def test_a_cut_dict_that_names_its_epoch_gives_its_whole_entries():
+    """fairseq prints `{"epoch": 23, "train_loss": "766.352", ...}` with the epoch first; the paste
+    in sample_logs/public/fairseq_json_epoch_stats.txt is cut inside epoch 23's dict."""
+    run = one_run((LOGS / "public" / "fairseq_json_epoch_stats.txt").read_bytes())
+    assert [r.epoch for r in run.epochs] == [21, 22, 23]
+    assert run.epochs[-1].metrics == {"train_loss": 766.352, "train_ntokens": 9392.23}
+    assert run.series["train_nsentences"].values[-1] == 87.1935  # epoch 22's; 23's is cut
+
+
+def test_a_cut_trainer_dict_gives_nothing():
+    """The Trainer prints `'epoch'` last: a dict cut before it has no place for its values."""
+    lines = (LOGS / "hf_trainer_file.log").read_bytes().split(b"\n")
+    line = next(x for x in lines if x.startswith(b"{'loss'"))
+    cut = line[: line.index(b", 'epoch'")]  # `{'loss': '0.6924', ..., 'learning_rate': '0.0004375'`
+    assert parse_bytes(cut + b"\n").runs == []
+    (run,) = parse_bytes(line + b"\n").runs
+    assert list(run.series["loss"].values) == [0.6924]
+
+
+# --- absl printing a Python log line a second time -------------------------------------------
+def test_a_line_absl_prints_again_is_read_once():
+    """TF 1's retrain.py with both handlers on (sample_logs/public/tf_logging_doubled_steps.txt):
+    `INFO:tensorflow:...: Step 280: Cross entropy = 0.011189`, then the same message behind
+    `I0423 05:08:17.335031 47836397217664 tf_logging.py:115] `: each step once."""
+    data = (LOGS / "public" / "tf_logging_doubled_steps.txt").read_bytes()
+    run = one_run(data)
+    assert list(run.series["Cross entropy"].values) == [0.012275, 0.011189, 0.009747]
+    assert [p.step for p in run.series["Validation accuracy"]] == [270, 280]
+    assert run.roles["train_loss"] == "Cross entropy"
+    # the absl copies alone (no `INFO:tensorflow:` twin) are read, each step once
+    absl = b"".join(x for x in data.splitlines(True) if x.startswith(b"I0423"))
+    run = one_run(absl)
+    assert list(run.series["Cross entropy"].values) == [0.012275, 0.011189, 0.009747]
+    assert list(run.series["Train accuracy"].values) == [1.0, 1.0]
+
+
+# --- `Batch i/N` lines under an epoch header (AllenNLP 0.x) -----------------------------------
+ALLENNLP = LOGS / "public" / "allennlp_batches_cut.txt"  # URL in sample_logs/README.md
+
+
+def test_batch_lines_short_of_their_total_leave_the_epoch_under_way():
+    """`Epoch 0/139`, then `Batch 567/17168: accuracy: 0.42, loss: 1.32 ||` every 10 s: a paste
+    that ends at batch 2271 of 17168 holds no whole epoch; the values are the epoch's series."""
+    run = one_run(ALLENNLP.read_bytes())
+    assert run.epochs == [] and run.status == "running"
+    assert [p.step for p in run.series["loss"]] == [1, 567, 1128, 1701]
+    assert list(run.series["loss"].values) == [6.66, 1.32, 1.17, 1.09]
+
+
+def test_pairs_before_a_name_awaiting_its_value_are_read():
+    """The paste's last line is cut after `loss:`: its `accuracy: 0.51` is read all the same."""
+    run = one_run(ALLENNLP.read_bytes())
+    assert [(p.step, p.value) for p in run.series["accuracy"]][-1] == (2271, 0.51)
+    assert 2271 not in [p.step for p in run.series["loss"]]  # its loss is cut
+
+
+# --- print loops as pasted: mixed separators, a cut last line, a line printed twice ----------
+PAIRNORM = LOGS / "public" / "print_pairnorm_epoch_gap.txt"  # URLs in sample_logs/README.md
+
+
+def test_names_with_and_without_a_colon_on_one_line():
+    """`Epoch 1268: train loss 0.158 train acc: 0.979, val loss: 1.063 val acc 0.718.`"""
+    run = one_run(PAIRNORM.read_bytes())
+    assert run.epochs[0].epoch == 1268
+    assert run.epochs[0].metrics == {"train loss": 0.158, "train acc": 0.979, "val loss": 1.063,
+                                     "val acc": 0.718}
+
+
+def test_a_last_line_cut_short_of_the_names_before_it_drops_its_last_value():
+    """The paste ends `Epoch 1285: train loss 0.0` with no line end, where every line before
+    printed four values: `0.0` may be cut (`0.083`), and epoch 1285 is no row. With its line end
+    the same text is a line as printed, read as it stands."""
+    data = PAIRNORM.read_bytes()
+    assert not data.endswith(b"\n")
+    run = one_run(data)
+    assert run.epochs[-1].epoch == 1284 and 0.0 not in run.series["train loss"].values
+    run = one_run(data + b"\n")
+    assert run.epochs[-1].epoch == 1285 and run.epochs[-1].metrics == {"train loss": 0.0}
+    # a last line as long as the ones before it is whole (print_automap_epoch_valloss.txt)
+    automap = (LOGS / "public" / "print_automap_epoch_valloss.txt").read_bytes()
+    assert not automap.endswith(b"\n") and one_run(automap).epochs[-1].epoch == 99
+
+
+def test_a_step_line_printed_twice_is_read_once():
+    """TF-Slim through two handlers (sample_logs/public/tf_slim_steps_doubled.txt): each
+    `INFO:tensorflow:global step N: loss = ...` twice in a row; any chunking reads each once."""
+    data = (LOGS / "public" / "tf_slim_steps_doubled.txt").read_bytes()
+    want = [79.3501, 72.8609, 67.3308, 64.2655, 62.5264, 60.8808, 59.8181, 57.9715]
+    assert list(one_run(data).series["loss"].values) == want
+    parser = LogParser()
+    for k in range(0, len(data), 97):  # a copy may open the next chunk
+        parser.feed(data[k : k + 97])
+    (run,) = parser.close().runs
+    assert list(run.series["loss"].values) == want
+
+
+# --- a section line opens the epoch; a line that opens with the dev split names its values -----
+ESIM = LOGS / "public" / "print_esim_train_valid.txt"  # URL in sample_logs/README.md
+
+
+def test_section_lines_open_epochs_and_a_valid_line_names_the_dev_values():
+    """ESIM's script: `* Training epoch 2:`, a bar, `-> Training time: 855.3887s, loss = 0.4858,
+    accuracy: 81.1468%`, `* Validation for epoch 2:`, `-> Valid. time: 3.0217s, loss: 0.3845,
+    accuracy: 85.4095%`: the same names, told apart by the line's opening word."""
+    run = one_run(ESIM.read_bytes())
+    assert [r.epoch for r in run.epochs] == [2, 3, 4, 5]
+    assert run.epochs[0].metrics == {"loss": 0.4858, "accuracy": 0.811468, "val_loss": 0.3845,
+                                     "val_accuracy": pytest.approx(0.854095)}
+    assert run.epochs[-1].metrics == {"loss": 0.3917, "accuracy": 0.853156}  # its valid is cut
+    assert (run.roles["dev_loss"], run.roles["dev_acc"]) == ("val_loss", "val_accuracy")
+
+
+def test_a_sentence_naming_an_epoch_opens_none():
+    """`Saving checkpoint for epoch 5 at ./checkpoints/train/ckpt-1` (the TF tutorial) and
+    `Time taken for 1 epoch: 630.24 secs` name no epoch of their own."""
+    run = one_run(TF_TUTORIAL.read_bytes())
+    assert [r.epoch for r in run.epochs] == list(range(1, 8))
+    assert run.epochs[4].metrics == {"Loss": 1.6701, "Accuracy": 0.2036}
+
+
+def test_a_metric_named_before_a_colon_and_its_head_after_it():
+    """JiGen / RSC print `Accuracies on val: class : 96.75` and `Accuracies on test: ...`
+    (sample_logs/public/print_rsc_epoch_of_val_test.txt): the val one is the dev accuracy, the
+    test one a held-out score outside the epoch table."""
+    run = one_run((LOGS / "public" / "print_rsc_epoch_of_val_test.txt").read_bytes())
+    assert [r.epoch for r in run.epochs] == [28, 29, 30] and run.epochs_planned == 30
+    assert run.epochs[0].metrics == {"acc class": 100.0, "Accuracies on val class": 96.75}
+    assert list(run.series["Accuracies on test class"].values) == [80.35, 81.27, 80.33]
+    assert run.roles["train_acc"] == "acc class"
+    assert run.roles["dev_acc"] == "Accuracies on val class"
+
+
+
+def test_the_split_a_line_opens_with_prefixes_its_bare_names_only():
+    """`val_`, `dev_`, `eval_` for bare names; names that already say their split keep them."""
+    from bertmon.analyzers.formats.kv import key_values_in
+
+    line = ESIM.read_bytes().decode().split("\n")[4]  # `-> Valid. time: 3.0217s, loss: ...`
+    assert key_values_in(line, ws_ok=False).pairs == [("val_loss", 0.3845),
+                                                      ("val_accuracy", pytest.approx(0.854095))]
+    for lead, prefix in (("Eval:", "eval_"), ("Evaluation -", "eval_"), ("Dev:", "dev_")):
+        kv = key_values_in(f"{lead} loss: 0.5, train_acc: 0.7", ws_ok=False)
+        assert kv.pairs == [(prefix + "loss", 0.5), ("train_acc", 0.7)], lead
+    assert key_values_in("Validation Loss: 0.42", ws_ok=False).pairs == [("Validation Loss", 0.42)]

@@ -260,3 +260,28 @@ def test_public_model_cards_without_their_pipes(name: str, sep: str) -> None:
     (run,) = parse_bytes(_unpiped((LOGS / name).read_text(), sep)).runs
     assert [(r.epoch, r.metrics) for r in run.epochs] == [
         (r.epoch, r.metrics) for r in piped.epochs]
+
+
+@pytest.mark.parametrize("variant", ["tabs", "two spaces", "one space"])
+def test_rows_left_out_as_dots_do_not_end_the_table(variant: str) -> None:
+    """A paste that elides rows with a `...` line (as the Keras card in sample_logs/public/
+    keras_card_table_elided.txt does) keeps the rows after it."""
+    lines = _variants((LOGS / "hf_notebook_epoch.txt").read_bytes())[variant].splitlines(True)
+    data = b"".join(lines[:4] + [b"...\n"] + lines[5:])  # label, header, epochs 1-2, `...`, 4
+    (run,) = parse_bytes(data).runs
+    assert [r.epoch for r in run.epochs] == [1, 2, 4]
+    history = truth("hf_tables_epoch.truth.json")["log_history"]
+    last = [e for e in history if e.get("epoch") == 4 and "eval_loss" in e][0]
+    assert close(run.epochs[-1].metrics["Validation Loss"], last["eval_loss"], 6)
+
+
+def test_one_letter_precision_recall_f_columns_make_a_table() -> None:
+    """spaCy 2's `train_textcat.py` prints `LOSS  P  R  F` once, then one row an iteration, with
+    no epoch column (sample_logs/public/spacy2_textcat_stuck.txt): each row is an epoch."""
+    (run,) = parse_path(LOGS / "public" / "spacy2_textcat_stuck.txt").runs
+    assert "table" in run.formats
+    assert [r.epoch for r in run.epochs] == list(range(1, 21))
+    assert run.epochs[0].metrics == {"LOSS": 184.5, "P": 0.505, "R": 1.0, "F": 0.671}
+    assert run.roles["train_loss"] == "LOSS"
+    # prose with one-letter words in runs of spaces is still no header
+    assert not parse_bytes(b"Plan  A  or  B  then  F\n1  2  3  4  5  6\n").runs

@@ -45,6 +45,8 @@ class Context(Protocol):
 
     handled: int  # records handled so far (a reader compares it to tell consecutive records)
     observed: int  # values observed so far (`observe` counts; a reader that appends itself adds)
+    last_record: str  # the record before the batch `read_many` is given (`records[i - 1]` at 0)
+    cut_end: bool  # the batch is the log's last line with no line end (a paste can stop inside)
 
     @property
     def state(self) -> RunState | None: ...

@@ -10,6 +10,7 @@ pyparsing (`grammar().kv_line`, `ws_pairs`) only after substring tests, and thro
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 
 from .. import grammar as g
@@ -27,6 +28,7 @@ class KeyValues:
     epoch: int | None = None
     epoch_total: int | None = None
     step: int | None = None
+    step_total: int | None = None  # `Batch 567/17168:`: the steps the epoch has
     seconds: float | None = None
     hints: dict[str, float] = field(default_factory=dict)
 
@@ -45,6 +47,23 @@ def ws_pairs(text: str) -> list[tuple[str, str]]:
 KV_LINES = g.ShapeCache(kv_pairs)
 WS_LINES = g.ShapeCache(ws_pairs)
 
+# `Batch 567/17168: accuracy: 0.42` (AllenNLP 0.x), `Step 30/200 |`: a step out of the epoch's
+# total, at the line's start or after a logging prefix
+_STEP_OF = re.compile(r"(?:^|(?<=[\s|\]-]))(?:[Bb]atch|[Ss]tep|[Ii]ter(?:ation)?)\s*[:#]?\s*"
+                      r"(?P<n>\d+)\s*/\s*(?P<total>\d+)\b")
+
+# a line that opens by naming the dev split (`-> Valid. time: 3.02s, loss: 0.38, accuracy: 85%`,
+# `Eval: loss=0.3`): its bare names are that split's
+_SPLIT_LEAD = re.compile(
+    r"^\W*(?P<split>val(?:id(?:ation)?)?|dev|eval(?:uation)?)\b\.?(?!\w)", re.I)
+_HAS_SPLIT = re.compile(
+    r"(?:^|[\W_])(?:val|valid|validation|dev|eval|evaluation|test|train|training|trn|tr)"
+    r"(?:$|[\W_])", re.I)
+# a heading of words and a colon before a line's pairs: `Accuracies on val: class : 96.75`
+_HEADING = re.compile(
+    r"^\s*(?P<head>[A-Za-z][A-Za-z ]{2,40}):\s+[A-Za-z_][\w ]{0,30}?\s*:\s*[-+.\d]")
+_END_NUMBER = re.compile(r"[-+]?\d+(?:\.\d*)?\s*$")  # a line that ends in a number
+
 MAX_KV_LINE = 4096  # metrics are printed on short lines; a longer one is read only so far
 
 
@@ -59,8 +78,18 @@ def key_values_in(text: str, ws_ok: bool) -> KeyValues | None:
         if not g.has_kv_word(lower):
             return None
         found = KV_LINES(text)
+    if found and (head := _HEADING.match(text)) and g.METRIC_WORDS.search(head["head"]):
+        # `Accuracies on val: class : 96.75` (JiGen / RSC): the metric is named before the
+        # colon, the value by its head's name after it
+        found = [(n if g.METRIC_WORDS.search(n) else f"{head['head'].strip()} {n}", v)
+                 for n, v in found]
     if ws_ok and not found and g.has_kv_word(lower or text.lower()):
         found = WS_LINES(text)
+    elif ws_ok and found and (more := WS_LINES(text)) and len(more) > len(found) and set(
+            found) <= set(more):
+        # `Epoch 1268: train loss 0.158 train acc: 0.979, val loss: 1.063 val acc 0.718.`:
+        # some names take a colon and some do not; the blank-separated reading holds them all
+        found = more
     if found and found[-1][1].endswith(".") and text.rstrip().endswith(found[-1][1]):
         found = found[:-1]  # `loss: 100.` ending the line: a number cut (a paste, a wrap)
     if not found:
@@ -72,6 +101,14 @@ def key_values_in(text: str, ws_ok: bool) -> KeyValues | None:
             kv.epoch = kv.epoch if kv.epoch is not None else int(m["n"])
         elif kv.step is None:
             kv.step = int(m["n"])
+    if kv is not None and kv.pairs and (lead := _SPLIT_LEAD.match(text)):
+        split = lead["split"].lower()
+        prefix = "eval_" if split.startswith("eval") else split[:3] + "_"  # val_, dev_, eval_
+        kv.pairs = [(n if _HAS_SPLIT.search(n) else prefix + n, v) for n, v in kv.pairs]
+    if kv is not None and kv.step is None and "/" in text and (s := _STEP_OF.search(text)):
+        before = text[: s.start()]
+        if not f.kv_candidate.search(before) and int(s["n"]) <= int(s["total"]):
+            kv.step, kv.step_total = int(s["n"]), int(s["total"])
     return kv
 
 
@@ -104,18 +141,38 @@ def key_values(found: list[tuple[str, str]]) -> KeyValues | None:
     return kv
 
 
+# absl's glog-style prefix on a Python module's line: `I0423 05:08:17.334861 4783639721 x.py:115] `
+_ABSL_PY = re.compile(r"[IWEF]\d{4} \d\d:\d\d:\d\d\.\d+\s+\d+\s+[\w./-]+\.py:\d+\] (?P<msg>.+)")
+
+
 class Noise(Reader):
     """C++ logging (TensorFlow, XLA, glog): `2026-11-20 10:12:33.123: W tensorflow/x.cc:12]`.
-    Never metrics, never fatal at W/I/D: taken here so that no later reader sees them."""
+    Never metrics, never fatal at W/I/D: taken here so that no later reader sees them.
+
+    Also the second copy of a Python log line when both the `logging` handler and absl's print
+    it (TF 1 scripts: `INFO:tensorflow:... Step 280: Train accuracy = 100.0%` and then
+    `I0423 05:08:17.334861 47836397217664 tf_logging.py:115] ... Step 280: ...`): one step's
+    values are read once. An absl line with no such twin is read as any other line."""
 
     name = "noise"
     silent = True
+    batched = True
 
     def wants(self, record: str) -> bool:
         return "]" in record
 
     def read(self, record: str, ctx: Context) -> bool:
         return g.fast().cpp_log.match(record) is not None
+
+    def read_many(self, records: list[str], i: int, ctx: Context) -> int:
+        record = records[i]
+        if g.fast().cpp_log.match(record) is not None:
+            return 1
+        if ".py:" in record and (m := _ABSL_PY.match(record)):
+            msg = m["msg"].rstrip()
+            before = records[i - 1] if i else ctx.last_record
+            return 1 if len(msg) >= 8 and before.rstrip().endswith(msg) else 0
+        return 0
 
 
 class KeyValueLines(Reader):
@@ -129,12 +186,22 @@ class KeyValueLines(Reader):
         self._plannable: tuple[KeyValues, tuple[str, ...], tuple[float, ...]] | None = None
         # (shape, epoch) -> its plan, or how many times its numbers' roles were ambiguous
         self._plans: dict[tuple[str, int | None], repeat.LinePlan | int] = {}
+        self._names: tuple[str, ...] = ()  # the names of the last line read with values
+        self._at_cut = False  # the record is the log's last, with no line end
 
     def read_many(self, records: list[str], i: int, ctx: Context) -> int:
         """`read` on `records[i]`; then, when its shape has a plan, the records after it that
         match the plan (`repeat.take`)."""
         self._plannable = None
-        if not self.read(records[i], ctx):
+        record = records[i]
+        if record == (records[i - 1] if i else ctx.last_record) and epoch_position(record):
+            # `INFO:tensorflow:global step 1: loss = 79.3501` twice (two handlers on one
+            # logger): the same step printed again, read once
+            return 1
+        self._at_cut = ctx.cut_end and i == len(records) - 1
+        taken = self.read(record, ctx)
+        self._at_cut = False
+        if not taken:
             return 0
         if self._plannable is None or i + 1 == len(records) or not self.plans:
             return 1
@@ -142,7 +209,8 @@ class KeyValueLines(Reader):
         state = ctx.state
         if state is None or state.trailing or (kv.epoch is not None and kv.epoch != state.epoch):
             return 1
-        record = records[i]
+        if records[i + 1] == record:
+            return 1  # a line printed twice: no plan (the copy is dropped above)
         key = (g.NUM_TOKEN.sub("\0", record), kv.epoch)
         plan = self._plans.get(key)
         if not isinstance(plan, repeat.LinePlan):
@@ -150,6 +218,9 @@ class KeyValueLines(Reader):
                 return 1  # this shape's numbers were ambiguous three times: read in full
             if g.NUM_TOKEN.sub("\0", records[i + 1]) != key[0]:
                 return 1  # a plan pays off for a run of lines: an epoch's one summary has none
+            if kv.epoch is not None and (m := epoch_position(records[i + 1])) and (
+                    m["what"].lower() in ("epoch", "ep") and int(m["n"]) != kv.epoch):
+                return 1  # one line an epoch (`Epoch 7: loss=...`): the plan would read none
             made = repeat.plan_for(record, kv, hint_names, hint_values)
             if len(self._plans) >= 512:
                 self._plans.clear()
@@ -171,9 +242,15 @@ class KeyValueLines(Reader):
                 if pending:
                     self._pending = pending.group(1).strip()
                     self._pending_at = ctx.handled + 1
+                    # `Batch 2271/17168: accuracy: 0.51, loss:` (a value on the next line, or
+                    # a paste cut there): the pairs before the name are read as they stand
+                    head = record[: pending.start(1)]
+                    if f.kv_separator.search(head) and (
+                            before := key_values_in(head, ws_ok=False)) is not None:
+                        self.apply(before, ctx)
                     return True
             kv = key_values_in(record, ws_ok=epoch_position(record) is not None)
-            plannable = kv is not None
+            plannable = kv is not None and kv.step_total is None  # each step says where it is
             if "[" in record and (m := f.labels.search(record)):  # `labels=['neg', 'pos']`
                 items = [i for i in m["items"].split(",") if i.strip()]
                 if len(items) >= 2:
@@ -197,10 +274,27 @@ class KeyValueLines(Reader):
                 return False
             name, self._pending = self._pending, None
             kv = key_values([(name, repr(g.to_float(record)))])
+        if kv is None and len(record) < 80 and record.rstrip().endswith(":") and (
+                m := epoch_position(record)) and m["what"].lower() in ("epoch", "ep"):
+            # `* Training epoch 2:`, `* Validation for epoch 2:`: a section opening an epoch
+            kv = KeyValues(pairs=[], epoch=int(m["n"]))
         if kv is None:
             # `best epoch 2 with val_f1 0.73`: a look back at a value the table already holds;
             # understood, and nothing new to record
             return "best" in record.lower() and g.metric_like(record.lower())
+        if kv.pairs:
+            names = tuple(name for name, _ in kv.pairs)
+            if (self._at_cut and len(names) < len(self._names)
+                    and self._names[: len(names)] == names
+                    and (end := _END_NUMBER.search(record)) is not None
+                    and float(end.group()) == kv.pairs[-1][1]):
+                # the log's last line stops short of the names the line before printed and
+                # ends in its last value (`Epoch 1285: train loss 0.0` after `... val loss:
+                # 1.043 val acc 0.726.`): the paste was cut there, maybe inside that number
+                kv.pairs = kv.pairs[:-1]
+                if not kv.pairs:
+                    return True
+            self._names = names
         if plannable and kv.pairs:
             self._plannable = (kv, tuple(kv.hints), tuple(kv.hints.values()))
         self.apply(kv, ctx)
@@ -243,7 +337,23 @@ class KeyValueLines(Reader):
         for name, value in kv.pairs:
             ctx.observe(state, name, state.epoch, kv.step, value, row)
         if row is not None and kv.epoch is not None:
-            state.bar_open = False  # a summary naming its epoch: that epoch's work is done
+            if kv.step is not None and state.own.get("kv_summaries"):
+                # `Epoch 8 Batch 0 Loss ...` where earlier epochs closed with a summary naming
+                # no step (`Epoch 7 Loss ...`): epoch 8 is under way until its own summary, and
+                # a log that ends first ends inside it
+                state.bar_open = True
+            else:
+                state.bar_open = False  # a summary naming its epoch: that epoch's work is done
+                if kv.step is None:
+                    state.own["kv_summaries"] = True
+        if kv.step_total is not None and row is not None and kv.epoch is None:
+            # `Batch 2271/17168: ...` under `Epoch 0/139`: the epoch is under way while one more
+            # line at the same interval would still fall inside it; a log that ends there ends
+            # inside the epoch (an interval that overshoots the total: the epoch's last line)
+            seen = state.own.get("kv_step")
+            gap = kv.step - seen[1] if seen and seen[0] == state.epoch and kv.step > seen[1] else 0
+            state.bar_open = kv.step + gap < kv.step_total if gap else kv.step < kv.step_total
+            state.own["kv_step"] = (state.epoch, kv.step)
         if kv.seconds is not None and row is not None:
             row.seconds = kv.seconds
         if trailing:  # what follows belongs to the next summary's epoch

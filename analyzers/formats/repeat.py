@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 from .. import grammar as g
 from ..model import Series
 from ..roles import DEV_PREFIX
-from .values import LOSS
+from .values import LOSS, epoch_position
 from .values import held_out as is_held_out
 from .window import matched_run
 
@@ -135,6 +135,10 @@ def take(plan: LinePlan, records: list[str], j: int, ctx: Context, state: RunSta
     have: their values go to the open epoch of `state`. Returns how many were read."""
     found = matched_run(plan.pattern.fullmatch, records, j)
     count = len(found)
+    for k in range(count):  # a line naming its step printed twice: the full read drops the copy
+        if records[j + k] == records[j + k - 1] and epoch_position(records[j + k]):
+            found, count = found[:k], k
+            break
     if not count:
         return 0
     columns = list(zip(*found))

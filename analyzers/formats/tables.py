@@ -10,7 +10,8 @@
 - fastai tables (`epoch     train_loss  valid_loss  accuracy  time`, from 0, `00:05` times,
   fastprogress bars drawn between the rows; v1's `train loss` with a space),
 - Keras `CSVLogger` output printed as text (`epoch,accuracy,loss,val_accuracy,val_loss`), and
-  any tab-separated rows under a header printed once.
+  any tab-separated rows under a header printed once (spaCy 2's `LOSS  P  R  F`, one row an
+  iteration, is read with each row an epoch).
 
 Cells are split by pipes, tabs, commas or runs of two spaces, as the header is. A header whose
 names are separated by single spaces (a paste that lost its tabs) is only a candidate until the
@@ -19,7 +20,7 @@ first row: its words are grouped into as many names as the row has cells (`Train
 name. Epochs counted from 0 (fastai, Keras) are shown from 1, as the console's `Epoch 1/N` does;
 fractional epochs make rows only at whole epochs, as the Trainer's dicts do; a table with only a
 `Step` column takes its epochs from the progress label when there is one, else numbers its
-evaluations in order.
+evaluations in order. A `...` line where a paste left rows out does not end the table.
 """
 
 from __future__ import annotations
@@ -60,6 +61,10 @@ _FASTPROGRESS = re.compile(
     r"^\s*(?:Epoch\s+\d+/(\d+)\s*:\s*)?(?:\|[█\- ]*\|\s*[\d.]+%\s*\[[^\]]*\]\s*)?$")
 _BLOCKS = re.compile(r"^[\s█▉▊▋▌▍▎▏]*$")
 _SPACES2 = re.compile(r"\s{2,}|\t")
+_ELISION = re.compile(r"^\s*(?:\.\s*){3,}\s*$|^\s*…\s*$")  # `...` where a paste left rows out
+# precision / recall / F printed as one letter (spaCy 2's `LOSS  P  R  F`): metric names only
+# as a whole header cell beside a metric word
+_LETTER_METRICS = {"p", "r", "f"}
 _IDENT = re.compile(r"^[A-Za-z_][\w/.-]*$")
 
 
@@ -178,7 +183,7 @@ def _header(record: str) -> _Table | None:
             return None
         return _Table("words", None, cells)
     if (not any(c in _EPOCH or c in _STEP for c in lows) and sep not in ("md", "tab")
-            and not (sum(bool(_METRIC_WORD.search(c)) for c in cells) >= 2
+            and not (sum(bool(_METRIC_WORD.search(c)) or c in _LETTER_METRICS for c in lows) >= 2
                      and all(_IDENT.match(c) for c in cells))):
         return None  # a comma or space list of words is a table only with its position column
         # (or when it lists identifiers, metrics among them: `train_loss,train_acc,valid_ac`)
@@ -223,7 +228,7 @@ class ResultsTable(Reader):
     def _between(self, record: str, ctx: Context) -> bool:
         """Lines a table may have between its rows: the Markdown rule, blank lines, fastai's
         progress bars (they say how many epochs are planned)."""
-        if _RULE.match(record) or _BLOCKS.match(record):
+        if _RULE.match(record) or _BLOCKS.match(record) or _ELISION.match(record):
             return True
         m = _FASTPROGRESS.match(record)
         if m and record.strip():

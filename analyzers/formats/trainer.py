@@ -44,7 +44,8 @@ def _first_dict(text: str) -> tuple[dict[str, float], int] | None:
             return None
         end = text.find("}", start)
         if end < 0:
-            return None
+            cut = _cut_dict(text[start:])
+            return (cut, len(text)) if cut else None
         candidate = text[start : end + 1]
         if len(candidate) > MAX_DICT:
             start = text.find("{", end)
@@ -62,6 +63,27 @@ def _first_dict(text: str) -> tuple[dict[str, float], int] | None:
                 continue
         return (values, end + 1) if values else None
     return None
+
+
+def _cut_dict(text: str) -> dict[str, float] | None:
+    """A dict cut before its closing brace (a paste, a wrap): its whole entries, when they say
+    their epoch (fairseq's `{"epoch": 23, "train_loss": "766.352", "train_nsentences": "87.193`).
+    The entry the cut went through is dropped; without an epoch nothing places the values (the
+    Trainer prints `'epoch'` last, so a cut Trainer dict gives nothing)."""
+    cut = text.rfind(", ", 0, MAX_DICT)
+    if cut < 0:
+        return None
+    try:
+        entries = DICTS(text[:cut] + "}")
+    except g.ParseException:
+        return None
+    values: dict[str, float] = {}
+    for name, value in entries:
+        try:
+            values[name] = g.to_float(value)
+        except ValueError:
+            continue
+    return values if "epoch" in values and len(values) > 1 else None
 
 
 class TrainerState:
@@ -98,7 +120,6 @@ class TrainerDicts(Reader):
                 return True
         self.log(values, ctx)
         return True
-
 
     def log(self, values: dict[str, float], ctx: Context, summary: bool = False) -> None:
         """One logged dict. A summary (the final `train_runtime` dict, a `***** train metrics
