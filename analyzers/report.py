@@ -20,7 +20,7 @@ from bertmon import __version__
 
 from .model import SEVERITY_RANK, Analysis, Coverage, Run
 from .report_json import SERIES_MODES, JsonWriter, SeriesMode
-from .report_json import num as _num
+from .report_json import num as _num  # noqa: F401 (compare.py reads it from here)
 
 FORMATS = ("text", "markdown", "json")
 _COLOURS = {"error": "\x1b[1;31m", "warning": "\x1b[33m", "info": "\x1b[36m", "best": "\x1b[1;32m",
