@@ -178,7 +178,7 @@ class LogParser:
                 records[i] = record = _unquote(record)
             if record[:1] in _PREFIX_START and (m := log_prefix(record)) and m.end() < len(record):
                 records[i] = record = record[m.end():]  # `[2023-05-01 12:00:00] 12/12 [===...`
-            if "poch" in record and (pieces := _epochs_in_one(record)):
+            if record.count("poch") > 1 and (pieces := _epochs_in_one(record)):
                 records[i:i + 1] = pieces  # a paste that lost its line breaks
                 record, n = pieces[0], len(records)
                 self.records += len(pieces) - 1
