@@ -285,3 +285,44 @@ def test_one_letter_precision_recall_f_columns_make_a_table() -> None:
     assert run.roles["train_loss"] == "LOSS"
     # prose with one-letter words in runs of spaces is still no header
     assert not parse_bytes(b"Plan  A  or  B  then  F\n1  2  3  4  5  6\n").runs
+
+
+# --- pandas DataFrames printed (`print(pd.DataFrame(history.history))`, `log_history`) -------
+def _frame_text(records: list[dict] | dict) -> str:
+    import pandas as pd
+
+    with pd.option_context("display.width", 400, "display.max_columns", 50):
+        return str(pd.DataFrame(records)) + "\n"
+
+
+def test_a_printed_keras_history_frame_reads_each_epoch_from_its_row_label():
+    """pandas prints the row label (0, 1, ...) under a blank header cell: epoch 1, 2, ..."""
+    history = truth("keras3_verbose2_file.truth.json")["runs"][0]["history"]
+    text = _frame_text(history)
+    run = parse_bytes(text.encode()).runs[0]
+    assert [row.epoch for row in run.epochs] == [1, 2, 3]
+    for k, row in enumerate(run.epochs):  # pandas prints 6 significant digits
+        for name, values in history.items():
+            assert math.isclose(row.metrics[name], values[k], rel_tol=1e-5), (name, k)
+    assert run.roles["dev_acc"] == "val_accuracy" and run.roles["train_loss"] == "loss"
+
+
+def test_a_printed_log_history_frame_reads_as_the_trainers_log():
+    """`pd.DataFrame(trainer.state.log_history)`: its own epoch column, NaN where a row logged
+    no such value (no NaN loss, no divergence)."""
+    log_history = truth("hf_trainer_file.truth.json")["log_history"]
+    columns = ["epoch", "step", "loss", "eval_loss", "eval_accuracy"]
+    text = _frame_text([{k: entry.get(k) for k in columns} for entry in log_history
+                        if "loss" in entry or "eval_loss" in entry])
+    assert "NaN" in text
+    run = parse_bytes(text.encode()).runs[0]
+    log = parse_path(LOGS / "hf_trainer_file.log").runs[0]
+    assert [row.epoch for row in run.epochs] == [row.epoch for row in log.epochs] == [1, 2, 3]
+    for got, want in zip(run.epochs, log.epochs):
+        for name in ("loss", "eval_loss", "eval_accuracy"):
+            assert close(got.metrics[name], want.metrics[name], 4), (name, got.epoch)
+    from bertmon.analyzers import analyze
+
+    analyze(run)
+    assert run.status == "finished" and "diverged" not in {f.rule for f in run.findings}
+    assert {f.rule for f in run.findings} >= {"stalled_loss", "chance_level"}  # as the log's

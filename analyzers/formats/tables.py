@@ -9,7 +9,10 @@
 - Keras model-card tables (`Train Loss  Validation Loss  Train Accuracy ... Epoch`, from 0),
 - fastai tables (`epoch     train_loss  valid_loss  accuracy  time`, from 0, `00:05` times,
   fastprogress bars drawn between the rows; v1's `train loss` with a space),
-- Keras `CSVLogger` output printed as text (`epoch,accuracy,loss,val_accuracy,val_loss`), and
+- Keras `CSVLogger` output printed as text (`epoch,accuracy,loss,val_accuracy,val_loss`),
+- a pandas DataFrame printed (`print(pd.DataFrame(history.history))`: a header indented over the
+  row labels 0, 1, ..., which are the epochs; `pd.DataFrame(trainer.state.log_history)` has its
+  own epoch column and `NaN` where a row logged no such value, read as an empty cell), and
   any tab-separated rows under a header printed once (spaCy 2's `LOSS  P  R  F`, one row an
   iteration, is read with each row an epoch).
 
@@ -130,10 +133,12 @@ class _Table:
     """The header being read under: its columns and what they are."""
 
     __slots__ = ("sep", "names", "words", "epoch_col", "step_col", "time_col", "from_zero",
-                 "rows", "confirmed")
+                 "rows", "confirmed", "labelled", "sparse")
 
     def __init__(self, sep: str, names: list[str] | None, words: list[str] | None = None):
         self.sep = sep
+        self.labelled = False  # an indented header: pandas' rows start with their label
+        self.sparse = False  # pandas' NaN is an empty cell (a log_history frame)
         self.words = words  # a single-spaced header, grouped at its first row
         self.names: list[str] = []
         self.epoch_col = self.step_col = self.time_col = None
@@ -145,6 +150,7 @@ class _Table:
 
     def set_names(self, names: list[str]) -> None:
         self.names = names
+        self.epoch_col = self.step_col = self.time_col = None
         for i, name in enumerate(names):
             low = name.lower()
             if low in _EPOCH and self.epoch_col is None:
@@ -187,7 +193,9 @@ def _header(record: str) -> _Table | None:
                      and all(_IDENT.match(c) for c in cells))):
         return None  # a comma or space list of words is a table only with its position column
         # (or when it lists identifiers, metrics among them: `train_loss,train_acc,valid_ac`)
-    return _Table(sep, cells)
+    found = _Table(sep, cells)
+    found.labelled = sep == "spaces" and record[:2] == "  "  # pandas' blank label column
+    return found
 
 
 class ResultsTable(Reader):
@@ -247,6 +255,14 @@ class ResultsTable(Reader):
         seconds = None
         if len(cells) == len(table.names) + 1 and _PAREN_CLOCK.match(cells[-1]):
             seconds = _clock(cells.pop()[1:-1])  # fastai v1's `(00:18)` after the metrics
+        if table.labelled and len(cells) == len(table.names) + 1 and cells[0].isdigit():
+            # a pandas DataFrame printed (`pd.DataFrame(history.history)`): the row label is
+            # the epoch, from 0, unless the frame has its own epoch or step column
+            if table.epoch_col is None and table.step_col is None:
+                table.set_names(["epoch", *table.names])
+            else:
+                table.sparse = True  # `log_history`: NaN where a row logged no such value
+                cells = cells[1:]
         if len(cells) != len(table.names):
             return False
         values: list[float | None] = []
@@ -258,7 +274,7 @@ class ResultsTable(Reader):
             number = _cell_number(cell)
             if number is None and cell.lower() not in _MISSING:
                 return False
-            values.append(number)
+            values.append(None if table.sparse and cell == "NaN" else number)
         metrics = [(name, v) for i, (name, v) in enumerate(zip(table.names, values))
                    if i not in (table.epoch_col, table.step_col, table.time_col) and v is not None]
         if not metrics:
