@@ -331,6 +331,8 @@ class ShapeCache:
             self._last = (_shape_pattern(shape), list(zip(names, where)))
             return [(name, tokens[i]) for name, i in zip(names, where)]
         pairs = self._parse(text)
+        if len(set(tokens)) < len(tokens) and any(tokens.count(v) > 1 for _, v in pairs):
+            return pairs  # `step 12: loss=12`: which 12 is the loss? parse such lines each time
         where, j = [], 0
         for _, value in pairs:
             while j < len(tokens) and tokens[j] != value:

@@ -406,6 +406,18 @@ def test_shape_cache_gives_what_pyparsing_gives(shape, values, i):
     assert via_cache == parser_only, line
 
 
+def test_shape_cache_learns_no_position_from_a_line_with_a_number_twice():
+    """`step 12: loss=12`: the loss is the second 12, not the first; a shape learnt from such a
+    line read the step as the loss on every later line of that shape (a hypothesis find)."""
+    from bertmon.analyzers.formats import kv
+    from bertmon.analyzers.grammar import ShapeCache
+
+    cache = ShapeCache(kv.kv_pairs)
+    assert cache("step 12: loss=12 lr=0.5") == kv.kv_pairs("step 12: loss=12 lr=0.5")
+    for line in ("step 7: loss=0.25 lr=1e-05", "step 8: loss=8 lr=8", "step 9: loss=0.5 lr=2"):
+        assert cache(line) == kv.kv_pairs(line), line
+
+
 @pytest.mark.parametrize("name", ["keras3_evaluate_v1_pty", "keras3_evaluate_v2_pty"])
 def test_keras_evaluate_after_fit_is_not_an_epoch(name):
     t = truth(name)

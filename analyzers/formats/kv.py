@@ -55,7 +55,7 @@ _STEP_OF = re.compile(r"(?:^|(?<=[\s|\]-]))(?:[Bb]atch|[Ss]tep|[Ii]ter(?:ation)?
 # a line that opens by naming the dev split (`-> Valid. time: 3.02s, loss: 0.38, accuracy: 85%`,
 # `Eval: loss=0.3`): its bare names are that split's
 _SPLIT_LEAD = re.compile(
-    r"^\W*(?P<split>val(?:id(?:ation)?)?|dev|eval(?:uation)?)\b\.?(?!\w)", re.I)
+    r"^\W*(?P<split>val(?:id(?:ation)?)?|dev|evaluation|eval)\b\.?(?!\w)", re.I)
 _HAS_SPLIT = re.compile(
     r"(?:^|[\W_])(?:val|valid|validation|dev|eval|evaluation|test|train|training|trn|tr)"
     r"(?:$|[\W_])", re.I)
