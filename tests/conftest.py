@@ -9,12 +9,20 @@ each mode captures.
 from __future__ import annotations
 
 import importlib.util
+import os
 import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# Property tests draw the same examples on every run (CI is repeatable; a failure found once is
+# found again); HYPOTHESIS_PROFILE=explore draws new ones each run, to look for more.
+settings.register_profile("repeatable", derandomize=True)
+settings.register_profile("explore", derandomize=False)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
 
 _CAPTURE_PATH = Path(__file__).resolve().parent / "emitters" / "capture.py"
 _spec = importlib.util.spec_from_file_location("bertmon_test_capture", _CAPTURE_PATH)
