@@ -2,8 +2,8 @@
 
 Keras redraws its bar with runs of `\\b` followed by `\\r`, tqdm with `\\r` (and `\\x1b[A` to climb to
 a nested bar); both may colour with ANSI codes. Every `\\n`, `\\r`, `\\r\\n` and run of `\\b` ends a
-record, escape sequences are dropped, a no-break space (a log copied from a web page) is a space,
-and bytes are decoded as UTF-8 with replacement.
+record, escape sequences are dropped (also those a copy left without their ESC: `[0m`), a no-break
+space (a log copied from a web page) is a space, and bytes are decoded as UTF-8 with replacement.
 
 An escape sequence never reaches past the end of its line and is bounded in length: a terminal
 capture that starts with a window title whose terminator never came (`ESC ] 0;title`) loses that
@@ -43,6 +43,10 @@ _TERMINATOR = re.compile(rb"[\n\r\x08]")
 _BS = b"\x08"
 _TO_NEWLINE = bytes.maketrans(b"\x08\r", b"\n\n")
 _NBSP = "\u00a0".encode()
+# colour and cursor codes whose ESC a copy dropped; looked for only where `[0m` (the reset every
+# coloured line ends with) shows the log lost them
+_LOST_RESET = b"[0m"
+_LOST_CSI = re.compile(rb"\[(?:\d{1,3}(?:;\d{1,3}){0,4})?m|\[[012]?K|\[\d?A")
 # the colour codes Keras and tqdm write thousands of times: plain replaces first, then the regex
 _COMMON = (b"\x1b[0m", b"\x1b[1m", b"\x1b[32m", b"\x1b[37m", b"\x1b[A")
 
@@ -128,6 +132,8 @@ class RecordSplitter:
                 if _BS * n in data:
                     data = data.replace(_BS * n, _BS)
         data = strip_ansi(data).translate(_TO_NEWLINE)
+        if _LOST_RESET in data:  # a paste that lost its ESC bytes: `[1m12/12[0m [32m━━[0m`
+            data = _LOST_CSI.sub(b"", data)
         if _NBSP in data:  # a copy from a web page or a mail: a space to the reader's eye
             data = data.replace(_NBSP, b" ")
         # a record keeps at most its last max_chars characters (max_record bytes always cover

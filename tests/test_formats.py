@@ -658,3 +658,15 @@ def test_the_split_a_line_opens_with_prefixes_its_bare_names_only():
         kv = key_values_in(f"{lead} loss: 0.5, train_acc: 0.7", ws_ok=False)
         assert kv.pairs == [(prefix + "loss", 0.5), ("train_acc", 0.7)], lead
     assert key_values_in("Validation Loss: 0.42", ws_ok=False).pairs == [("Validation Loss", 0.42)]
+
+
+@pytest.mark.parametrize("name", ["lightning_rich_pty", "keras3_verbose1_pty", "keras3_nan_pty",
+                                  "keras3_restart_file"])
+def test_a_log_whose_escape_bytes_were_lost_reads_as_the_log(name):
+    """A copy that dropped the ESC bytes leaves `[1m12/12[0m [32m━━[0m` in the text."""
+    data = (LOGS / f"{name}.log").read_bytes()
+    want = [(e.epoch, e.metrics) for r in parse_bytes(data).runs for e in r.epochs]
+    lost = data.replace(b"\x1b", b"")
+    assert want and b"[0m" in lost
+    assert repr([(e.epoch, e.metrics) for r in parse_bytes(lost).runs for e in r.epochs]) == \
+        repr(want)

@@ -220,3 +220,10 @@ def test_a_no_break_space_is_a_space_in_any_chunking():
         splitter = RecordSplitter()
         got = [r for i in range(0, len(data), size) for r in splitter.feed(data[i:i + size])]
         assert got + splitter.close() == want
+
+
+def test_codes_that_lost_their_escape_are_dropped_only_beside_a_lost_reset():
+    lost = b"\r[1m 3/12[0m [32m\xe2\x94\x81\xe2\x94\x81[0m[37m\xe2\x94\x81[0m [1m1s[0m - loss: 0.5\n"
+    assert RecordSplitter().feed(lost) == [" 3/12 \u2501\u2501\u2501 1s - loss: 0.5"]
+    kept = b"ETA [10m 23s] at step [2K]\n"  # no `[0m`: nothing lost, nothing dropped
+    assert RecordSplitter().feed(kept) == ["ETA [10m 23s] at step [2K]"]
