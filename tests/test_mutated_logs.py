@@ -1,7 +1,8 @@
 """Real logs damaged the ways pastes are (cut anywhere, line breaks lost, pieces of other logs
-spliced in, stray bytes) go through the whole pipeline — parser, rules, text and JSON
-reports — without raising, and read the same in any chunking. Fuzzing this way found `5/2.1.0` read as a bar's count and a
-flattened tqdm log exhausting the stack."""
+spliced in, stray bytes, ESC bytes dropped, no-break spaces, a logger's prefixes) go through
+the whole pipeline — parser, rules, text and JSON reports — without raising, and read the same
+in any chunking. Fuzzing this way found `5/2.1.0` read as a bar's count and a flattened tqdm
+log exhausting the stack."""
 
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ def damaged(draw: st.DrawFn) -> bytes:
             break
         i = draw(st.integers(0, len(data) - 1))
         j = min(len(data), i + draw(st.integers(1, 400)))
-        op = draw(st.integers(0, 5))
+        op = draw(st.integers(0, 7))
         if op == 0:
             del data[i:j]
         elif op == 1:
@@ -41,8 +42,13 @@ def damaged(draw: st.DrawFn) -> bytes:
             del data[i:]
         elif op == 4:
             data[i:i] = draw(st.sampled_from(SOURCES))[:draw(st.integers(0, 3000))]
-        else:
+        elif op == 5:
             data[i:j] = data[i:j].replace(b"\n", b"")
+        elif op == 6:  # a copy that dropped the ESC bytes
+            data[i:] = data[i:].replace(b"\x1b", b"")
+        else:  # a web page's no-break spaces, a logger's prefix on each line
+            data[i:j] = data[i:j].replace(b" ", "\u00a0".encode()).replace(
+                b"\n", b"\n[2023-05-01 12:00:00] ")
     return bytes(data)
 
 
