@@ -13,8 +13,9 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from analyzers import LogParser, analyze, parse_bytes
+from analyzers import analyze, parse_bytes
 from analyzers.report import writer
+from test_parse_support import chunked, picture
 
 LOGS = Path(__file__).resolve().parent.parent / "sample_logs"
 SOURCES = [p.read_bytes()[:20000] for p in
@@ -68,19 +69,7 @@ def test_a_damaged_real_log_goes_through_without_raising(data):
             assert json.loads(out.getvalue())["runs"] is not None
 
 
-def _picture(analysis) -> str:
-    return repr([(r.formats, r.status, r.epochs_planned, r.roles, r.error,
-                  [(row.epoch, row.metrics, row.seconds) for row in r.epochs],
-                  {k: [tuple(p) for p in s] for k, s in r.series.items()}) for r in analysis.runs])
-
-
 @settings(max_examples=100, deadline=None)
 @given(damaged(), st.lists(st.integers(1, 5000), min_size=1, max_size=20))
 def test_a_damaged_real_log_reads_the_same_in_any_chunking(data, sizes):
-    parser = LogParser()
-    pos, k = 0, 0
-    while pos < len(data):
-        size = sizes[k % len(sizes)]
-        parser.feed(data[pos:pos + size])
-        pos, k = pos + size, k + 1
-    assert _picture(parser.close()) == _picture(parse_bytes(data))
+    assert chunked(data, sizes) == picture(parse_bytes(data))

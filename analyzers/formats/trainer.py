@@ -55,14 +55,20 @@ def _first_dict(text: str) -> tuple[dict[str, float], int] | None:
         except g.ParseException:
             start = text.find("{", start + 1)
             continue
-        values: dict[str, float] = {}
-        for name, value in entries:
-            try:
-                values[name] = g.to_float(value)
-            except ValueError:
-                continue
+        values = _numbers(entries)
         return (values, end + 1) if values else None
     return None
+
+
+def _numbers(entries: list[tuple[str, str]]) -> dict[str, float]:
+    """The entries whose value reads as a number."""
+    values: dict[str, float] = {}
+    for name, value in entries:
+        try:
+            values[name] = g.to_float(value)
+        except ValueError:
+            continue
+    return values
 
 
 def _cut_dict(text: str) -> dict[str, float] | None:
@@ -77,12 +83,7 @@ def _cut_dict(text: str) -> dict[str, float] | None:
         entries = DICTS(text[:cut] + "}")
     except g.ParseException:
         return None
-    values: dict[str, float] = {}
-    for name, value in entries:
-        try:
-            values[name] = g.to_float(value)
-        except ValueError:
-            continue
+    values = _numbers(entries)
     return values if "epoch" in values and len(values) > 1 else None
 
 
