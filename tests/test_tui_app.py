@@ -142,8 +142,8 @@ async def test_tail_waits_truncates_rotates(tmp_path: Path) -> None:
         # rename and recreate
         os.rename(log, tmp_path / "later.log.2")
         log.write_bytes(data[cut2:])
-        await wait_for(pilot, caught_up(app))
         await wait_for(pilot, lambda: len(app.screen.primary.run.epochs) == 18)
+        await wait_for(pilot, caught_up(app))  # after the last read: the findings of all 18
         assert any("was rotated" in n for n in app.screen.notices)
         assert_screen_matches(app, app.screen, analyze_json(SEED000), status=False)
 
