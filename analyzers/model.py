@@ -209,20 +209,23 @@ class Series:
             epochs += [value] * count
         return epochs, self._steps.tolist(), self._values.tolist()
 
-    def columns_between(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(epochs, steps, values) of observations `start` to `stop` (a slice; a long series is
-        written a slice at a time without expanding all of it)."""
+    def column_between(self, k: int, start: int, stop: int) -> np.ndarray:
+        """Column `k` (0 epochs, NaN where unknown; 1 steps, -1 where unknown; 2 values) of
+        observations `start` to `stop`: a long series is written a slice of one column at a
+        time, without expanding all of it."""
         n = len(self._values)
         start, stop = max(0, start), min(stop, n)
         if start >= stop:
-            return np.zeros(0), np.zeros(0, dtype=np.int64), np.zeros(0)
+            return np.zeros(0, dtype=np.int64 if k == 1 else np.float64)
+        if k == 2:
+            return np.frombuffer(self._values, dtype=np.float64)[start:stop]
+        if k == 1:
+            return self._steps_view()[start:stop].astype(np.int64)
         at = np.frombuffer(self._ep_at, dtype=np.int64)
         first, end = bisect_right(self._ep_at, start) - 1, bisect_left(self._ep_at, stop)
         starts = np.clip(at[first:end], start, stop)
-        epochs = np.repeat(np.frombuffer(self._ep_val, dtype=np.float64)[first:end],
-                           np.diff(starts, append=stop))
-        steps = self._steps_view()[start:stop].astype(np.int64)
-        return epochs, steps, np.frombuffer(self._values, dtype=np.float64)[start:stop]
+        return np.repeat(np.frombuffer(self._ep_val, dtype=np.float64)[first:end],
+                         np.diff(starts, append=stop))
 
     @property
     def last(self) -> Point | None:

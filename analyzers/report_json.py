@@ -55,7 +55,7 @@ def _values_list(col: list[float]) -> str:
 
 
 def _epochs_list(col: list[float]) -> str:
-    if all(e == e and math.isfinite(e) and e.is_integer() for e in col):
+    if all(math.isfinite(e) and e.is_integer() for e in col):
         return str([int(e) for e in col])[1:-1]
     return json.dumps([None if e != e else (int(e) if e.is_integer() else num(e))
                        for e in col])[1:-1]
@@ -132,11 +132,10 @@ def _write_columns(out: TextIO, series: Series) -> None:
         out.write(f'{{"epoch": [{_epochs_list(epochs)}], "step": [{_steps_list(steps)}], '
                   f'"value": [{_values_list(values)}]}}')
         return
-    whole = series.columns_between(0, n) if n <= SLICE else None  # one slice: read once
     runs = series.epoch_runs()
     for key, k, convert in (("epoch", 0, _epochs), ("step", 1, _steps), ("value", 2, _values)):
         out.write(f'{", " if k else "{"}"{key}": [')
-        if not k and all(e == e and math.isfinite(e) and e.is_integer() for e, _ in runs):
+        if not k and all(math.isfinite(e) and e.is_integer() for e, _ in runs):
             # whole epochs, each repeated over its steps: written a run at a time
             for i, (e, count) in enumerate(runs):
                 text = str(int(e))
@@ -146,8 +145,7 @@ def _write_columns(out: TextIO, series: Series) -> None:
         for start in range(0, n, SLICE):
             if start:
                 out.write(", ")
-            columns = whole or series.columns_between(start, start + SLICE)
-            out.write(convert(columns[k]))
+            out.write(convert(series.column_between(k, start, start + SLICE)))
         out.write("]")
     out.write("}")
 

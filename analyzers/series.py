@@ -410,12 +410,11 @@ def _settle(run: Run, state: _RunState, closed: bool, log_end: bool = False) -> 
         row = state.rows.pop(state.epoch)  # type: ignore[arg-type]
         if row in run.epochs:
             run.epochs.remove(row)
-    if closed and any(not row.metrics and row.seconds is None for row in run.epochs):
-        # an epoch opened and nothing printed in it (a crash at its bar's first frames): no row
-        for row in [row for row in run.epochs if not row.metrics and row.seconds is None]:
-            run.epochs.remove(row)
-            if state.rows.get(row.epoch) is row:
-                del state.rows[row.epoch]
+    empty = [row for row in run.epochs if not row.metrics and row.seconds is None] if closed else []
+    for row in empty:  # an epoch opened and nothing printed in it (a crash at its first frames)
+        run.epochs.remove(row)
+        if state.rows.get(row.epoch) is row:
+            del state.rows[row.epoch]
     run.roles = infer_roles(run)
     if state.crashed:
         run.status = "crashed"

@@ -56,7 +56,7 @@ def test_series_behaves_like_lists(ops):
     assert [e if not math.isnan(e) else None for e in epochs] == [e for e, _, _ in model]
     assert [None if s == -1 else s for s in steps] == [s for _, s, _ in model]
     for start, stop in ((0, len(model)), (3, 11), (len(model) // 2, len(model) + 5), (7, 7)):
-        e, s, v = series.columns_between(start, stop)
+        e, s, v = (series.column_between(k, start, stop) for k in range(3))
         rows = model[start:stop]
         assert [x if not math.isnan(x) else None for x in e.tolist()] == [r[0] for r in rows]
         assert [None if x == -1 else x for x in s.tolist()] == [r[1] for r in rows]

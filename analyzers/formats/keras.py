@@ -208,15 +208,9 @@ class KerasBar(Reader):
         # the frames up to another bar's (`f[2] != target`, text glued after a frame fails
         # the `\Z`) or this bar's end; every test runs over the whole run at C level
         frames = matched_run(shape, records, i, remaining + 1)
-        if not frames:
-            return 0
-        targets = list(map(_TARGET, frames))
-        if targets.count(target_text) != len(targets):
-            frames = frames[:len(until_other(targets, target_text))]
-        currents = list(map(int, map(_CURRENT, frames)))
-        if currents and max(currents) >= target:
-            currents = until_reaching(currents, target)
-            frames = frames[:len(currents)]
+        frames = frames[:len(until_other(list(map(_TARGET, frames)), target_text))]
+        currents = until_reaching(list(map(int, map(_CURRENT, frames))), target)
+        frames = frames[:len(currents)]
         if not frames:
             return 0
         count = len(frames)
@@ -236,18 +230,17 @@ class KerasBar(Reader):
             frames = [frames[k] for k in kept]
             currents = [currents[k] for k in kept]
             values = [values[k] for k in kept]
-        taken = frames
         state.crashed = False
         state.bar_open = True
         run = state.run
         if "keras" not in run.formats:
             run.formats.append("keras")
         kst.at = ctx.handled + 1
-        if not taken:
+        if not frames:
             return count  # redraws only
         kst.frame = (epoch, currents[-1], target, list(zip(names, values[-1])), None)
         kst.last = currents[-1]
-        bar = taken[-1][2][:3]
+        bar = frames[-1][2][:3]
         kst.bar = "━" in bar or "[" in bar
         run.steps_per_epoch = target
         base = (epoch - state.base_epoch) * target
@@ -263,7 +256,7 @@ class KerasBar(Reader):
                 column = series[name] = Series(name)
             column.extend_known(epoch, steps, list(column_values))
         row.metrics.update(kst.frame[3])
-        ctx.observed += len(taken)
+        ctx.observed += len(frames)
         return count
 
     # --- one frame -----------------------------------------------------------------------

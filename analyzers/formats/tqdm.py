@@ -153,9 +153,7 @@ def _bare_frames(records: list[str], j: int, own: TqdmState, state: RunState, u:
     total = u.total
     ns = list(map(int, map(_FIRST, matched_run(match, records, j, _remaining(u)))))
     # the run ends before the bar's end or a redraw of the frame before: `update` decides
-    if ns and max(ns) >= total:  # type: ignore[operator]
-        ns = until_reaching(ns, total)  # type: ignore[operator]
-    ns = until_repeat(ns, u.n)
+    ns = until_repeat(until_reaching(ns, total), u.n)  # type: ignore[arg-type]
     if not ns:
         return 0
     own.last = ("", ns[-1], total, ())
@@ -264,16 +262,11 @@ class TqdmBar(Reader):
             return 0
         # the run ends at another epoch's bar (`update` opens it), the bar's end (`update`
         # reads its elapsed time), an overflow to inf, or a redraw of the frame before; each
-        # test runs over the whole run at C level, and only a run that has such a frame is
-        # searched for it
+        # test runs over the whole run at C level (the overflow's Python search only in a run
+        # that has one)
         columns = list(zip(*frames))
-        descs = columns[0]
-        if descs.count(desc) != len(descs):
-            cut = until_other(descs, desc)
-            columns = [column[:len(cut)] for column in columns]
-        ns = list(map(int, columns[1]))
-        if ns and max(ns) >= total:  # type: ignore[operator]
-            ns = until_reaching(ns, total)  # type: ignore[operator]
+        same_bar = len(until_other(columns[0], desc))
+        ns = until_reaching(list(map(int, columns[1][:same_bar])), total)  # type: ignore[arg-type]
         values = [list(map(float, column[:len(ns)])) for column in columns[2:]]
         rows = list(zip(*values))
         if not all(map(math.isfinite, map(sum, rows))):
