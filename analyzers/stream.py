@@ -52,6 +52,8 @@ _COMMON = (b"\x1b[0m", b"\x1b[1m", b"\x1b[32m", b"\x1b[37m", b"\x1b[A")
 
 
 def strip_ansi(data: bytes) -> bytes:
+    if b"\x1b" not in data:
+        return data
     for code in _COMMON:
         if code in data:
             data = data.replace(code, b"")
@@ -139,5 +141,9 @@ class RecordSplitter:
         # a record keeps at most its last max_chars characters (max_record bytes always cover
         # max_chars characters)
         limit = self.max_chars
-        return [p if len(p) <= limit else p[-limit:]
-                for p in data.decode("utf-8", "replace").split("\n") if p]
+        records = data.decode("utf-8", "replace").split("\n")
+        if "" in records:
+            records = list(filter(None, records))
+        if len(data) > limit and records and max(map(len, records)) > limit:
+            records = [p if len(p) <= limit else p[-limit:] for p in records]
+        return records

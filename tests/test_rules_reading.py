@@ -113,3 +113,20 @@ def test_chunked_spike_search_and_smoothing_match_the_whole_array(seed, monkeypa
     whole = np.concatenate([[np.median(values[: i + 1]) for i in range(k - 1)],
                             np.median(windows, axis=1)])
     assert np.array_equal(loss_spike._trailing_median(values, k), whole)
+    # smoothed a chunk at a time inside the search: the same spikes as smoothing it all first
+    for at in rng.integers(30, 2_950, 6):
+        values[at : at + 20] *= 6.0  # bursts that outlast the smoothing
+    whole = loss_spike._trailing_median(values, k)
+    found = loss_spike._spikes(values, 20, 2.5, 0.5, smooth=k)
+    assert found and found == _spikes_whole(whole, 20, 2.5, 0.5)
+
+
+def test_noise_of_a_long_series_is_measured_on_a_sample(monkeypatch):
+    rng = np.random.default_rng(3)
+    values = np.abs(rng.normal(1.0, 0.3, 50_000))
+    whole = loss_spike._noise(values)
+    monkeypatch.setattr(loss_spike, "NOISE_SAMPLE", 5_000)  # every 10th point and its successor
+    sampled = loss_spike._noise(values)
+    assert sampled != whole and sampled == pytest.approx(whole, rel=0.05)
+    monkeypatch.setattr(loss_spike, "NOISE_SAMPLE", 50_000)
+    assert loss_spike._noise(values) == whole

@@ -19,6 +19,7 @@ log and several generated shapes with and without plans and compares the results
 from __future__ import annotations
 
 import math
+import operator
 import re
 from array import array
 from dataclasses import dataclass
@@ -135,10 +136,12 @@ def take(plan: LinePlan, records: list[str], j: int, ctx: Context, state: RunSta
     have: their values go to the open epoch of `state`. Returns how many were read."""
     found = matched_run(plan.pattern.fullmatch, records, j)
     count = len(found)
-    for k in range(count):  # a line naming its step printed twice: the full read drops the copy
-        if records[j + k] == records[j + k - 1] and epoch_position(records[j + k]):
-            found, count = found[:k], k
-            break
+    # a line naming its step printed twice: the full read drops the copy
+    twice = list(map(operator.eq, records[j:j + count], records[j - 1:j + count - 1]))
+    if True in twice:
+        count = next((k for k, same in enumerate(twice) if same and epoch_position(records[j + k])),
+                     count)
+        found = found[:count]
     if not count:
         return 0
     columns = list(zip(*found))

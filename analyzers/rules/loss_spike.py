@@ -74,10 +74,10 @@ class LossSpike(Rule[Settings]):
         if series is None or len(values) < max(settings.min_points, window + 1):
             return []
         noisy = _noise(values) > settings.noisy
-        smoothed = _trailing_median(values, settings.smooth) if noisy else values
         spikes = [
             (i, v, b)
-            for i, v, b, length in _spikes(smoothed, window, settings.factor, settings.min_rise)
+            for i, v, b, length in _spikes(values, window, settings.factor, settings.min_rise,
+                                           settings.smooth if noisy else 1)
             if length >= (settings.min_length if noisy else 1)
         ]
         if not spikes:
@@ -112,13 +112,18 @@ class LossSpike(Rule[Settings]):
         ]
 
 
+NOISE_SAMPLE = 1 << 20  # a longer series' noise is measured on this many evenly spaced points
+
+
 def _noise(values: np.ndarray) -> float:
     """Median step-to-step change relative to the median level: ~0.01 for running averages,
-    ~0.5 for per-batch losses."""
-    level = _median_into(np.abs(values))
+    ~0.5 for per-batch losses. On a series longer than NOISE_SAMPLE, both medians are taken
+    over every k-th point (and its successor): the scratch copies stay at 8 MB."""
+    stride = -(-len(values) // NOISE_SAMPLE)
+    level = _median_into(np.abs(values[::stride]))
     if not level > 0:
         return 0.0
-    moves = values[1:] - values[:-1]
+    moves = values[1::stride] - values[:-1:stride]
     return _median_into(np.abs(moves, out=moves)) / level
 
 
@@ -138,50 +143,62 @@ _CHUNK = 1 << 16  # points judged at a time: temporaries stay small on a series 
 
 
 def _spikes(
-    values: np.ndarray, window: int, factor: float, min_rise: float
+    values: np.ndarray, window: int, factor: float, min_rise: float, smooth: int = 1
 ) -> list[tuple[int, float, float, int]]:
-    """(index, value, baseline, length) of each spike; a run of spiking points is one, at its
-    peak.
+    """(index, value, baseline, length) of each spike of `values` smoothed by a trailing median
+    of `smooth` points (1: as they are); a run of spiking points is one, at its peak.
 
     The median of the window is at least its minimum, so only points that clear the rolling
     minimum of the `window` values before them (numpy, chunk by chunk) need the median: long
-    series stay cheap.
+    series stay cheap. The smoothed values are made a chunk at a time too: no copy as long as
+    the series.
     """
-    if len(values) <= window:
+    n = len(values)
+    if n <= window:
         return []
-    if factor >= 0 and values[window:].max() < factor * values[:-1].min():
+    if smooth <= 1 and factor >= 0 and values[window:].max() < factor * values[:-1].min():
         return []  # no point reaches `factor` times the lowest value before it: no candidate
-    opening = median(values[:window].tolist())
+    opening = median(_smoothed(values, smooth, 0, window).tolist())
     rise = min_rise * opening
     spikes: list[tuple[int, float, float]] = []
-    for start in range(window, len(values), _CHUNK):
-        stop = min(len(values), start + _CHUNK)
-        before = values[start - window : stop - 1]  # the `window` values before each point
+    for start in range(window, n, _CHUNK):
+        stop = min(n, start + _CHUNK)
+        part = _smoothed(values, smooth, start - window, stop)  # points start - window .. stop
+        before = part[:-1]  # the `window` values before each point
         lows = np.lib.stride_tricks.as_strided(
             before, (stop - start, window), (before.strides[0],) * 2, writeable=False
         ).min(axis=1)
-        later = values[start:stop]
+        later = part[window:]
         hit = later >= factor * lows
         hit &= later - lows >= rise
-        for i in (np.flatnonzero(hit) + start).tolist():
-            v = float(values[i])
-            base = median(values[i - window : i].tolist())
+        for k in np.flatnonzero(hit).tolist():
+            v = float(later[k])
+            base = median(part[k : k + window].tolist())
             if base > 0 and v >= factor * base and v - base >= rise:
-                spikes.append((i, v, base))
+                spikes.append((start + k, v, base))
     return _merge(spikes)
 
 
 def _trailing_median(values: np.ndarray, k: int) -> np.ndarray:
     """values[i] replaced by the median of values[i-k+1 .. i] (fewer at the start)."""
+    return _smoothed(values, k, 0, len(values))
+
+
+def _smoothed(values: np.ndarray, k: int, start: int, stop: int) -> np.ndarray:
+    """`_trailing_median(values, k)[start:stop]`, reading only `values[start - k + 1:stop]`."""
     if k <= 1 or len(values) < k:
-        return values
-    first = values[: k - 1].tolist()
-    out = np.empty(len(values))
-    out[: k - 1] = [median(first[: i + 1]) for i in range(k - 1)]
-    windows = np.lib.stride_tricks.sliding_window_view(values, k)
-    rows = _CHUNK // k + 1  # np.median copies the windows it is given: a chunk at a time
-    for a in range(0, len(windows), rows):
-        out[k - 1 + a : k - 1 + a + rows] = np.median(windows[a : a + rows], axis=1)
+        return values[start:stop]
+    out = np.empty(stop - start)
+    head = min(stop, k - 1)  # the first k - 1 points: the median of all points so far
+    if start < head:
+        first = values[:head].tolist()
+        out[: head - start] = [median(first[: i + 1]) for i in range(start, head)]
+    lo = max(start, k - 1)
+    if lo < stop:
+        windows = np.lib.stride_tricks.sliding_window_view(values[lo - k + 1 : stop], k)
+        rows = _CHUNK // k + 1  # np.median copies the windows it is given: a chunk at a time
+        for a in range(0, len(windows), rows):
+            out[lo - start + a : lo - start + a + rows] = np.median(windows[a : a + rows], axis=1)
     return out
 
 
