@@ -34,11 +34,190 @@ def _same(a: float, b: float) -> bool:
     return a == b or (a != a and b != b)  # NaN is the same as NaN here
 
 
-class Series:
-    """Every observation of one metric, in log order, in 12 bytes an observation.
+class Steps:
+    """Every observation's step (-1 where unknown), in about 0 bytes an observation where the
+    steps count on evenly (a bar's frames, a loop's step lines), in 4 where they do not.
 
-    Values are an `array("d")`; steps an `array("i")` (widened to `"q"` by a step past 2**31);
-    epochs, which change once every few thousand observations, are kept run-length encoded
+    Steps are kept as runs of an arithmetic sequence (where each run starts, its first step,
+    its stride); a column whose runs would cost more than 4 bytes an observation becomes a
+    plain `array("i")` (widened to `"q"` by a step past 2**31) and stays one.
+    """
+
+    __slots__ = ("_at", "_first", "_stride", "_n", "_plain")
+
+    RUN_BYTES = 24  # a run's three int64s: a column of more than one run per 6 steps is plain
+    MIN_RUNS = 64  # ... once it has this many runs
+
+    def __init__(self) -> None:
+        self._at = array("q")
+        self._first = array("q")
+        self._stride = array("q")
+        self._n = 0
+        self._plain: array | None = None
+
+    def __len__(self) -> int:
+        return len(self._plain) if self._plain is not None else self._n
+
+    @property
+    def plain(self) -> bool:
+        return self._plain is not None
+
+    def append(self, step: int) -> None:
+        plain = self._plain
+        if plain is not None:
+            try:
+                plain.append(step)
+            except OverflowError:
+                self._plain = plain = array("q", plain)
+                plain.append(step)
+            return
+        n, at = self._n, self._at
+        try:
+            length = n - at[-1] if at else 0
+            if length == 1:
+                self._stride[-1] = step - self._first[-1]
+            elif not length or step != self._first[-1] + length * self._stride[-1]:
+                self._new_run(n, step, 0)
+        except OverflowError:  # a step (or a stride) past int64: as plain as it gets
+            self._to_plain()
+            self._extend_plain([step])
+            return
+        self._n = n + 1
+        self._check_runs()
+
+    def _new_run(self, at: int, first: int, stride: int) -> None:
+        row = array("q", (at, first, stride))  # OverflowError here leaves the runs as they were
+        self._at.append(row[0])
+        self._first.append(row[1])
+        self._stride.append(row[2])
+
+    def _check_runs(self) -> None:
+        runs = len(self._at)
+        if runs > self.MIN_RUNS and runs * self.RUN_BYTES > self._n * 4:
+            self._to_plain()
+
+    def extend(self, steps: list[int]) -> None:
+        k = len(steps)
+        if not k:
+            return
+        if self._plain is None and k > 1:
+            first, stride = steps[0], steps[1] - steps[0]
+            if steps == (list(range(first, first + stride * k, stride)) if stride
+                         else [first] * k):
+                self._extend_run(first, stride, k)
+                return
+        for i, step in enumerate(steps):
+            if self._plain is not None:
+                self._extend_plain(steps[i:])
+                return
+            self.append(step)
+
+    def _extend_run(self, first: int, stride: int, k: int) -> None:
+        """Append `first, first + stride, ...` (`k` >= 2 steps)."""
+        n, at = self._n, self._at
+        length = n - at[-1] if at else 0
+        try:
+            if length == 1 and first - self._first[-1] == stride:
+                self._stride[-1] = stride
+            elif not (length > 1 and self._stride[-1] == stride
+                      and first == self._first[-1] + length * stride):
+                self._new_run(n, first, stride)
+        except OverflowError:
+            self._to_plain()
+            self._extend_plain(list(range(first, first + stride * k, stride)) if stride
+                               else [first] * k)
+            return
+        self._n = n + k
+        self._check_runs()
+
+    def _extend_plain(self, steps: list[int]) -> None:
+        plain = self._plain
+        assert plain is not None
+        size = len(plain)
+        try:
+            plain.extend(steps)
+        except OverflowError:
+            del plain[size:]
+            self._plain = plain = array("q", plain)
+            plain.extend(steps)
+
+    def _to_plain(self) -> None:
+        values = self.view(0, self._n)
+        narrow = not len(values) or (values.min() >= -(2**31) and values.max() < 2**31)
+        plain = array("i" if narrow else "q")
+        plain.frombytes(values.astype(np.int32 if narrow else np.int64).tobytes())
+        self._plain = plain
+        self._at, self._first, self._stride, self._n = array("q"), array("q"), array("q"), 0
+
+    def __getitem__(self, i: int) -> int:
+        if self._plain is not None:
+            return self._plain[i]
+        if i < 0:
+            i += self._n
+        if not 0 <= i < self._n:
+            raise IndexError(i)
+        r = bisect_right(self._at, i) - 1
+        return self._first[r] + (i - self._at[r]) * self._stride[r]
+
+    def __setitem__(self, i: int, step: int) -> None:
+        if self._plain is None:
+            n = self._n
+            if i < 0:
+                i += n
+            if not 0 <= i < n:
+                raise IndexError(i)
+            if self[i] == step:
+                return
+            if i == n - 1:  # the last one (a step learnt after its value): take it back
+                if n - self._at[-1] == 1:
+                    del self._at[-1], self._first[-1], self._stride[-1]
+                self._n = n - 1
+                self.append(step)
+                return
+            self._to_plain()
+        plain = self._plain
+        assert plain is not None
+        try:
+            plain[i] = step
+        except OverflowError:
+            self._plain = plain = array("q", plain)
+            plain[i] = step
+
+    def view(self, start: int, stop: int) -> np.ndarray:
+        """Steps `start` to `stop` as int64 (a copy)."""
+        if self._plain is not None:
+            return np.frombuffer(self._plain, dtype=np.int32 if self._plain.typecode == "i"
+                                 else np.int64)[start:stop].astype(np.int64)
+        start, stop = max(0, start), min(stop, self._n)
+        if start >= stop:
+            return np.zeros(0, dtype=np.int64)
+        at = np.frombuffer(self._at, dtype=np.int64)
+        lo, hi = bisect_right(self._at, start) - 1, bisect_left(self._at, stop)
+        starts = np.clip(at[lo:hi], start, stop)
+        counts = np.diff(starts, append=stop)
+        firsts = np.frombuffer(self._first, dtype=np.int64)[lo:hi]
+        strides = np.frombuffer(self._stride, dtype=np.int64)[lo:hi]
+        # each run: first + (i - at) * stride for its i in [start, stop)
+        base = np.repeat(firsts + (starts - at[lo:hi]) * strides, counts)
+        offset = np.arange(stop - start, dtype=np.int64) - np.repeat(starts - start, counts)
+        return base + offset * np.repeat(strides, counts)
+
+    def tolist(self) -> list[int]:
+        if self._plain is not None:
+            return self._plain.tolist()
+        return self.view(0, self._n).tolist()
+
+    def nbytes(self) -> int:
+        if self._plain is not None:
+            return self._plain.itemsize * len(self._plain)
+        return 8 * 3 * len(self._at)
+
+
+class Series:
+    """Every observation of one metric, in log order, in 8 to 12 bytes an observation.
+
+    Values are an `array("d")`; steps a `Steps` column (runs of evenly counting steps, else 4
+    bytes a step); epochs, which change once every few thousand observations, are kept run-length encoded
     (where each run of one epoch starts, and its value). `epochs` and `steps` give numpy arrays
     of every observation's epoch (NaN where unknown) and step (-1 where unknown).
     """
@@ -50,7 +229,7 @@ class Series:
         self._ep_at = array("q")  # index where each run of one epoch starts
         self._ep_val = array("d")  # that run's epoch
         self._epoch_last = math.nan  # the last run's epoch (NaN equals nothing: a new run)
-        self._steps = array("i")
+        self._steps = Steps()
         self._values = array("d")
 
     def _new_epoch(self, epoch: float) -> None:
@@ -60,29 +239,18 @@ class Series:
         self._ep_val.append(epoch)
         self._epoch_last = epoch
 
-    def _wide_steps(self) -> None:
-        self._steps = array("q", self._steps)
-
     def append(self, epoch: float | None, step: int | None, value: float) -> None:
         e = math.nan if epoch is None else epoch
         if e != self._epoch_last:
             self._new_epoch(e)
-        try:
-            self._steps.append(_NO_STEP if step is None else step)
-        except OverflowError:
-            self._wide_steps()
-            self._steps.append(step)  # type: ignore[arg-type]
+        self._steps.append(_NO_STEP if step is None else step)
         self._values.append(value)
 
     def append_known(self, epoch: float, step: int, value: float) -> None:
         """`append` for the hot path where epoch and step are known."""
         if epoch != self._epoch_last:
             self._new_epoch(epoch)
-        try:
-            self._steps.append(step)
-        except OverflowError:
-            self._wide_steps()
-            self._steps.append(step)
+        self._steps.append(step)
         self._values.append(value)
 
     def extend_known(self, epoch: float, steps: list[int], values: list[float]) -> None:
@@ -91,12 +259,7 @@ class Series:
             return
         if epoch != self._epoch_last:
             self._new_epoch(epoch)
-        try:
-            self._steps.extend(steps)
-        except OverflowError:
-            del self._steps[len(self._values):]
-            self._wide_steps()
-            self._steps.extend(steps)
+        self._steps.extend(steps)
         self._values.extend(values)
 
     def set_epoch(self, index: int, epoch: float | None) -> None:
@@ -136,11 +299,7 @@ class Series:
 
     def set_step(self, index: int, step: int | None) -> None:
         """Fill in a step learnt after the value (a Trainer dict precedes its bar's redraw)."""
-        try:
-            self._steps[index] = _NO_STEP if step is None else step
-        except OverflowError:
-            self._wide_steps()
-            self._steps[index] = step  # type: ignore[assignment]
+        self._steps[index] = _NO_STEP if step is None else step
 
     def __len__(self) -> int:
         return len(self._values)
@@ -163,7 +322,7 @@ class Series:
         )
 
     def __iter__(self) -> Iterator[Point]:
-        for epoch, step, value in zip(self.epochs.tolist(), self._steps, self._values):
+        for epoch, step, value in zip(self.epochs.tolist(), self._steps.tolist(), self._values):
             yield Point(None if math.isnan(epoch) else epoch,
                         None if step == _NO_STEP else step, value)
 
@@ -175,13 +334,7 @@ class Series:
     @property
     def steps(self) -> np.ndarray:
         """Every observation's step, -1 where unknown (int64; a copy)."""
-        if not self._values:
-            return np.zeros(0, dtype=np.int64)
-        return self._steps_view().astype(np.int64)
-
-    def _steps_view(self) -> np.ndarray:
-        return np.frombuffer(self._steps, dtype=np.int32 if self._steps.typecode == "i"
-                             else np.int64)
+        return self._steps.view(0, len(self._values))
 
     @property
     def epochs(self) -> np.ndarray:
@@ -220,7 +373,7 @@ class Series:
         if k == 2:
             return np.frombuffer(self._values, dtype=np.float64)[start:stop]
         if k == 1:
-            return self._steps_view()[start:stop].astype(np.int64)
+            return self._steps.view(start, stop)
         at = np.frombuffer(self._ep_at, dtype=np.int64)
         first, end = bisect_right(self._ep_at, start) - 1, bisect_left(self._ep_at, stop)
         starts = np.clip(at[first:end], start, stop)
@@ -233,8 +386,8 @@ class Series:
 
     def nbytes(self) -> int:
         """Bytes held by the columns (the benchmark's figure of memory per observation)."""
-        return sum(a.itemsize * len(a) for a in
-                   (self._ep_at, self._ep_val, self._steps, self._values))
+        return self._steps.nbytes() + sum(a.itemsize * len(a) for a in
+                                          (self._ep_at, self._ep_val, self._values))
 
 
 @dataclass
