@@ -1,7 +1,7 @@
 """The data model every later stage reads: runs, their epoch table and metric series, findings.
 
 Series are stored column-wise in `array` buffers so that memory grows with the number of
-observations (12 bytes each), not with the size of the log they came from.
+observations (8 to 12 bytes each), not with the size of the log they came from.
 """
 
 from __future__ import annotations
@@ -34,29 +34,46 @@ def _same(a: float, b: float) -> bool:
     return a == b or (a != a and b != b)  # NaN is the same as NaN here
 
 
+_INT64 = 2**63
+_NO_RUNS = array("q")  # shared by every column without runs: never appended to
+
+
+def _check_int64(step: int) -> None:
+    if not -_INT64 <= step < _INT64:
+        raise OverflowError(f"step {step} is past int64")
+
+
 class Steps:
     """Every observation's step (-1 where unknown), in about 0 bytes an observation where the
     steps count on evenly (a bar's frames, a loop's step lines), in 4 where they do not.
 
     Steps are kept as runs of an arithmetic sequence (where each run starts, its first step,
     its stride); a column whose runs would cost more than 4 bytes an observation becomes a
-    plain `array("i")` (widened to `"q"` by a step past 2**31) and stays one.
+    plain `array("i")` (widened to `"q"` by a step past 2**31) and stays one. The newest step
+    waits outside the runs until the next one comes: a step learnt after its value (the
+    Trainer's dict comes before the bar's next frame) replaces it for nothing.
     """
 
-    __slots__ = ("_at", "_first", "_stride", "_n", "_plain")
+    __slots__ = ("_at", "_first", "_stride", "_n", "_next", "_delta", "_last", "_plain")
 
     RUN_BYTES = 24  # a run's three int64s: a column of more than one run per 6 steps is plain
     MIN_RUNS = 64  # ... once it has this many runs
 
     def __init__(self) -> None:
-        self._at = array("q")
-        self._first = array("q")
-        self._stride = array("q")
-        self._n = 0
+        # made with the first run (a short series of a small run often needs none)
+        self._at = _NO_RUNS  # where each run starts
+        self._first = _NO_RUNS  # its first step
+        self._stride = _NO_RUNS  # its stride (0 for a run of one step, yet)
+        self._n = 0  # steps in the runs
+        self._next: int | None = None  # the step that continues the last run (None: any)
+        self._delta = 0  # the last run's stride
+        self._last: int | None = None  # step `_n`, not in a run yet
         self._plain: array | None = None
 
     def __len__(self) -> int:
-        return len(self._plain) if self._plain is not None else self._n
+        if self._plain is not None:
+            return len(self._plain)
+        return self._n + (self._last is not None)
 
     @property
     def plain(self) -> bool:
@@ -71,27 +88,36 @@ class Steps:
                 self._plain = plain = array("q", plain)
                 plain.append(step)
             return
-        n, at = self._n, self._at
-        try:
-            length = n - at[-1] if at else 0
-            if length == 1:
-                self._stride[-1] = step - self._first[-1]
-            elif not length or step != self._first[-1] + length * self._stride[-1]:
-                self._new_run(n, step, 0)
-        except OverflowError:  # a step (or a stride) past int64: as plain as it gets
-            self._to_plain()
-            self._extend_plain([step])
+        if not -_INT64 <= step < _INT64:
+            raise OverflowError(f"step {step} is past int64")
+        last, self._last = self._last, step
+        if last is None:
             return
+        if last == self._next:
+            self._n += 1
+            self._next = last + self._delta
+        else:
+            self._commit(last)
+
+    def _commit(self, step: int) -> None:
+        """Put `step` (step `_n`) in the runs: it does not continue the last run as it is."""
+        n = self._n
         self._n = n + 1
-        self._check_runs()
+        if self._at and self._next is None:  # the last run holds one step: any stride goes
+            delta = step - self._first[-1]
+            if -_INT64 <= delta < _INT64:
+                self._stride[-1] = delta
+                self._delta, self._next = delta, step + delta
+                return
+        self._new_run(n, step, 0)
+        self._next, self._delta = None, 0
 
     def _new_run(self, at: int, first: int, stride: int) -> None:
-        row = array("q", (at, first, stride))  # OverflowError here leaves the runs as they were
-        self._at.append(row[0])
-        self._first.append(row[1])
-        self._stride.append(row[2])
-
-    def _check_runs(self) -> None:
+        if self._at is _NO_RUNS:
+            self._at, self._first, self._stride = array("q"), array("q"), array("q")
+        self._at.append(at)
+        self._first.append(first)
+        self._stride.append(stride)
         runs = len(self._at)
         if runs > self.MIN_RUNS and runs * self.RUN_BYTES > self._n * 4:
             self._to_plain()
@@ -100,11 +126,22 @@ class Steps:
         k = len(steps)
         if not k:
             return
-        if self._plain is None and k > 1:
-            first, stride = steps[0], steps[1] - steps[0]
-            if steps == (list(range(first, first + stride * k, stride)) if stride
-                         else [first] * k):
-                self._extend_run(first, stride, k)
+        if self._plain is None and k > 2:
+            first, last = steps[0], steps[-1]
+            delta = steps[1] - first
+            if (-_INT64 <= first < _INT64 and -_INT64 <= last < _INT64
+                    and -_INT64 <= delta < _INT64
+                    and steps == (list(range(first, first + delta * k, delta)) if delta
+                                  else [first] * k)):
+                self.append(first)
+                if self._plain is not None:  # its run made the column plain
+                    self._extend_plain(steps[1:])
+                    return
+                self._block(first + delta, delta, k - 2)
+                if self._plain is not None:  # the block's run made the column plain
+                    self._plain.append(last)  # in int64, as checked above
+                else:
+                    self._last = last
                 return
         for i, step in enumerate(steps):
             if self._plain is not None:
@@ -112,23 +149,32 @@ class Steps:
                 return
             self.append(step)
 
-    def _extend_run(self, first: int, stride: int, k: int) -> None:
-        """Append `first, first + stride, ...` (`k` >= 2 steps)."""
-        n, at = self._n, self._at
-        length = n - at[-1] if at else 0
-        try:
-            if length == 1 and first - self._first[-1] == stride:
-                self._stride[-1] = stride
-            elif not (length > 1 and self._stride[-1] == stride
-                      and first == self._first[-1] + length * stride):
-                self._new_run(n, first, stride)
-        except OverflowError:
-            self._to_plain()
-            self._extend_plain(list(range(first, first + stride * k, stride)) if stride
-                               else [first] * k)
+    def _block(self, first: int, delta: int, m: int) -> None:
+        """Put the pending step, then `first, first + delta, ...` (`m` >= 1 steps) in the
+        runs; the caller sets the new pending step."""
+        last = self._last
+        assert last is not None
+        self._last = None
+        if last == self._next:
+            self._n += 1
+            self._next = last + self._delta
+        else:
+            self._commit(last)
+        if self._plain is not None:
+            self._extend_plain(list(range(first, first + delta * m, delta)) if delta
+                               else [first] * m)
             return
-        self._n = n + k
-        self._check_runs()
+        if self._next is None:  # the last run holds one step (`last`): give it this stride
+            self._stride[-1] = delta
+            self._delta, self._next = delta, last + delta
+        if self._next == first and self._delta == delta:
+            self._n += m
+            self._next = first + delta * m
+            return
+        n = self._n
+        self._n = n + m
+        self._delta, self._next = delta, first + delta * m
+        self._new_run(n, first, delta)
 
     def _extend_plain(self, steps: list[int]) -> None:
         plain = self._plain
@@ -142,37 +188,39 @@ class Steps:
             plain.extend(steps)
 
     def _to_plain(self) -> None:
-        values = self.view(0, self._n)
+        values = self.view(0, len(self))
         narrow = not len(values) or (values.min() >= -(2**31) and values.max() < 2**31)
         plain = array("i" if narrow else "q")
         plain.frombytes(values.astype(np.int32 if narrow else np.int64).tobytes())
         self._plain = plain
-        self._at, self._first, self._stride, self._n = array("q"), array("q"), array("q"), 0
+        self._at = self._first = self._stride = _NO_RUNS
+        self._n, self._next, self._delta, self._last = 0, None, 0, None
 
     def __getitem__(self, i: int) -> int:
         if self._plain is not None:
             return self._plain[i]
+        size = len(self)
         if i < 0:
-            i += self._n
-        if not 0 <= i < self._n:
+            i += size
+        if not 0 <= i < size:
             raise IndexError(i)
+        if i == self._n:
+            return self._last  # type: ignore[return-value]
         r = bisect_right(self._at, i) - 1
         return self._first[r] + (i - self._at[r]) * self._stride[r]
 
     def __setitem__(self, i: int, step: int) -> None:
         if self._plain is None:
-            n = self._n
+            size = len(self)
             if i < 0:
-                i += n
-            if not 0 <= i < n:
+                i += size
+            if not 0 <= i < size:
                 raise IndexError(i)
-            if self[i] == step:
+            _check_int64(step)
+            if i == self._n:
+                self._last = step
                 return
-            if i == n - 1:  # the last one (a step learnt after its value): take it back
-                if n - self._at[-1] == 1:
-                    del self._at[-1], self._first[-1], self._stride[-1]
-                self._n = n - 1
-                self.append(step)
+            if self[i] == step:
                 return
             self._to_plain()
         plain = self._plain
@@ -188,29 +236,37 @@ class Steps:
         if self._plain is not None:
             return np.frombuffer(self._plain, dtype=np.int32 if self._plain.typecode == "i"
                                  else np.int64)[start:stop].astype(np.int64)
-        start, stop = max(0, start), min(stop, self._n)
+        n = self._n
+        start, stop = max(0, start), min(stop, len(self))
+        if start >= stop:
+            return np.zeros(0, dtype=np.int64)
+        runs = self._runs_view(start, min(stop, n))
+        if stop <= n:
+            return runs
+        return np.append(runs, np.int64(self._last))
+
+    def _runs_view(self, start: int, stop: int) -> np.ndarray:
         if start >= stop:
             return np.zeros(0, dtype=np.int64)
         at = np.frombuffer(self._at, dtype=np.int64)
         lo, hi = bisect_right(self._at, start) - 1, bisect_left(self._at, stop)
         starts = np.clip(at[lo:hi], start, stop)
         counts = np.diff(starts, append=stop)
-        firsts = np.frombuffer(self._first, dtype=np.int64)[lo:hi]
         strides = np.frombuffer(self._stride, dtype=np.int64)[lo:hi]
-        # each run: first + (i - at) * stride for its i in [start, stop)
-        base = np.repeat(firsts + (starts - at[lo:hi]) * strides, counts)
+        firsts = np.frombuffer(self._first, dtype=np.int64)[lo:hi] + (starts - at[lo:hi]) * strides
+        # each run: its first step in the slice, plus its stride times the position after it
         offset = np.arange(stop - start, dtype=np.int64) - np.repeat(starts - start, counts)
-        return base + offset * np.repeat(strides, counts)
+        return np.repeat(firsts, counts) + offset * np.repeat(strides, counts)
 
     def tolist(self) -> list[int]:
         if self._plain is not None:
             return self._plain.tolist()
-        return self.view(0, self._n).tolist()
+        return self.view(0, len(self)).tolist()
 
     def nbytes(self) -> int:
         if self._plain is not None:
             return self._plain.itemsize * len(self._plain)
-        return 8 * 3 * len(self._at)
+        return self.RUN_BYTES * len(self._at)
 
 
 class Series:
