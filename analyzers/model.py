@@ -34,259 +34,91 @@ def _same(a: float, b: float) -> bool:
     return a == b or (a != a and b != b)  # NaN is the same as NaN here
 
 
-_INT64 = 2**63
-_NO_RUNS = array("q")  # shared by every column without runs: never appended to
+STEP_CHUNK = 1 << 16  # plain steps gathered before they are turned into runs
+_NEVER = 1 << 62
 
 
-def _check_int64(step: int) -> None:
-    if not -_INT64 <= step < _INT64:
-        raise OverflowError(f"step {step} is past int64")
+class StepRuns:
+    """The older steps of a series, kept as runs of an arithmetic sequence: where each run
+    starts, its first step and its stride. A bar's frames and a loop's step lines count on
+    evenly: a chunk of 65,536 of their steps becomes a few runs of 24 bytes."""
 
+    __slots__ = ("at", "first", "stride", "n")
 
-class Steps:
-    """Every observation's step (-1 where unknown), in about 0 bytes an observation where the
-    steps count on evenly (a bar's frames, a loop's step lines), in 4 where they do not.
-
-    Steps are kept as runs of an arithmetic sequence (where each run starts, its first step,
-    its stride); a column whose runs would cost more than 4 bytes an observation becomes a
-    plain `array("i")` (widened to `"q"` by a step past 2**31) and stays one. The newest step
-    waits outside the runs until the next one comes: a step learnt after its value (the
-    Trainer's dict comes before the bar's next frame) replaces it for nothing.
-    """
-
-    __slots__ = ("_at", "_first", "_stride", "_n", "_next", "_delta", "_last", "_plain")
-
-    RUN_BYTES = 24  # a run's three int64s: a column of more than one run per 6 steps is plain
-    MIN_RUNS = 64  # ... once it has this many runs
+    RUN_BYTES = 24
 
     def __init__(self) -> None:
-        # made with the first run (a short series of a small run often needs none)
-        self._at = _NO_RUNS  # where each run starts
-        self._first = _NO_RUNS  # its first step
-        self._stride = _NO_RUNS  # its stride (0 for a run of one step, yet)
-        self._n = 0  # steps in the runs
-        self._next: int | None = None  # the step that continues the last run (None: any)
-        self._delta = 0  # the last run's stride
-        self._last: int | None = None  # step `_n`, not in a run yet
-        self._plain: array | None = None
+        self.at = array("q")
+        self.first = array("q")
+        self.stride = array("q")
+        self.n = 0
 
-    def __len__(self) -> int:
-        if self._plain is not None:
-            return len(self._plain)
-        return self._n + (self._last is not None)
+    @staticmethod
+    def split(steps: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """(starts, firsts, strides) of runs that hold `steps` (int64, at least 2), or None
+        where they would save less than half the 4 bytes a step of a plain column."""
+        d = np.diff(steps)
+        # a run ends where the step-to-step difference changes: in a run starting at s, every
+        # difference d[s], d[s + 1], ... up to its last step is the same
+        starts = np.concatenate(([0], np.flatnonzero(d[1:] != d[:-1]) + 2))
+        if len(starts) * StepRuns.RUN_BYTES * 2 > len(steps) * 4:
+            return None
+        long = np.diff(starts, append=len(steps)) > 1
+        strides = np.where(long, d[np.minimum(starts, len(d) - 1)], 0)
+        return starts, steps[starts], strides
 
-    @property
-    def plain(self) -> bool:
-        return self._plain is not None
-
-    def append(self, step: int) -> None:
-        plain = self._plain
-        if plain is not None:
-            try:
-                plain.append(step)
-            except OverflowError:
-                self._plain = plain = array("q", plain)
-                plain.append(step)
-            return
-        if not -_INT64 <= step < _INT64:
-            raise OverflowError(f"step {step} is past int64")
-        last, self._last = self._last, step
-        if last is None:
-            return
-        if last == self._next:
-            self._n += 1
-            self._next = last + self._delta
-        else:
-            self._commit(last)
-
-    def _commit(self, step: int) -> None:
-        """Put `step` (step `_n`) in the runs: it does not continue the last run as it is."""
-        n = self._n
-        self._n = n + 1
-        if self._at and self._next is None:  # the last run holds one step: any stride goes
-            delta = step - self._first[-1]
-            if -_INT64 <= delta < _INT64:
-                self._stride[-1] = delta
-                self._delta, self._next = delta, step + delta
-                return
-        self._new_run(n, step, 0)
-        self._next, self._delta = None, 0
-
-    def _new_run(self, at: int, first: int, stride: int) -> None:
-        if self._at is _NO_RUNS:
-            self._at, self._first, self._stride = array("q"), array("q"), array("q")
-        self._at.append(at)
-        self._first.append(first)
-        self._stride.append(stride)
-        runs = len(self._at)
-        if runs > self.MIN_RUNS and runs * self.RUN_BYTES > self._n * 4:
-            self._to_plain()
-
-    def extend(self, steps: list[int]) -> None:
-        k = len(steps)
-        if not k:
-            return
-        if self._plain is None and k > 2:
-            first, last = steps[0], steps[-1]
-            delta = steps[1] - first
-            if (-_INT64 <= first < _INT64 and -_INT64 <= last < _INT64
-                    and -_INT64 <= delta < _INT64
-                    and steps == (list(range(first, first + delta * k, delta)) if delta
-                                  else [first] * k)):
-                self.append(first)
-                if self._plain is not None:  # its run made the column plain
-                    self._extend_plain(steps[1:])
-                    return
-                self._block(first + delta, delta, k - 2)
-                if self._plain is not None:  # the block's run made the column plain
-                    self._plain.append(last)  # in int64, as checked above
-                else:
-                    self._last = last
-                return
-        for i, step in enumerate(steps):
-            if self._plain is not None:
-                self._extend_plain(steps[i:])
-                return
-            self.append(step)
-
-    def _block(self, first: int, delta: int, m: int) -> None:
-        """Put the pending step, then `first, first + delta, ...` (`m` >= 1 steps) in the
-        runs; the caller sets the new pending step."""
-        last = self._last
-        assert last is not None
-        self._last = None
-        if last == self._next:
-            self._n += 1
-            self._next = last + self._delta
-        else:
-            self._commit(last)
-        if self._plain is not None:
-            self._extend_plain(list(range(first, first + delta * m, delta)) if delta
-                               else [first] * m)
-            return
-        if self._next is None:  # the last run holds one step (`last`): give it this stride
-            self._stride[-1] = delta
-            self._delta, self._next = delta, last + delta
-        if self._next == first and self._delta == delta:
-            self._n += m
-            self._next = first + delta * m
-            return
-        n = self._n
-        self._n = n + m
-        self._delta, self._next = delta, first + delta * m
-        self._new_run(n, first, delta)
-
-    def _extend_plain(self, steps: list[int]) -> None:
-        plain = self._plain
-        assert plain is not None
-        size = len(plain)
-        try:
-            plain.extend(steps)
-        except OverflowError:
-            del plain[size:]
-            self._plain = plain = array("q", plain)
-            plain.extend(steps)
-
-    def _to_plain(self) -> None:
-        values = self.view(0, len(self))
-        narrow = not len(values) or (values.min() >= -(2**31) and values.max() < 2**31)
-        plain = array("i" if narrow else "q")
-        plain.frombytes(values.astype(np.int32 if narrow else np.int64).tobytes())
-        self._plain = plain
-        self._at = self._first = self._stride = _NO_RUNS
-        self._n, self._next, self._delta, self._last = 0, None, 0, None
+    def add(self, starts: np.ndarray, firsts: np.ndarray, strides: np.ndarray,
+            count: int) -> None:
+        self.at.frombytes((starts + self.n).astype(np.int64).tobytes())
+        self.first.frombytes(firsts.astype(np.int64).tobytes())
+        self.stride.frombytes(strides.astype(np.int64).tobytes())
+        self.n += count
 
     def __getitem__(self, i: int) -> int:
-        if self._plain is not None:
-            return self._plain[i]
-        size = len(self)
-        if i < 0:
-            i += size
-        if not 0 <= i < size:
-            raise IndexError(i)
-        if i == self._n:
-            return self._last  # type: ignore[return-value]
-        r = bisect_right(self._at, i) - 1
-        return self._first[r] + (i - self._at[r]) * self._stride[r]
-
-    def __setitem__(self, i: int, step: int) -> None:
-        if self._plain is None:
-            size = len(self)
-            if i < 0:
-                i += size
-            if not 0 <= i < size:
-                raise IndexError(i)
-            _check_int64(step)
-            if i == self._n:
-                self._last = step
-                return
-            if self[i] == step:
-                return
-            self._to_plain()
-        plain = self._plain
-        assert plain is not None
-        try:
-            plain[i] = step
-        except OverflowError:
-            self._plain = plain = array("q", plain)
-            plain[i] = step
+        r = bisect_right(self.at, i) - 1
+        return self.first[r] + (i - self.at[r]) * self.stride[r]
 
     def view(self, start: int, stop: int) -> np.ndarray:
-        """Steps `start` to `stop` as int64 (a copy)."""
-        if self._plain is not None:
-            return np.frombuffer(self._plain, dtype=np.int32 if self._plain.typecode == "i"
-                                 else np.int64)[start:stop].astype(np.int64)
-        n = self._n
-        start, stop = max(0, start), min(stop, len(self))
+        """Steps `start` to `stop` (within the runs) as int64."""
         if start >= stop:
             return np.zeros(0, dtype=np.int64)
-        runs = self._runs_view(start, min(stop, n))
-        if stop <= n:
-            return runs
-        return np.append(runs, np.int64(self._last))
-
-    def _runs_view(self, start: int, stop: int) -> np.ndarray:
-        if start >= stop:
-            return np.zeros(0, dtype=np.int64)
-        at = np.frombuffer(self._at, dtype=np.int64)
-        lo, hi = bisect_right(self._at, start) - 1, bisect_left(self._at, stop)
+        at = np.frombuffer(self.at, dtype=np.int64)
+        lo, hi = bisect_right(self.at, start) - 1, bisect_left(self.at, stop)
         starts = np.clip(at[lo:hi], start, stop)
         counts = np.diff(starts, append=stop)
-        strides = np.frombuffer(self._stride, dtype=np.int64)[lo:hi]
-        firsts = np.frombuffer(self._first, dtype=np.int64)[lo:hi] + (starts - at[lo:hi]) * strides
+        strides = np.frombuffer(self.stride, dtype=np.int64)[lo:hi]
+        firsts = np.frombuffer(self.first, dtype=np.int64)[lo:hi] + (starts - at[lo:hi]) * strides
         # each run: its first step in the slice, plus its stride times the position after it
         offset = np.arange(stop - start, dtype=np.int64) - np.repeat(starts - start, counts)
         return np.repeat(firsts, counts) + offset * np.repeat(strides, counts)
 
-    def tolist(self) -> list[int]:
-        if self._plain is not None:
-            return self._plain.tolist()
-        return self.view(0, len(self)).tolist()
-
     def nbytes(self) -> int:
-        if self._plain is not None:
-            return self._plain.itemsize * len(self._plain)
-        return self.RUN_BYTES * len(self._at)
+        return self.RUN_BYTES * len(self.at)
 
 
 class Series:
     """Every observation of one metric, in log order, in 8 to 12 bytes an observation.
 
-    Values are an `array("d")`; steps a `Steps` column (runs of evenly counting steps, else 4
-    bytes a step); epochs, which change once every few thousand observations, are kept run-length encoded
-    (where each run of one epoch starts, and its value). `epochs` and `steps` give numpy arrays
+    Values are an `array("d")`. Steps go to an `array("i")` (widened to `"q"` by a step past
+    2**31); every STEP_CHUNK steps, those that count on evenly move to `StepRuns` (all but the
+    newest: a step learnt after its value is set in the array), a series whose steps do not
+    stays plain. Epochs, which change once every few thousand observations, are kept
+    run-length encoded (where each run of one epoch starts, and its value). `epochs` and `steps` give numpy arrays
     of every observation's epoch (NaN where unknown) and step (-1 where unknown).
     """
 
-    __slots__ = ("name", "_ep_at", "_ep_val", "_epoch_last", "_steps", "_values")
+    __slots__ = ("name", "_ep_at", "_ep_val", "_epoch_last", "_steps", "_values", "_runs",
+                 "_steps_limit")
 
     def __init__(self, name: str) -> None:
         self.name = name
         self._ep_at = array("q")  # index where each run of one epoch starts
         self._ep_val = array("d")  # that run's epoch
         self._epoch_last = math.nan  # the last run's epoch (NaN equals nothing: a new run)
-        self._steps = Steps()
+        self._steps = array("i")  # the steps after those in `_runs`
         self._values = array("d")
+        self._runs: StepRuns | None = None
+        self._steps_limit = STEP_CHUNK  # `_steps` this long: try runs (_NEVER: it did not pay)
 
     def _new_epoch(self, epoch: float) -> None:
         if self._ep_at and _same(epoch, self._epoch_last):
@@ -299,15 +131,27 @@ class Series:
         e = math.nan if epoch is None else epoch
         if e != self._epoch_last:
             self._new_epoch(e)
-        self._steps.append(_NO_STEP if step is None else step)
+        try:
+            self._steps.append(_NO_STEP if step is None else step)
+        except OverflowError:
+            self._wide_steps()
+            self._steps.append(step)  # type: ignore[arg-type]
         self._values.append(value)
+        if len(self._steps) >= self._steps_limit:
+            self._steps_to_runs()
 
     def append_known(self, epoch: float, step: int, value: float) -> None:
         """`append` for the hot path where epoch and step are known."""
         if epoch != self._epoch_last:
             self._new_epoch(epoch)
-        self._steps.append(step)
+        try:
+            self._steps.append(step)
+        except OverflowError:
+            self._wide_steps()
+            self._steps.append(step)
         self._values.append(value)
+        if len(self._steps) >= self._steps_limit:
+            self._steps_to_runs()
 
     def extend_known(self, epoch: float, steps: list[int], values: list[float]) -> None:
         """`append_known` for a batch of one epoch's steps."""
@@ -315,8 +159,47 @@ class Series:
             return
         if epoch != self._epoch_last:
             self._new_epoch(epoch)
-        self._steps.extend(steps)
+        size = len(self._steps)
+        try:
+            self._steps.extend(steps)
+        except OverflowError:
+            del self._steps[size:]
+            self._wide_steps()
+            self._steps.extend(steps)
         self._values.extend(values)
+        if len(self._steps) >= self._steps_limit:
+            self._steps_to_runs()
+
+    def _wide_steps(self) -> None:
+        self._steps = array("q", self._steps)
+
+    def _steps_to_runs(self) -> None:
+        """Move every step but the newest to the runs, when runs hold them in less than half
+        the bytes; else the steps stay plain for good."""
+        steps = self._steps
+        older = np.frombuffer(steps, dtype=np.int32 if steps.typecode == "i"
+                              else np.int64)[:-1].astype(np.int64)
+        split = StepRuns.split(older)
+        if split is None:
+            self._steps_limit = _NEVER
+            return
+        if self._runs is None:
+            self._runs = StepRuns()
+        self._runs.add(*split, len(older))
+        self._steps = array(steps.typecode, steps[-1:])
+
+    def _steps_plain(self) -> None:
+        """All steps back in the array (a step set inside the runs: rare)."""
+        runs, self._runs = self._runs, None
+        assert runs is not None
+        older = runs.view(0, runs.n)
+        wide = self._steps.typecode == "q" or (len(older) and (
+            older.min() < -(2**31) or older.max() >= 2**31))
+        steps = array("q" if wide else "i")
+        steps.frombytes(older.astype(np.int64 if wide else np.int32).tobytes())
+        steps.extend(self._steps)
+        self._steps = steps
+        self._steps_limit = _NEVER
 
     def set_epoch(self, index: int, epoch: float | None) -> None:
         """Fill in an epoch learnt after the value (a summary printed after its epoch)."""
@@ -355,7 +238,20 @@ class Series:
 
     def set_step(self, index: int, step: int | None) -> None:
         """Fill in a step learnt after the value (a Trainer dict precedes its bar's redraw)."""
-        self._steps[index] = _NO_STEP if step is None else step
+        n = len(self._values)
+        if index < 0:
+            index += n
+        if not 0 <= index < n:
+            raise IndexError(index)
+        older = self._runs.n if self._runs is not None else 0
+        if index < older:
+            self._steps_plain()
+            older = 0
+        try:
+            self._steps[index - older] = _NO_STEP if step is None else step
+        except OverflowError:
+            self._wide_steps()
+            self._steps[index - older] = step  # type: ignore[assignment]
 
     def __len__(self) -> int:
         return len(self._values)
@@ -370,7 +266,9 @@ class Series:
         if not 0 <= i < n:
             raise IndexError(i)
         epoch = self._epoch_at(i)
-        step = self._steps[i]
+        runs = self._runs
+        older = runs.n if runs is not None else 0
+        step = self._steps[i - older] if i >= older else runs[i]  # type: ignore[index]
         return Point(
             None if math.isnan(epoch) else epoch,
             None if step == _NO_STEP else step,
@@ -378,7 +276,7 @@ class Series:
         )
 
     def __iter__(self) -> Iterator[Point]:
-        for epoch, step, value in zip(self.epochs.tolist(), self._steps.tolist(), self._values):
+        for epoch, step, value in zip(self.epochs.tolist(), self.steps.tolist(), self._values):
             yield Point(None if math.isnan(epoch) else epoch,
                         None if step == _NO_STEP else step, value)
 
@@ -390,7 +288,22 @@ class Series:
     @property
     def steps(self) -> np.ndarray:
         """Every observation's step, -1 where unknown (int64; a copy)."""
-        return self._steps.view(0, len(self._values))
+        if not self._values:
+            return np.zeros(0, dtype=np.int64)
+        return self._step_view(0, len(self._values))
+
+    def _step_view(self, start: int, stop: int) -> np.ndarray:
+        steps = np.frombuffer(self._steps, dtype=np.int32 if self._steps.typecode == "i"
+                              else np.int64)
+        runs = self._runs
+        if runs is None:
+            return steps[start:stop].astype(np.int64)
+        older = runs.n
+        if stop <= older:
+            return runs.view(start, stop)
+        if start >= older:
+            return steps[start - older : stop - older].astype(np.int64)
+        return np.concatenate((runs.view(start, older), steps[: stop - older]))
 
     @property
     def epochs(self) -> np.ndarray:
@@ -416,7 +329,8 @@ class Series:
         epochs: list[float] = []
         for value, count in self.epoch_runs():
             epochs += [value] * count
-        return epochs, self._steps.tolist(), self._values.tolist()
+        steps = self._steps.tolist() if self._runs is None else self.steps.tolist()
+        return epochs, steps, self._values.tolist()
 
     def column_between(self, k: int, start: int, stop: int) -> np.ndarray:
         """Column `k` (0 epochs, NaN where unknown; 1 steps, -1 where unknown; 2 values) of
@@ -429,7 +343,7 @@ class Series:
         if k == 2:
             return np.frombuffer(self._values, dtype=np.float64)[start:stop]
         if k == 1:
-            return self._steps.view(start, stop)
+            return self._step_view(start, stop)
         at = np.frombuffer(self._ep_at, dtype=np.int64)
         first, end = bisect_right(self._ep_at, start) - 1, bisect_left(self._ep_at, stop)
         starts = np.clip(at[first:end], start, stop)
@@ -442,8 +356,9 @@ class Series:
 
     def nbytes(self) -> int:
         """Bytes held by the columns (the benchmark's figure of memory per observation)."""
-        return self._steps.nbytes() + sum(a.itemsize * len(a) for a in
-                                          (self._ep_at, self._ep_val, self._values))
+        runs = self._runs.nbytes() if self._runs is not None else 0
+        return runs + sum(a.itemsize * len(a) for a in
+                          (self._ep_at, self._ep_val, self._steps, self._values))
 
 
 @dataclass

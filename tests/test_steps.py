@@ -1,92 +1,96 @@
-"""`Steps` keeps evenly counting steps as runs and the rest plainly: it must behave like a list."""
+"""A series' steps move to runs (`StepRuns`) a chunk at a time where they count on evenly: the
+series must still behave like a list of its steps."""
 
-import pytest
+from contextlib import contextmanager
+
+import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bertmon.analyzers.model import Series, Steps
+from bertmon.analyzers import model
+from bertmon.analyzers.model import Series, StepRuns
 
 _int = st.one_of(st.integers(-1, 50), st.integers(2**31 - 3, 2**31 + 3),
                  st.integers(2**62, 2**63 - 1))
 _ops = st.lists(st.one_of(
-    st.tuples(st.just("append"), _int),
+    st.tuples(st.just("append"), st.one_of(st.none(), _int)),
     st.tuples(st.just("extend"), st.lists(_int, max_size=6)),
     st.tuples(st.just("range"), st.tuples(st.integers(-1, 2**32), st.integers(-3, 10),
-                                          st.integers(0, 40))),
-    st.tuples(st.just("set"), st.tuples(st.integers(-60, 60), _int)),
+                                          st.integers(1, 40))),
+    st.tuples(st.just("set"), st.tuples(st.integers(-60, 60), st.one_of(st.none(), _int))),
     st.tuples(st.just("set_last"), _int),
 ), max_size=50)
 
 
-class _EarlyPlain(Steps):
-    __slots__ = ()
-    MIN_RUNS = 2  # the column goes plain early
+@contextmanager
+def _chunk(size: int):
+    keep, model.STEP_CHUNK = model.STEP_CHUNK, size
+    try:
+        yield
+    finally:
+        model.STEP_CHUNK = keep
 
 
-@pytest.mark.parametrize("kind", [Steps, _EarlyPlain])
-@settings(max_examples=300, deadline=None)
-@given(ops=_ops)
-def test_steps_behave_like_a_list(ops, kind):
-    steps, model = kind(), []
+@settings(max_examples=400, deadline=None)
+@given(ops=_ops, chunk=st.sampled_from([3, 8, 1 << 16]))
+def test_steps_behave_like_a_list(ops, chunk):
+    with _chunk(chunk):  # small chunks: runs made, refused and undone all the time
+        series, steps = Series("loss"), []
     for op, arg in ops:
         if op == "append":
+            series.append(1.0, arg, 0.5)
             steps.append(arg)
-            model.append(arg)
-        elif op == "extend":
-            steps.extend(list(arg))
-            model.extend(arg)
-        elif op == "range":
-            first, stride, k = arg
-            values = [first + stride * i for i in range(k)]
+        elif op in ("extend", "range"):
+            values = arg if op == "extend" else [arg[0] + arg[1] * i for i in range(arg[2])]
+            series.extend_known(1.0, list(values), [0.5] * len(values))
             steps.extend(values)
-            model.extend(values)
-        elif op == "set_last" and model:
-            steps[len(model) - 1] = arg
-            model[-1] = arg
-        elif op == "set" and -len(model) <= arg[0] < len(model):
+        elif op == "set_last" and steps:
+            series.set_step(-1, arg)
+            steps[-1] = arg
+        elif op == "set" and -len(steps) <= arg[0] < len(steps):
+            series.set_step(arg[0], arg[1])
             steps[arg[0]] = arg[1]
-            model[arg[0]] = arg[1]
-        assert len(steps) == len(model)
-    assert steps.tolist() == model
-    assert [steps[i] for i in range(-len(model), len(model))] == model + model
-    n = len(model)
+        assert len(series) == len(steps)
+    expected = [-1 if s is None else s for s in steps]
+    assert series.steps.tolist() == expected
+    points = [None if s == -1 else s for s in expected]  # a Point says None for unknown
+    assert [p.step for p in series] == points
+    assert [series[i].step for i in range(-len(steps), len(steps))] == points + points
+    n = len(steps)
     for start, stop in ((0, n), (1, n - 1), (n // 3, n // 2 + 1), (n, n + 3)):
-        assert steps.view(start, stop).tolist() == model[max(0, start):stop]
+        assert series.column_between(1, start, stop).tolist() == expected[max(0, start):stop]
+    assert series.column_lists()[1] == expected
 
 
 def test_evenly_counting_steps_cost_nothing_an_observation():
     series = Series("loss")
     for epoch in range(1, 11):  # a bar's frames in batches, a loop's step lines one by one
-        series.extend_known(float(epoch), list(range(epoch * 10_000, epoch * 10_000 + 5_000)),
-                            [0.5] * 5_000)
-        for step in range(epoch * 10_000 + 5_000, epoch * 10_000 + 10_000):
+        series.extend_known(float(epoch), list(range(epoch * 100_000, epoch * 100_000 + 50_000)),
+                            [0.5] * 50_000)
+        for step in range(epoch * 100_000 + 50_000, epoch * 100_000 + 100_000):
             series.append_known(float(epoch), step, 0.5)
-    assert len(series) == 100_000
-    assert series.nbytes() <= 8 * 100_000 + 24 * 20 + 16 * 10
-    assert series.steps.tolist() == [e * 10_000 + i for e in range(1, 11) for i in range(10_000)]
+    assert len(series) == 1_000_000
+    assert series._runs is not None and len(series._runs.at) < 100
+    assert series.nbytes() <= 8 * 1_000_000 + 4 * model.STEP_CHUNK + 24 * 100 + 16 * 10
+    assert series.steps.tolist() == [e * 100_000 + i for e in range(1, 11)
+                                     for i in range(100_000)]
 
 
-def test_irregular_steps_fall_back_to_four_bytes():
-    steps = Steps()
-    for i in range(10_000):
-        steps.append(i * i % 977)
-    assert steps.plain and steps.nbytes() == 4 * 10_000
-    assert steps.tolist() == [i * i % 977 for i in range(10_000)]
+def test_irregular_steps_stay_plain():
+    series = Series("loss")
+    for i in range(200_000):
+        series.append_known(1.0, i * i % 977, 0.5)
+    assert series._runs is None and series.nbytes() <= 12 * 200_000 + 16
+    assert series.steps.tolist() == [i * i % 977 for i in range(200_000)]
 
 
-def test_a_step_learnt_after_its_value_keeps_the_runs():
-    """The Trainer's dict is logged before the bar's next frame says its step."""
-    steps = Steps()
-    for i in range(1, 1001):
-        steps.append(-1)
-        steps[len(steps) - 1] = i * 10
-    assert not steps.plain and steps.tolist() == [i * 10 for i in range(1, 1001)]
-    assert steps.nbytes() <= 24
-
-
-def test_a_step_past_int64_raises_as_an_array_would():
-    steps = Steps()
-    steps.extend([1, 2, 3])
-    with pytest.raises(OverflowError):
-        steps.append(2**64)
-    assert steps.tolist() == [1, 2, 3]
+def test_runs_split_where_the_difference_changes():
+    steps = np.array([0, 1, 2, 10, 11, 12, 12, 12, 5], dtype=np.int64)
+    starts, firsts, strides = StepRuns.split(np.tile(steps, 1)) or (None, None, None)
+    assert starts is None  # 5 runs for 9 steps: plain is cheaper
+    long = np.concatenate([np.arange(0, 1000), np.arange(5000, 3000, -2), np.full(500, -1)])
+    starts, firsts, strides = StepRuns.split(long)
+    runs = StepRuns()
+    runs.add(starts, firsts, strides, len(long))
+    assert runs.view(0, len(long)).tolist() == long.tolist()
+    assert len(runs.at) <= 6  # at most two runs where the difference changes
