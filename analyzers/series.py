@@ -96,6 +96,8 @@ class LogParser:
             (None if type(r).wants is Reader.wants else r.wants,
              r.read_many if r.batched else r.read, r.batched, r.silent)
             for r in self._readers]
+        self._blank_table = [entry for entry, r in zip(self._table, self._readers)
+                             if type(r).blank]  # for a record of blanks alone
 
     # --- public --------------------------------------------------------------------------
     def feed(self, data: bytes) -> None:
@@ -169,7 +171,7 @@ class LogParser:
     def _records(self, records: list[str]) -> None:
         self.records += len(records)
         self._lines.extend(records)
-        table = self._table
+        table, blank_table = self._table, self._blank_table
         log_prefix = g.fast().log_prefix.match
         i, n = 0, len(records)
         while i < n:
@@ -184,7 +186,8 @@ class LogParser:
                 self.records += len(pieces) - 1
             observed = self.observed
             taken = 0
-            for wants, read, batched, silent in table:
+            for wants, read, batched, silent in (
+                    table if record[-1] != " " or not record.isspace() else blank_table):
                 if wants is None or wants(record):
                     taken = read(records, i, self) if batched else read(record, self)
                     if taken:

@@ -80,6 +80,9 @@ class Reader:
     name: ClassVar[str] = ""  # the label in `Run.formats`, and the key of `ctx.state.own`
     batched: ClassVar[bool] = False  # True: the parser calls `read_many`
     silent: ClassVar[bool] = False  # True: what it takes is noise, not counted in `ctx.handled`
+    # False: a record of blanks alone (the Trainer clears its bar with one before each dict)
+    # is never this reader's and leaves it as it was, in any state: the parser does not ask
+    blank: ClassVar[bool] = True
 
     def wants(self, record: str) -> bool:
         return True

@@ -98,6 +98,7 @@ class Ended(Reader):
     shutdown`) is distinct from finishing."""
 
     name = "ended"
+    blank = False  # wants needs "raining" or "KeyboardInterrupt"
 
     def wants(self, record: str) -> bool:
         return "raining" in record or "KeyboardInterrupt" in record
@@ -122,6 +123,7 @@ class Fatal(Reader):
     """CUDA out of memory, `Killed`, a segmentation fault: the process died."""
 
     name = "fatal"
+    blank = False  # wants needs an error word
 
     def wants(self, record: str) -> bool:
         return ("rror" in record or "Killed" in record or "memory" in record or "fault" in record

@@ -140,6 +140,7 @@ class KerasBar(Reader):
     """Keras progress-bar frames (`verbose=1`, `verbose=2`, `evaluate`)."""
 
     name = "keras"
+    blank = False  # wants needs "/"
     batched = True
     batch = True  # False: every frame through `frame` (the tests compare both)
 
@@ -347,6 +348,7 @@ class KerasLines(Reader):
     Keras 2.2's `verbose=2` epoch line ` - 4s - loss: 0.41 - acc: 0.80`."""
 
     name = "keras"
+    blank = False  # wants needs "poch" or " - "
 
     def wants(self, record: str) -> bool:
         return "poch" in record or " - " in record

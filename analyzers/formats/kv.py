@@ -155,6 +155,7 @@ class Noise(Reader):
     values are read once. An absl line with no such twin is read as any other line."""
 
     name = "noise"
+    blank = False  # wants needs "]"
     silent = True
     batched = True
 
@@ -177,6 +178,7 @@ class Noise(Reader):
 
 class KeyValueLines(Reader):
     name = "kv"
+    blank = False  # read gives up on blanks before anything else
     batched = True  # a run of lines of one shape is read at once (`repeat`)
     plans = True  # False: every line takes the full read (the tests compare both)
 

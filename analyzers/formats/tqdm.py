@@ -173,6 +173,7 @@ class TqdmState:
 
 class TqdmBar(Reader):
     name = "tqdm"
+    blank = False  # wants needs "%|" or a rate
     batched = True
     batch = True  # False: every frame through `update` (the tests compare both)
 

@@ -97,6 +97,7 @@ class TrainerState:
 
 class TrainerDicts(Reader):
     name = "hf-trainer"
+    blank = False  # wants needs a dict's opening
 
     def wants(self, record: str) -> bool:
         return "{'" in record or '{"' in record
