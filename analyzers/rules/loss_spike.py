@@ -112,13 +112,13 @@ class LossSpike(Rule[Settings]):
         ]
 
 
-NOISE_SAMPLE = 1 << 20  # a longer series' noise is measured on this many evenly spaced points
+NOISE_SAMPLE = 1 << 18  # a longer series' noise is measured on this many evenly spaced points
 
 
 def _noise(values: np.ndarray) -> float:
     """Median step-to-step change relative to the median level: ~0.01 for running averages,
     ~0.5 for per-batch losses. On a series longer than NOISE_SAMPLE, both medians are taken
-    over every k-th point (and its successor): the scratch copies stay at 8 MB."""
+    over every k-th point (and its successor): the scratch copies stay at 2 MB."""
     stride = -(-len(values) // NOISE_SAMPLE)
     level = _median_into(np.abs(values[::stride]))
     if not level > 0:
