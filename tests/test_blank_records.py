@@ -5,10 +5,10 @@ import random
 from pathlib import Path
 
 import pytest
+from test_parse_support import bench_shape, picture
 
 from bertmon.analyzers import parse_bytes
 from bertmon.analyzers.formats import READERS
-from test_parse_support import bench_shape, picture
 
 LOGS = Path(__file__).resolve().parent.parent / "sample_logs"
 SAMPLES = sorted(p for p in LOGS.rglob("*") if p.is_file() and p.suffix in (".log", ".txt", ".md"))

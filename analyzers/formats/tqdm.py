@@ -145,15 +145,14 @@ def _remaining(u: TqdmUpdate) -> int:
     return max(u.total - u.n, 0) + 1 if u.total is not None else MAX_WINDOW
 
 
-def _bare_frames(records: list[str], j: int, own: TqdmState, state: RunState, u: TqdmUpdate,
-                 total_text: str) -> int:
-    """Frames of an unnamed bar with no postfix after one `update` read as training: each
-    only moves the run's step (`update` would do nothing else with them)."""
+def _bare_frames(records: list[str], j: int, own: TqdmState, state: RunState, n: int,
+                 total: int, total_text: str) -> int:
+    """Frames of an unnamed bar with no postfix after its frame `n` of `total` was read as
+    training: each only moves the run's step (`update` would do nothing else with them)."""
     match = _bare_match(total_text)
-    total = u.total
-    ns = list(map(int, map(_FIRST, matched_run(match, records, j, _remaining(u)))))
+    ns = list(map(int, map(_FIRST, matched_run(match, records, j, max(total - n, 0) + 1))))
     # the run ends before the bar's end or a redraw of the frame before: `update` decides
-    ns = until_repeat(until_reaching(ns, total), u.n)  # type: ignore[arg-type]
+    ns = until_repeat(until_reaching(ns, total), n)
     if not ns:
         return 0
     own.last = ("", ns[-1], total, ())
@@ -236,8 +235,8 @@ class TqdmBar(Reader):
             for series, index in state.unstepped:  # type: ignore[union-attr]
                 series.set_step(index, n)
             state.unstepped.clear()  # type: ignore[union-attr]
-        u = TqdmUpdate(desc="", n=n, total=total, elapsed=None, postfix=[], after="")
-        return 1 + _bare_frames(records, i + 1, own, state, u, total_text)  # type: ignore[arg-type]
+        return 1 + _bare_frames(records, i + 1, own, state, n, total,  # type: ignore[arg-type]
+                                total_text)
 
     @staticmethod
     def _frames(records: list[str], j: int, ctx: Context, u: TqdmUpdate, state: RunState,
@@ -250,7 +249,9 @@ class TqdmBar(Reader):
         if lead is None:
             return 0
         if row is None:  # an unnamed bar without postfix (the Trainer's): it only counts steps
-            return _bare_frames(records, j, own, state, u, lead["total"])
+            if u.total is None:
+                return 0
+            return _bare_frames(records, j, own, state, u.n, u.total, lead["total"])
         if lead["desc"] is None or not u.postfix:
             return 0
         names = tuple(name for name, _ in u.postfix)
