@@ -238,20 +238,21 @@ class Series:
 
     def set_step(self, index: int, step: int | None) -> None:
         """Fill in a step learnt after the value (a Trainer dict precedes its bar's redraw)."""
-        n = len(self._values)
-        if index < 0:
-            index += n
-        if not 0 <= index < n:
-            raise IndexError(index)
-        older = self._runs.n if self._runs is not None else 0
-        if index < older:
-            self._steps_plain()
-            older = 0
+        if self._runs is not None:  # an index into the array after the runs
+            n = len(self._values)
+            if index < 0:
+                index += n
+            if not 0 <= index < n:
+                raise IndexError(index)
+            if index < self._runs.n:
+                self._steps_plain()
+            else:
+                index -= self._runs.n
         try:
-            self._steps[index - older] = _NO_STEP if step is None else step
+            self._steps[index] = _NO_STEP if step is None else step
         except OverflowError:
             self._wide_steps()
-            self._steps[index - older] = step  # type: ignore[assignment]
+            self._steps[index] = step  # type: ignore[assignment]
 
     def __len__(self) -> int:
         return len(self._values)
