@@ -187,7 +187,7 @@ class LogParser:
             observed = self.observed
             taken = 0
             for wants, read, batched, silent in (
-                    table if record[-1] != " " or not record.isspace() else blank_table):
+                    table if record[-1:] != " " or not record.isspace() else blank_table):
                 if wants is None or wants(record):
                     taken = read(records, i, self) if batched else read(record, self)
                     if taken:
