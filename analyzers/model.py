@@ -87,7 +87,8 @@ class StepRuns:
         starts = np.clip(at[lo:hi], start, stop)
         counts = np.diff(starts, append=stop)
         strides = np.frombuffer(self.stride, dtype=np.int64)[lo:hi]
-        firsts = np.frombuffer(self.first, dtype=np.int64)[lo:hi] + (starts - at[lo:hi]) * strides
+        firsts = (np.frombuffer(self.first, dtype=np.int64)[lo:hi]
+                  + (starts - at[lo:hi]) * strides)
         # each run: its first step in the slice, plus its stride times the position after it
         offset = np.arange(stop - start, dtype=np.int64) - np.repeat(starts - start, counts)
         return np.repeat(firsts, counts) + offset * np.repeat(strides, counts)
@@ -103,8 +104,9 @@ class Series:
     2**31); every STEP_CHUNK steps, those that count on evenly move to `StepRuns` (all but the
     newest: a step learnt after its value is set in the array), a series whose steps do not
     stays plain. Epochs, which change once every few thousand observations, are kept
-    run-length encoded (where each run of one epoch starts, and its value). `epochs` and `steps` give numpy arrays
-    of every observation's epoch (NaN where unknown) and step (-1 where unknown).
+    run-length encoded (where each run of one epoch starts, and its value). `epochs` and
+    `steps` give numpy arrays of every observation's epoch (NaN where unknown) and step (-1
+    where unknown).
     """
 
     __slots__ = ("name", "_ep_at", "_ep_val", "_epoch_last", "_steps", "_values", "_runs",
