@@ -170,7 +170,9 @@ class LogParser:
     # --- records -------------------------------------------------------------------------
     def _records(self, records: list[str]) -> None:
         self.records += len(records)
-        self._lines.extend(records)
+        keep = self._lines.maxlen
+        if keep:  # the last lines, for a crash's context: only the last `keep` can stay
+            self._lines.extend(records[-keep:])
         table, blank_table = self._table, self._blank_table
         log_prefix = g.fast().log_prefix.match
         i, n = 0, len(records)
