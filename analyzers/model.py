@@ -279,7 +279,7 @@ class Series:
         )
 
     def __iter__(self) -> Iterator[Point]:
-        for epoch, step, value in zip(self.epochs.tolist(), self.steps.tolist(), self._values):
+        for epoch, step, value in zip(self.epochs.tolist(), self._step_list(), self._values):
             yield Point(None if math.isnan(epoch) else epoch,
                         None if step == _NO_STEP else step, value)
 
@@ -294,6 +294,9 @@ class Series:
         if not self._values:
             return np.zeros(0, dtype=np.int64)
         return self._step_view(0, len(self._values))
+
+    def _step_list(self) -> list[int]:
+        return self._steps.tolist() if self._runs is None else self.steps.tolist()
 
     def _step_view(self, start: int, stop: int) -> np.ndarray:
         steps = np.frombuffer(self._steps, dtype=np.int32 if self._steps.typecode == "i"
@@ -332,8 +335,7 @@ class Series:
         epochs: list[float] = []
         for value, count in self.epoch_runs():
             epochs += [value] * count
-        steps = self._steps.tolist() if self._runs is None else self.steps.tolist()
-        return epochs, steps, self._values.tolist()
+        return epochs, self._step_list(), self._values.tolist()
 
     def column_between(self, k: int, start: int, stop: int) -> np.ndarray:
         """Column `k` (0 epochs, NaN where unknown; 1 steps, -1 where unknown; 2 values) of

@@ -112,11 +112,11 @@ def test_chunked_spike_search_and_smoothing_match_the_whole_array(seed, monkeypa
     windows = np.lib.stride_tricks.sliding_window_view(values, k)
     whole = np.concatenate([[np.median(values[: i + 1]) for i in range(k - 1)],
                             np.median(windows, axis=1)])
-    assert np.array_equal(loss_spike._trailing_median(values, k), whole)
+    assert np.array_equal(loss_spike._smoothed(values, k, 0, len(values)), whole)
     # smoothed a chunk at a time inside the search: the same spikes as smoothing it all first
     for at in rng.integers(30, 2_950, 6):
         values[at : at + 20] *= 6.0  # bursts that outlast the smoothing
-    whole = loss_spike._trailing_median(values, k)
+    whole = loss_spike._smoothed(values, k, 0, len(values))
     found = loss_spike._spikes(values, 20, 2.5, 0.5, smooth=k)
     assert found and found == _spikes_whole(whole, 20, 2.5, 0.5)
 

@@ -140,9 +140,9 @@ def _bare_match(total_text: str) -> Callable[[str], re.Match[str] | None]:
     return match
 
 
-def _remaining(u: TqdmUpdate) -> int:
-    """How many frames may follow `u` before its bar's end (a bound on a run's length)."""
-    return max(u.total - u.n, 0) + 1 if u.total is not None else MAX_WINDOW
+def _remaining(n: int, total: int | None) -> int:
+    """How many frames may follow frame `n` before its bar's end (a bound on a run's length)."""
+    return max(total - n, 0) + 1 if total is not None else MAX_WINDOW
 
 
 def _bare_frames(records: list[str], j: int, own: TqdmState, state: RunState, n: int,
@@ -150,7 +150,7 @@ def _bare_frames(records: list[str], j: int, own: TqdmState, state: RunState, n:
     """Frames of an unnamed bar with no postfix after its frame `n` of `total` was read as
     training: each only moves the run's step (`update` would do nothing else with them)."""
     match = _bare_match(total_text)
-    ns = list(map(int, map(_FIRST, matched_run(match, records, j, max(total - n, 0) + 1))))
+    ns = list(map(int, map(_FIRST, matched_run(match, records, j, _remaining(n, total)))))
     # the run ends before the bar's end or a redraw of the frame before: `update` decides
     ns = until_repeat(until_reaching(ns, total), n)
     if not ns:
@@ -259,7 +259,7 @@ class TqdmBar(Reader):
         match = _shape(desc, lead["total"], names, "v_num=" in records[j - 1])
         total, epoch = u.total, state.epoch
         base = (epoch - state.base_epoch) * total if state.base_epoch is not None else 0
-        frames = matched_run(match, records, j, _remaining(u))
+        frames = matched_run(match, records, j, _remaining(u.n, u.total))
         if not frames:
             return 0
         # the run ends at another epoch's bar (`update` opens it), the bar's end (`update`

@@ -179,13 +179,9 @@ def _spikes(
     return _merge(spikes)
 
 
-def _trailing_median(values: np.ndarray, k: int) -> np.ndarray:
-    """values[i] replaced by the median of values[i-k+1 .. i] (fewer at the start)."""
-    return _smoothed(values, k, 0, len(values))
-
-
 def _smoothed(values: np.ndarray, k: int, start: int, stop: int) -> np.ndarray:
-    """`_trailing_median(values, k)[start:stop]`, reading only `values[start - k + 1:stop]`."""
+    """values[i] for i in start..stop replaced by the median of values[i-k+1 .. i] (fewer at the
+    start), reading only `values[start - k + 1:stop]`."""
     if k <= 1 or len(values) < k:
         return values[start:stop]
     out = np.empty(stop - start)
