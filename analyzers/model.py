@@ -205,30 +205,36 @@ class Series:
 
     def set_epoch(self, index: int, epoch: float | None) -> None:
         """Fill in an epoch learnt after the value (a summary printed after its epoch)."""
-        e = math.nan if epoch is None else float(epoch)
         n = len(self._values)
         if index < 0:
             index += n
         if not 0 <= index < n:
             raise IndexError(index)
+        self.set_epochs(index, index + 1, epoch)
+
+    def set_epochs(self, start: int, stop: int, epoch: float | None) -> None:
+        """`set_epoch` for observations `start` to `stop` (a summary after a run of step lines)."""
+        e = math.nan if epoch is None else float(epoch)
+        n = len(self._values)
+        if not 0 <= start < stop <= n:
+            raise IndexError((start, stop))
         at, val = self._ep_at, self._ep_val
-        r = bisect_right(at, index) - 1
-        cur = val[r]
-        if _same(cur, e):
+        first, last = bisect_right(at, start) - 1, bisect_right(at, stop - 1) - 1
+        if first == last and _same(val[first], e):
             return
-        end = at[r + 1] if r + 1 < len(at) else n
+        end = at[last + 1] if last + 1 < len(at) else n
         starts, values = [], []
-        if index > at[r]:
-            starts.append(at[r])
-            values.append(cur)
-        starts.append(index)
+        if start > at[first]:
+            starts.append(at[first])
+            values.append(val[first])
+        starts.append(start)
         values.append(e)
-        if index + 1 < end:
-            starts.append(index + 1)
-            values.append(cur)
-        at[r : r + 1] = array("q", starts)
-        val[r : r + 1] = array("d", values)
-        i, hi = max(r, 1), min(r + len(starts) + 1, len(at))
+        if stop < end:
+            starts.append(stop)
+            values.append(val[last])
+        at[first : last + 1] = array("q", starts)
+        val[first : last + 1] = array("d", values)
+        i, hi = max(first, 1), min(first + len(starts) + 1, len(at))
         while i < hi:  # merge with equal neighbours: runs stay as few as the epochs
             if _same(val[i - 1], val[i]):
                 del at[i]

@@ -34,8 +34,8 @@ class _RunState:
 
     __slots__ = (
         "run", "epoch", "base_epoch", "rows", "epoch_serial", "epoch_done", "diverged",
-        "crashed", "ended", "stopped", "unplaced", "unplaced_seconds", "unplaced_eval_seconds",
-        "trailing", "unstepped", "own", "bar_open",
+        "crashed", "ended", "stopped", "unplaced", "unplaced_lines", "unplaced_seconds",
+        "unplaced_eval_seconds", "trailing", "unstepped", "own", "bar_open",
     )
 
     def __init__(self, run: Run) -> None:
@@ -50,8 +50,10 @@ class _RunState:
         self.crashed = False
         self.ended = False  # the log said training is over
         self.stopped = False  # ... by a stop (KeyboardInterrupt, `training stopped`)
-        # values seen while no epoch was open, placed by the next `epoch N: ...` summary line
-        self.unplaced: list[tuple[Series, int, str, float]] = []
+        # values seen while no epoch was open, placed by the next `epoch N: ...` summary line:
+        # (series, start, stop, name, last value), from bar frames and from key/value lines
+        self.unplaced: list[tuple[Series, int, int, str, float]] = []
+        self.unplaced_lines: list[tuple[Series, int, int, str, float]] = []
         self.unplaced_seconds: float | None = None
         self.unplaced_eval_seconds: float | None = None
         self.trailing = False  # epochs are named by summaries printed after their work
@@ -342,10 +344,11 @@ class LogParser:
             state.base_epoch = epoch
         row = self.row(state)
         assert row is not None
-        for series, index, name, value in state.unplaced:
-            series.set_epoch(index, epoch)
-            row.metrics[name] = value
-        state.unplaced.clear()
+        for unplaced in (state.unplaced, state.unplaced_lines):
+            for series, start, stop, name, value in unplaced:
+                series.set_epochs(start, stop, epoch)
+                row.metrics[name] = value
+            unplaced.clear()
         if state.unplaced_seconds is not None:
             row.seconds = state.unplaced_seconds
         if state.unplaced_eval_seconds is not None:
@@ -353,6 +356,21 @@ class LogParser:
         state.unplaced_seconds = state.unplaced_eval_seconds = None
         state.epoch_serial += 1  # the bar that follows is the next epoch's
         state.epoch_done = state.bar_open = False
+
+    @staticmethod
+    def unplace(state: _RunState, series: Series, start: int, name: str, value: float) -> None:
+        """`series[start:]`, read from key/value lines while no epoch is open, awaits the epoch
+        a summary after it names (`place`); one entry per stretch of a series (`step 12:
+        loss=...` ten thousand times makes one). Unlike a bar's frames, such lines before an
+        epoch's header stay unplaced (a model card's `- Train Loss: 0.12` ... `- Epoch: 4`)."""
+        entries = state.unplaced_lines
+        for k in range(len(entries) - 1, max(len(entries) - 8, 0) - 1, -1):
+            if entries[k][0] is series:  # its latest stretch: extended when this one follows
+                if entries[k][2] == start:
+                    entries[k] = (series, entries[k][1], len(series), name, value)
+                    return
+                break
+        entries.append((series, start, len(series), name, value))
 
     def close_headerless(self, state: _RunState) -> None:
         """A Keras bar that reached its end with no `Epoch k/N` header before it (`fit(epochs=1)`

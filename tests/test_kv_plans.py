@@ -129,3 +129,45 @@ def test_lines_with_any_numbers_read_by_plan_as_in_full(lines, sizes):
     for order in (lines, sorted(lines, key=lambda line: line[0])):  # sorted: runs of a shape
         data = "".join(t.format(a, b, c) + "\n" for t, a, b, c in order).encode()
         assert chunked(data, sizes) == picture(parse_bytes(data)) == in_full(data)
+
+
+def _summary_after_steps(epochs: int, steps: int, cut: int = 0) -> bytes:
+    """A loop that prints its step lines, then `epoch N: dev_acc=...` once the epoch is over."""
+    out = []
+    for e in range(1, epochs + 1):
+        out += [b"step %d: loss=%.4f\n" % (s, 1.0 / e + s * 1e-6)
+                for s in range((e - 1) * steps + 1, e * steps + 1)]
+        out.append(b"epoch %d: dev_acc=%.2f\n" % (e, 0.5 + e / 100))
+    out += [b"step %d: loss=0.1\n" % (epochs * steps + s) for s in range(1, cut + 1)]
+    return b"".join(out)
+
+
+@pytest.mark.parametrize("plans", [True, False])
+def test_step_lines_belong_to_the_summary_printed_after_them(plans):
+    KeyValueLines.plans = plans
+    try:
+        analysis = parse_bytes(_summary_after_steps(4, 300, cut=5))
+    finally:
+        KeyValueLines.plans = True
+    (run,) = analysis.runs
+    # each epoch's loss is its own last step's, not the epoch before's
+    assert [(row.epoch, round(row.metrics["loss"], 4)) for row in run.epochs] == [
+        (1, 1.0003), (2, 0.5006), (3, 0.3342), (4, 0.2512)]
+    loss = run.series["loss"]
+    epochs = loss.epochs.tolist()
+    assert epochs[:300] == [1.0] * 300 and epochs[300:600] == [2.0] * 300
+    assert epochs[1199] == 4.0
+    assert all(e != e for e in epochs[1200:])  # the epoch under way when the log ends: unknown
+    assert len(loss._ep_at) == 5  # one run an epoch, not one a line
+
+
+def test_a_summary_after_step_lines_keeps_one_entry_a_series():
+    parser = LogParser()
+    parser.feed(b"".join(b"step %d: loss=0.5 acc=0.6\n" % s for s in range(1, 5001)))
+    state = parser.current()
+    assert [(s.name, start, stop) for s, start, stop, _, _ in state.unplaced_lines] == [
+        ("loss", 0, 5000), ("acc", 0, 5000)]
+    parser.feed(b"epoch 1: dev_acc=0.7\n")
+    (run,) = parser.close().runs
+    assert run.epochs[0].metrics == {"loss": 0.5, "acc": 0.6, "dev_acc": 0.7}
+    assert run.series["acc"].epochs.tolist() == [1.0] * 5000

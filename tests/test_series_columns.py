@@ -17,6 +17,7 @@ _ops = st.lists(st.one_of(
     st.tuples(st.just("extend"), st.sampled_from([1.0, 2.0]),
               st.lists(st.integers(0, 2**32), max_size=5), st.just(0.5)),
     st.tuples(st.just("set_epoch"), st.integers(-50, 50), _epoch, st.just(0)),
+    st.tuples(st.just("set_epochs"), st.integers(0, 50), _epoch, st.integers(1, 20)),
     st.tuples(st.just("set_step"), st.integers(-50, 50), _step, st.just(0)),
 ), max_size=60)
 
@@ -40,6 +41,12 @@ def test_series_behaves_like_lists(ops):
         elif op == "extend":
             series.extend_known(a, b, [c] * len(b))
             model.extend([a, s, c] for s in b)
+        elif op == "set_epochs":
+            stop = min(a + c, len(model))
+            if a < stop:
+                series.set_epochs(a, stop, b)
+                for row in model[a:stop]:
+                    row[0] = b
         elif model and -len(model) <= a < len(model):
             if op == "set_epoch":
                 series.set_epoch(a, b)

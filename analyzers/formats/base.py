@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
 
 if TYPE_CHECKING:
-    from ..model import EpochRow, Run
+    from ..model import EpochRow, Run, Series
 
 
 R = TypeVar("R", bound="Reader")
@@ -34,6 +34,7 @@ class RunState(Protocol):
     stopped: bool
     trailing: bool
     unplaced: list
+    unplaced_lines: list
     unplaced_seconds: float | None
     unplaced_eval_seconds: float | None
     unstepped: list  # (series, index) of values awaiting the step a later bar frame names
@@ -55,6 +56,8 @@ class Context(Protocol):
     def new_run(self) -> RunState: ...
     def header(self, epoch: int, total: int | None) -> RunState: ...  # an epoch opens
     def place(self, state: RunState, epoch: int) -> None: ...  # unplaced values are `epoch`'s
+    def unplace(self, state: RunState, series: Series, start: int, name: str,
+                value: float) -> None: ...  # `series[start:]` awaits its epoch
     def close_headerless(self, state: RunState) -> None: ...  # a finished headerless bar: epoch
     def row(self, state: RunState) -> EpochRow | None: ...
     def observe(self, state: RunState, name: str, epoch: float | None, step: int | None,

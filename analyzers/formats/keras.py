@@ -316,7 +316,7 @@ class KerasBar(Reader):
                 column = series[name] = Series(name)
             if epoch is None:
                 column.append(epoch, gstep, value)
-                state.unplaced.append((column, len(column) - 1, name, value))
+                state.unplaced.append((column, len(column) - 1, len(column), name, value))
             else:
                 column.append_known(epoch, gstep, value)
             if row is not None:

@@ -209,7 +209,7 @@ class KeyValueLines(Reader):
             return 1
         kv, hint_names, hint_values = self._plannable
         state = ctx.state
-        if state is None or state.trailing or (kv.epoch is not None and kv.epoch != state.epoch):
+        if state is None or (kv.epoch is not None and kv.epoch != state.epoch):
             return 1
         if records[i + 1] == record:
             return 1  # a line printed twice: no plan (the copy is dropped above)
@@ -306,7 +306,7 @@ class KeyValueLines(Reader):
         """Put a line's values where they belong: its epoch, a new run, or the open epoch."""
         state = ctx.current()
         trailing = kv.epoch is not None and kv.pairs and (
-            state.trailing or (state.epoch is None and bool(state.unplaced)))
+            state.trailing or (state.epoch is None and bool(state.unplaced or state.unplaced_lines)))
         if trailing:
             ctx.place(state, kv.epoch)  # type: ignore[arg-type]
         elif kv.epoch is not None and (
@@ -338,6 +338,9 @@ class KeyValueLines(Reader):
         row = None if held_out else ctx.row(state)
         for name, value in kv.pairs:
             ctx.observe(state, name, state.epoch, kv.step, value, row)
+            if row is None and not held_out:  # `step 12: loss=...` before `epoch 1: ...`
+                column = run.series[name]
+                ctx.unplace(state, column, len(column) - 1, name, value)
         if row is not None and kv.epoch is not None:
             if kv.step is not None and state.own.get("kv_summaries"):
                 # `Epoch 8 Batch 0 Loss ...` where earlier epochs closed with a summary naming

@@ -155,9 +155,12 @@ def take(plan: LinePlan, records: list[str], j: int, ctx: Context, state: RunSta
         series = series_of.get(name)
         if series is None:
             series = series_of[name] = Series(name)
+        size = len(series)
         series.extend_known(epoch, steps, values)  # type: ignore[arg-type]
         if row is not None:
             row.metrics[name] = values[-1]
+        elif not plan.held_out:  # no epoch open: the summary after these lines names it
+            ctx.unplace(state, series, size, name, values[-1])
         if (LOSS.search(name) and not DEV_PREFIX.match(name)
                 and not all(map(math.isfinite, values))):
             state.diverged = True

@@ -357,7 +357,7 @@ class TqdmBar(Reader):
             ctx.observe(state, name, state.epoch, gstep, value, row if m else None)
             if state.epoch is None:
                 column = run.series[name]
-                state.unplaced.append((column, len(column) - 1, name, value))
+                state.unplaced.append((column, len(column) - 1, len(column), name, value))
         if state.unstepped:  # tqdm.write redraws the bar at the step the Trainer logged
             for series, index in state.unstepped:
                 series.set_step(index, gstep)
