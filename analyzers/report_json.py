@@ -19,6 +19,7 @@ import numpy as np
 from bertmon import __version__
 
 from .model import Coverage, Run, Series
+from .numtext import floats_json, ints_json
 
 SeriesMode = Literal["all", "epochs", "none"]
 SERIES_MODES = ("all", "epochs", "none")
@@ -84,9 +85,9 @@ MAX_REPRS = 1 << 14  # remembered texts (about 3 MB); past it the memory starts 
 PROBE = 1024  # values tried through the memory before a slice is written through it
 
 
-def _values(col: np.ndarray) -> str:
-    if not np.isfinite(col).all():
-        return _values_list(col.tolist())
+def _repeated_values(col: np.ndarray) -> str:
+    """Finite values `numtext` leaves to `repr` (below 1e-4, many decimals), through the
+    memory of texts when they repeat (a constant learning rate)."""
     if len(col) <= PROBE:
         return str(col.tolist())[1:-1]
     if len(_REPRS) > MAX_REPRS:
@@ -99,16 +100,24 @@ def _values(col: np.ndarray) -> str:
     return f"{head}, {', '.join(map(_REPRS.__getitem__, bits[PROBE:]))}"
 
 
+def _values(col: np.ndarray) -> str:
+    if not np.isfinite(col).all():
+        return _values_list(col.tolist())
+    return floats_json(col, _repeated_values)
+
+
 def _epochs(col: np.ndarray) -> str:
     if np.isfinite(col).all() and (col == np.floor(col)).all():
-        return str(col.astype(np.int64).tolist())[1:-1]
+        text = ints_json(col)
+        return text if text is not None else str(col.astype(np.int64).tolist())[1:-1]
     return _epochs_list(col.tolist())
 
 
 def _steps(col: np.ndarray) -> str:
     if (col == -1).any():
         return _steps_list(col.tolist())
-    return str(col.tolist())[1:-1]
+    text = ints_json(col)
+    return text if text is not None else str(col.tolist())[1:-1]
 
 
 def _write_column(out: TextIO, col: np.ndarray, convert) -> None:
