@@ -537,6 +537,11 @@ CASES = [
     ),
     # configuration hints
     Case("high_lr", lambda: make_run(loss=[0.6], hints={"lr": 1e-3}), {"high_lr": "warning"}),
+    # a model trained from scratch at its own rate: the loss falls, the rate is only noted
+    Case("high_lr_learning", lambda: make_run(loss=[2.3, 1.1, 0.6, 0.4], hints={"lr": 8e-4}),
+         {"high_lr": "info"}),
+    Case("high_lr_stalled", lambda: make_run(loss=[0.69, 0.66, 0.65, 0.65], hints={"lr": 1e-3}),
+         {"high_lr": "warning"}),
     Case("bert_lr", lambda: make_run(loss=[0.6], hints={"learning_rate": "3e-5"}), {}, {"high_lr"}),
     Case(
         "short_max_len",
