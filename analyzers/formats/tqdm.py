@@ -27,7 +27,10 @@ from .kv import key_values_in
 from .values import LOSS, Pairs, pairs
 from .window import MAX_WINDOW, matched_run, until, until_other, until_reaching, until_repeat
 
-_EPOCH_IN_DESC = re.compile(r"(?:[Ee]poch|\b[Ee]p)\D{0,3}(\d+)(?:\s*(?:/|of)\s*(\d+))?")
+# `Epoch 2`, `epoch 3/10`, `Ep 4 of 5`; not `max_epochs=3` (a setting in text glued before the
+# bar when a paste lost its line breaks: `... reached. Epoch 2: 100%|...`, whose last is the bar's)
+_EPOCH_IN_DESC = re.compile(
+    r"(?:[Ee]poch|\b[Ee]p)(?!s\s*[=:])\D{0,3}(\d+)(?:\s*(?:/|of)\s*(\d+))?")
 _EVAL_DESC = re.compile(r"eval|valid|\bval\b|\bdev\b|test|predict|infer|inference", re.I)
 # data preparation and loading bars (datasets' `Map`, tokenizers, downloads, checkpoint shards)
 _PREP_DESC = re.compile(
@@ -158,6 +161,14 @@ def _bare_frames(records: list[str], j: int, own: TqdmState, state: RunState, n:
     own.last = ("", ns[-1], total, ())
     state.run.step = ns[-1]
     return len(ns)
+
+
+def _epoch_in_desc(desc: str) -> re.Match[str] | None:
+    """The last `epoch N` of a bar's description (the one nearest the bar)."""
+    m = None
+    for m in _EPOCH_IN_DESC.finditer(desc):
+        pass
+    return m
 
 
 class TqdmState:
@@ -305,7 +316,7 @@ class TqdmBar(Reader):
         if key == own.last and (consecutive or state.crashed):
             return  # the closing redraw of the same frame (also after the traceback it died in)
         own.last = key
-        m = _EPOCH_IN_DESC.search(u.desc) if u.desc else None
+        m = _epoch_in_desc(u.desc) if u.desc else None
         if m and u.n == 0 and own.done_epoch == int(m[1]):
             return  # Lightning resets the finished bar (`Epoch 1: 0/12`) before renaming it
         if m:
