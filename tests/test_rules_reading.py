@@ -130,3 +130,15 @@ def test_noise_of_a_long_series_is_measured_on_a_sample(monkeypatch):
     assert sampled != whole and sampled == pytest.approx(whole, rel=0.05)
     monkeypatch.setattr(loss_spike, "NOISE_SAMPLE", 50_000)
     assert loss_spike._noise(values) == whole
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.floats(-5, 5), min_size=1, max_size=80), st.integers(1, 40))
+def test_the_window_minimum_by_doubling_is_each_window_s_least(values, window):
+    from bertmon.analyzers.rules.loss_spike import _window_min
+
+    x = np.array(values)
+    if window > len(x):
+        return
+    assert _window_min(x, window).tolist() == [min(values[j:j + window])
+                                               for j in range(len(values) - window + 1)]

@@ -164,10 +164,7 @@ def _spikes(
     for start in range(window, n, _CHUNK):
         stop = min(n, start + _CHUNK)
         part = _smoothed(values, smooth, start - window, stop)  # points start - window .. stop
-        before = part[:-1]  # the `window` values before each point
-        lows = np.lib.stride_tricks.as_strided(
-            before, (stop - start, window), (before.strides[0],) * 2, writeable=False
-        ).min(axis=1)
+        lows = _window_min(part[:-1], window)  # the least of the `window` values before each
         later = part[window:]
         hit = later >= factor * lows
         hit &= later - lows >= rise
@@ -177,6 +174,19 @@ def _spikes(
             if base > 0 and v >= factor * base and v - base >= rise:
                 spikes.append((start + k, v, base))
     return _merge(spikes)
+
+
+def _window_min(x: np.ndarray, window: int) -> np.ndarray:
+    """`min(x[j:j + window])` for each j from 0 to len(x) - window, by doubling spans: about
+    log2(window) passes of `np.minimum` over the array, not `window` values read per point."""
+    m, span = x, 1
+    while span * 2 <= window:  # m[j] = min(x[j:j + 2 * span])
+        m = np.minimum(m[:-span], m[span:])
+        span *= 2
+    count = len(x) - window + 1
+    if span < window:  # two spans that overlap cover the window
+        m = np.minimum(m[:count], m[window - span : window - span + count])
+    return m[:count]
 
 
 def _smoothed(values: np.ndarray, k: int, start: int, stop: int) -> np.ndarray:
