@@ -51,7 +51,7 @@ from .kv import KeyValueLines, Noise
 from .rich import RichBar
 from .tables import ResultsTable
 from .tqdm import TqdmBar
-from .trainer import MetricsBlock, TrainerDicts
+from .trainer import JsonEntries, MetricsBlock, TrainerDicts
 
 READERS: list[type[Reader]] = [
     Traceback,  # first: inside a traceback nothing is a metric
@@ -62,6 +62,7 @@ READERS: list[type[Reader]] = [
     RichBar,  # Lightning's RichProgressBar
     TrainerDicts,
     MetricsBlock,  # `***** train metrics *****` and the `name = value` lines under it
+    JsonEntries,  # a dict printed one `"name": value,` entry a line (a pasted trainer_state)
     Noise,  # C++ logging: never metrics, never fatal
     KerasLines,  # `Epoch 3/10`, Keras 2.2's ` - 4s - loss: ...`
     KeyValueLines,  # the catch-all for printed name/value pairs

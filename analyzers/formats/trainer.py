@@ -8,6 +8,7 @@ logging step is parsed once.
 
 from __future__ import annotations
 
+import math
 import re
 
 from .. import grammar as g
@@ -227,3 +228,59 @@ class MetricsBlock(Reader):
 
     def finish(self, ctx: Context) -> None:
         self.flush(ctx)
+
+
+# one entry of a dict printed over several lines: `  "eval_loss": 0.6927,` (a pasted
+# `trainer_state.json`, `json.dumps(logs, indent=2)`); its value a JSON scalar
+_JSON_ENTRY = re.compile(
+    r'\s*"(?P<name>[^"]{1,100})"\s*:\s*(?P<value>[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?'
+    r'|-?Infinity|NaN|null|true|false|"[^"]*")\s*,?\s*')
+_JSON_NESTED = re.compile(r'\s*"[^"]{1,100}"\s*:\s*[\[{]\s*')  # `"log_history": [`
+_JSON_NUMBER = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+
+
+class JsonEntries(Reader):
+    """A dict printed over several lines, one `"name": value,` entry a line, between `{` and
+    `}` (a paste of `trainer_state.json`'s `log_history`, of `json.dumps(logs, indent=2)`): each
+    closed dict that names its epoch is a Trainer log entry (`TrainerDicts.log`). A paste that
+    starts inside a dict (its `{` cut off) opens one at its first entry; a nested list or dict
+    (`"log_history": [`) drops the entries of the dict around it."""
+
+    name = "hf-trainer"
+    blank = False  # wants needs a brace or a quote
+
+    def __init__(self) -> None:
+        self.values: dict[str, float] | None = None  # the open dict's numbers
+
+    def wants(self, record: str) -> bool:
+        return "{" in record or ('"' in record and ":" in record) or (
+            self.values is not None and ("}" in record or "]" in record))
+
+    def read(self, record: str, ctx: Context) -> bool:
+        text = record.strip()
+        if text in ("{", "[{", "[", "[ {"):
+            self.values = {}
+            return True
+        if text in ("}", "},", "}]", "}],", "]", "],"):
+            values, self.values = self.values, None
+            if values is None:
+                return False
+            if "epoch" in values and len(values) > 1:
+                ctx.reader(TrainerDicts).log(values, ctx)
+            return True
+        if '"' not in text:
+            self.values = None
+            return False
+        if _JSON_NESTED.fullmatch(record):
+            self.values = None
+            return True
+        m = _JSON_ENTRY.fullmatch(record)
+        if m is None:
+            self.values = None
+            return False
+        if self.values is None:
+            self.values = {}
+        value = m["value"]
+        if value[0] not in '"nft':  # a number, not a string, null, true or false
+            self.values[m["name"]] = _JSON_NUMBER.get(value) or float(value)
+        return True
