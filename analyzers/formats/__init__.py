@@ -48,6 +48,7 @@ from .base import Context, Reader, RunState
 from .crash import Ended, Fatal, Traceback
 from .keras import KerasBar, KerasLines
 from .kv import KeyValueLines, Noise
+from .meter import MeterLines
 from .rich import RichBar
 from .tables import ResultsTable
 from .tqdm import TqdmBar
@@ -64,6 +65,7 @@ READERS: list[type[Reader]] = [
     MetricsBlock,  # `***** train metrics *****` and the `name = value` lines under it
     JsonEntries,  # a dict printed one `"name": value,` entry a line (a pasted trainer_state)
     Noise,  # C++ logging: never metrics, never fatal
+    MeterLines,  # the PyTorch ImageNet example's `Epoch: [3][ 120/1930]  Loss 2.56 (2.95)`
     KerasLines,  # `Epoch 3/10`, Keras 2.2's ` - 4s - loss: ...`
     KeyValueLines,  # the catch-all for printed name/value pairs
     Fatal,  # last: a fatal message only where nothing else read the line
