@@ -78,6 +78,18 @@ def accuracy(output, target, topk=(1,)):
         return res
 
 
+def _measure(model, criterion, images, target, losses, top1, top5):
+    """One batch through the model, its loss and accuracies into the meters (as main.py's
+    `train` and `validate` both do); the loss."""
+    output = model(images)
+    loss = criterion(output, target)
+    acc1, acc5 = accuracy(output, target, topk=(1, 5))
+    losses.update(loss.item(), images.size(0))
+    top1.update(acc1[0], images.size(0))
+    top5.update(acc5[0], images.size(0))
+    return loss
+
+
 def main(argv: list[str] | None = None) -> int:
     import torch
 
@@ -111,12 +123,7 @@ def main(argv: list[str] | None = None) -> int:
         printed = {}
         for i, (images, target) in enumerate(train):
             data_time.update(time.time() - end)
-            output = model(images)
-            loss = criterion(output, target)
-            acc1, acc5 = accuracy(output, target, topk=(1, 5))
-            losses.update(loss.item(), images.size(0))
-            top1.update(acc1[0], images.size(0))
-            top5.update(acc5[0], images.size(0))
+            loss = _measure(model, criterion, images, target, losses, top1, top5)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
@@ -133,12 +140,7 @@ def main(argv: list[str] | None = None) -> int:
         with torch.no_grad():
             end = time.time()
             for i, (images, target) in enumerate(val):
-                output = model(images)
-                loss = criterion(output, target)
-                acc1, acc5 = accuracy(output, target, topk=(1, 5))
-                v_losses.update(loss.item(), images.size(0))
-                v_top1.update(acc1[0], images.size(0))
-                v_top5.update(acc5[0], images.size(0))
+                _measure(model, criterion, images, target, v_losses, v_top1, v_top5)
                 v_time.update(time.time() - end)
                 end = time.time()
                 if i % args.print_freq == 0:
