@@ -21,8 +21,7 @@ from .base import Context, Reader
 
 _NUM = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?|nan|inf|-inf"
 _HEAD = re.compile(
-    r"\s*(?:(?P<epoch_word>Epoch):?\s*\[\s*(?P<epoch>\d+)\s*\]"
-    r"|(?P<split>Test|Val|Valid|Validation|Eval)\w*:?\s*)"
+    r"\s*(?:Epoch:?\s*\[\s*(?P<epoch>\d+)\s*\]|(?:Test|Val|Valid|Validation|Eval)\w*:?\s*)"
     r"\[\s*(?P<i>\d+)\s*/\s*(?P<n>\d+)\s*\]")
 _METER = re.compile(
     rf"(?P<name>[A-Za-z][\w@.%/-]*(?: [A-Za-z][\w@.%/-]*)?)\s+(?P<val>{_NUM})\s*"
