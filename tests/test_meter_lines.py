@@ -4,6 +4,7 @@ with pytorch/examples' own `AverageMeter` and `ProgressMeter` (tests/emitters/me
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -55,3 +56,12 @@ def test_a_log_cut_inside_an_epoch_s_training_drops_that_epoch(capture):
     cut = cut[: cut.rindex(b"Epoch: [")]
     (run,) = parse_bytes(cut).runs
     assert [row.epoch for row in run.epochs] == [0, 1]
+
+
+def test_a_flattened_capture_reads_as_the_original(capture):
+    log, _ = capture
+    flat = re.sub(rb"[\r\n]+", b" ", log)  # a paste that lost every line break
+    (whole,), (pasted,) = parse_bytes(log).runs, parse_bytes(flat).runs
+    assert [(r.epoch, r.metrics) for r in pasted.epochs] == [(r.epoch, r.metrics)
+                                                             for r in whole.epochs]
+    assert pasted.series["Loss"].values.tolist() == whole.series["Loss"].values.tolist()

@@ -23,6 +23,9 @@ _NUM = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?|nan|inf|-inf"
 _HEAD = re.compile(
     r"\s*(?:Epoch:?\s*\[\s*(?P<epoch>\d+)\s*\]|(?:Test|Val|Valid|Validation|Eval)\w*:?\s*)"
     r"\[\s*(?P<i>\d+)\s*/\s*(?P<n>\d+)\s*\]")
+# where the next line begins in a record that lost its line breaks
+_NEXT = re.compile(r"\s(?=(?:Epoch:?\s*\[\s*\d+\s*\]|(?:Test|Val|Valid|Validation|Eval)\w*:?\s*)"
+                   r"\[\s*\d+\s*/\s*\d+\s*\]|\*\s+[A-Za-z])")
 _METER = re.compile(
     rf"(?P<name>[A-Za-z][\w@.%/-]*(?: [A-Za-z][\w@.%/-]*)?)\s+(?P<val>{_NUM})\s*"
     rf"\(\s*(?P<avg>{_NUM})\s*\)")
@@ -48,6 +51,14 @@ class MeterLines(Reader):
         return ("[" in record and "(" in record) or "* " in record
 
     def read(self, record: str, ctx: Context) -> bool:
+        # a paste that lost its line breaks: this line ends where the next one's head begins
+        cut = _NEXT.search(record, 1)
+        if cut is not None and self._read_line(record[: cut.start()], ctx):
+            ctx.dispatch(record[cut.start() + 1 :])
+            return True
+        return self._read_line(record, ctx)
+
+    def _read_line(self, record: str, ctx: Context) -> bool:
         m = _HEAD.match(record)
         if m is None:
             return self._summary(record, ctx)
