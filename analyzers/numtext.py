@@ -16,7 +16,7 @@ written by `repr` itself; a slice with many such values is left to the caller (N
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import numpy as np
 
@@ -53,12 +53,18 @@ def _groups(top: float) -> int:
     return max(1, -(-len(str(int(top))) // 4))
 
 
+def _split(q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(q // 10,000, q % 10,000) of non-negative integral float64 below 2**52: the digits above
+    the last four, and those four as a table index."""
+    above = np.floor(q * 1e-4)
+    return above, (q - above * 1e4).astype(np.intp)
+
+
 def _put_int(mat: np.ndarray, col: int, q: np.ndarray, groups: int) -> None:
     """The digits of `q` (non-negative integral float64 below 2**52) into cells `col` to
     `col + groups - 1`, the most significant first, leading zeros NUL."""
     for g in range(col + groups - 1, col - 1, -1):
-        above = np.floor(q * 1e-4)
-        group = (q - above * 1e4).astype(np.intp)
+        above, group = _split(q)
         group += (above == 0) * 10_000  # a lead group
         mat[:, g] = (_INT_UNITS if g == col + groups - 1 else _INT_ABOVE)[group]
         q = above
@@ -69,29 +75,25 @@ def _text(mat: np.ndarray) -> str:
     return mat.tobytes().translate(None, b"\0").decode("ascii")
 
 
-def _blocks(col: np.ndarray, write: Callable[[np.ndarray], str | None]) -> str | None:
-    """`write` a block of BLOCK values at a time: a block's arrays stay below the size at which
-    the allocator maps fresh pages for each (and faults them in one by one)."""
-    if len(col) <= BLOCK:
-        return write(col)
+def _blocks(col: np.ndarray) -> Iterator[np.ndarray]:
+    """`col` BLOCK values at a time: a block's arrays stay below the size at which the
+    allocator maps fresh pages for each (and faults them in one by one)."""
+    return (col[start : start + BLOCK] for start in range(0, len(col), BLOCK))
+
+
+def ints_json(col: np.ndarray) -> str | None:
+    """`str(col.tolist())[1:-1]` of integers (int64 or integral float64) from 0 to 2**52, or
+    None for any other."""
     parts = []
-    for start in range(0, len(col), BLOCK):
-        text = write(col[start : start + BLOCK])
+    for block in _blocks(col):
+        text = _ints_block(block)
         if text is None:
             return None
         parts.append(text)
     return ", ".join(parts)
 
 
-def ints_json(col: np.ndarray) -> str | None:
-    """`str(col.tolist())[1:-1]` of integers (int64 or integral float64) from 0 to 2**52, or
-    None for any other."""
-    return _blocks(col, _ints_block)
-
-
 def _ints_block(col: np.ndarray) -> str | None:
-    if not len(col):
-        return ""
     q = col.astype(np.float64)
     if q.min() < 0 or q.max() >= _EXACT:
         return None
@@ -123,17 +125,11 @@ def floats_json(col: np.ndarray, other: Callable[[np.ndarray], str]) -> str:
     """`str(col.tolist())[1:-1]` of finite float64 values; a block where more than one value in
     MAX_REPR would need `repr` (more decimals than its first values, or below 1e-4) is written
     by `other`."""
-    if len(col) <= BLOCK:
-        return _floats_block(col) or other(col)
-    return ", ".join(_floats_block(block) or other(block)
-                     for block in (col[start : start + BLOCK]
-                                   for start in range(0, len(col), BLOCK)))
+    return ", ".join(_floats_block(block) or other(block) for block in _blocks(col))
 
 
 def _floats_block(col: np.ndarray) -> str | None:
     n = len(col)
-    if not n:
-        return ""
     magnitude = np.abs(col)
     k = _decimals(magnitude)
     if k is None:
@@ -159,13 +155,11 @@ def _floats_block(col: np.ndarray) -> str | None:
     digits = fraction * _POW10[4 * fracs - k]
     zeros_after = np.ones(n, dtype=bool)
     for g in range(fracs - 1, -1, -1):
-        above = np.floor(digits * 1e-4)
-        group = (digits - above * 1e4).astype(np.intp)
+        digits, group = _split(digits)
         group += zeros_after * (20_000 if g == 0 else 10_000)
         mat[:, 2 + ints + g] = _FRACTION[group]
         if g:
             zeros_after &= group == 10_000
-        digits = above
     mat[:, -1] = _SEPARATOR
     if repr_count:
         mat[~exact] = 0

@@ -282,5 +282,5 @@ class JsonEntries(Reader):
             self.values = {}
         value = m["value"]
         if value[0] not in '"nft':  # a number, not a string, null, true or false
-            self.values[m["name"]] = _JSON_NUMBER.get(value) or float(value)
+            self.values[m["name"]] = _JSON_NUMBER[value] if value in _JSON_NUMBER else float(value)
         return True

@@ -42,23 +42,20 @@ class HighLR(Rule[Settings]):
         if lr is None or lr <= settings.max_lr:
             return []
         default = " (Keras Adam's default)" if abs(lr - 1e-3) < 1e-12 else ""
-        message = (
-            f"The learning rate is {fmt(lr)}{default}, {lr / 5e-5:.0f}x the top of BERT's "
-            f"fine-tuning range {BERT_LR}: expect a stalled or diverging loss."
-        )
+        message = (f"The learning rate is {fmt(lr)}{default}, {lr / 5e-5:.0f}x the top of BERT's "
+                   f"fine-tuning range {BERT_LR}")
         evidence: dict = {"lr": lr, "max_lr": settings.max_lr}
         losses = role_points(run, "train_loss")
-        learns = (len(losses) >= 2 and not run.status == "diverged" and losses[0][1] > 0
+        learns = (len(losses) >= 2 and run.status != "diverged" and losses[0][1] > 0
                   and losses[-1][1] <= settings.learning_ratio * losses[0][1])
         if learns:
             (first_epoch, first), (last_epoch, last) = losses[0], losses[-1]
-            message = (
-                f"The learning rate is {fmt(lr)}{default}, {lr / 5e-5:.0f}x the top of BERT's "
-                f"fine-tuning range {BERT_LR}, yet the train loss fell from {fmt(first)} "
-                f"(epoch {first_epoch}) to {fmt(last)} (epoch {last_epoch}): right for a model "
-                "trained from scratch, too high for a pretrained BERT being fine-tuned."
-            )
+            message += (f", yet the train loss fell from {fmt(first)} (epoch {first_epoch}) to "
+                        f"{fmt(last)} (epoch {last_epoch}): right for a model trained from "
+                        "scratch, too high for a pretrained BERT being fine-tuned.")
             evidence.update(first_loss=first, last_loss=last)
+        else:
+            message += ": expect a stalled or diverging loss."
         return [
             self.finding(
                 "info" if learns else "warning",
