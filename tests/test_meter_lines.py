@@ -47,7 +47,8 @@ def test_any_chunking_reads_the_same(capture):
     for k in range(0, len(log), 37):
         parser.feed(log[k:k + 37])
     (run,) = parser.close().runs
-    assert [(r.epoch, r.metrics) for r in run.epochs] == [(r.epoch, r.metrics) for r in whole.epochs]
+    assert [(r.epoch, r.metrics) for r in run.epochs] == [(r.epoch, r.metrics)
+                                                          for r in whole.epochs]
 
 
 def test_a_log_cut_inside_an_epoch_s_training_drops_that_epoch(capture):

@@ -305,8 +305,9 @@ class KeyValueLines(Reader):
     def apply(self, kv: KeyValues, ctx: Context) -> None:
         """Put a line's values where they belong: its epoch, a new run, or the open epoch."""
         state = ctx.current()
+        waiting = bool(state.unplaced or state.unplaced_lines)  # values read before any epoch
         trailing = kv.epoch is not None and kv.pairs and (
-            state.trailing or (state.epoch is None and bool(state.unplaced or state.unplaced_lines)))
+            state.trailing or (state.epoch is None and waiting))
         if trailing:
             ctx.place(state, kv.epoch)  # type: ignore[arg-type]
         elif kv.epoch is not None and (
