@@ -109,6 +109,13 @@ NOTHING_READ = ("Nothing was read: no training metrics were recognised in this l
                 "Trainer, Lightning, results tables, name=value lines, trainer_state.json, CSV or "
                 "TensorBoard files). No diagnosis is possible.")
 NO_EPOCH = "No epoch was read from this run, so it could not be diagnosed."
+# ... but its series gave findings (a NaN at an evaluation between epochs)
+NO_EPOCH_BUT = ("No whole epoch was read from this run, so it could not be diagnosed as a whole; "
+                "what its values show:")
+
+
+def _no_epoch(findings: list) -> str:
+    return NO_EPOCH_BUT if findings else NO_EPOCH
 
 
 def _sorted_findings(run: Run):
@@ -227,7 +234,7 @@ def _text_run(run: Run, total: int, c) -> list[str]:
     findings = _sorted_findings(run)
     out.append("  " + findings_line(run))
     if not run.epochs:
-        out.append("  " + c("warning", NO_EPOCH))
+        out.append("  " + c("warning", _no_epoch(findings)))
     elif not findings:
         out.append("  " + c("best", "No problems found."))
     for f in findings:
@@ -332,7 +339,7 @@ def _markdown_run(run: Run, total: int) -> list[str]:
     out.append("")
     findings = _sorted_findings(run)
     if not run.epochs:
-        out.append(f"**{NO_EPOCH}**")
+        out.append(f"**{_no_epoch(findings)}**")
     elif not findings:
         out.append("No problems found.")
     for f in findings:

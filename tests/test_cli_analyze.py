@@ -232,3 +232,12 @@ def test_text_report_has_a_findings_line_and_a_basis_for_each():
     assert "  findings: 1 warning, 1 info; rests on printed loss, accuracy, val_loss, " \
            "val_accuracy for epochs 1-30" in text
     assert "          basis: printed accuracy, val_accuracy for epochs 1-30" in text
+
+
+def test_a_run_with_findings_but_no_whole_epoch_says_both():
+    # a pasted trainer_state.json: evaluations at epochs 6.33, 12.66, 18.99, eval_loss NaN
+    out = bertmon("analyze", str(LOGS / "public" / "hf_trainer_state_pasted_nan.txt"))
+    text = out.stdout.decode()
+    assert "could not be diagnosed as a whole; what its values show:" in text
+    assert "could not be diagnosed.\n" not in text
+    assert text.index("what its values show:") < text.index("ERROR   diverged")
